@@ -1,0 +1,1 @@
+"""Sales metrics, customer segments, cohorts and lifetime value for marketers, vendors and admins."""

@@ -1,0 +1,1 @@
+"""Accounts: registration, login with optional TOTP, tokens, profile, addresses and roles."""

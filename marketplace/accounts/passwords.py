@@ -1,0 +1,52 @@
+"""Password rules and argon2id hashing, run in a worker thread so a login never blocks the event loop."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import anyio.to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from marketplace.core.errors import Unprocessable
+
+MIN_LENGTH = 10
+MAX_LENGTH = 128
+
+_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 "low memory") parameters
+# Verified against when the account does not exist, so timing does not reveal which emails are registered.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    text = (resources.files("marketplace.accounts") / "common_passwords.txt").read_text()
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+def check_strength(password: str, *identifiers: str | None) -> None:
+    if len(password) < MIN_LENGTH:
+        raise Unprocessable(f"password must be at least {MIN_LENGTH} characters", field="password")
+    if len(password) > MAX_LENGTH:
+        raise Unprocessable(f"password must be at most {MAX_LENGTH} characters", field="password")
+    lowered = password.lower()
+    if lowered in _common_passwords() or len(set(password)) < 4:
+        raise Unprocessable("password is too common; choose another", field="password")
+    for ident in identifiers:
+        if ident and ident.lower().split("@")[0] in lowered and len(ident.split("@")[0]) >= 4:
+            raise Unprocessable("password must not contain your email or phone", field="password")
+
+
+async def hash_password(password: str) -> str:
+    return await anyio.to_thread.run_sync(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await anyio.to_thread.run_sync(verify)

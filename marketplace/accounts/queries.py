@@ -1,0 +1,103 @@
+"""All SQL of the accounts domain."""
+
+USER_COLUMNS = "id, email::text AS email, phone, display_name, roles, status, totp_enabled, created_at"
+
+INSERT_USER = f"""
+INSERT INTO users (email, phone, password_hash, display_name, roles)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING {USER_COLUMNS}
+"""
+
+USER_BY_ID = f"SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+
+CREDENTIALS_BY_IDENTIFIER = """
+SELECT id, password_hash, status, totp_enabled, totp_secret
+FROM users WHERE email = $1::citext OR phone = $1
+"""
+
+CREDENTIALS_BY_ID = "SELECT id, password_hash, totp_enabled, totp_secret FROM users WHERE id = $1"
+
+UPDATE_PROFILE = f"""
+UPDATE users SET display_name = COALESCE($2, display_name), updated_at = now()
+WHERE id = $1
+RETURNING {USER_COLUMNS}
+"""
+
+SET_PASSWORD = "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1"
+
+SET_TOTP_SECRET = "UPDATE users SET totp_secret = $2, totp_enabled = false, updated_at = now() WHERE id = $1"
+ENABLE_TOTP = "UPDATE users SET totp_enabled = true, updated_at = now() WHERE id = $1"
+DISABLE_TOTP = "UPDATE users SET totp_enabled = false, totp_secret = NULL, updated_at = now() WHERE id = $1"
+
+ROLES_FOR_UPDATE = "SELECT roles FROM users WHERE id = $1 FOR UPDATE"
+SET_ROLES = f"UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
+ADD_ROLE = """
+UPDATE users SET roles = array_append(roles, $2), updated_at = now()
+WHERE id = $1 AND NOT ($2 = ANY(roles))
+"""
+
+LIST_USERS = f"""
+SELECT {USER_COLUMNS} FROM users
+WHERE ($1::bigint IS NULL OR id < $1)
+  AND ($2::text IS NULL OR $2 = ANY(roles))
+  AND ($3::text IS NULL OR email ILIKE '%' || $3 || '%' OR phone LIKE '%' || $3 || '%'
+       OR display_name ILIKE '%' || $3 || '%')
+ORDER BY id DESC
+LIMIT $4
+"""
+
+# Refresh tokens
+INSERT_REFRESH = (
+    "INSERT INTO refresh_tokens (token_hash, user_id, family, expires_at) VALUES ($1, $2, $3, $4)"
+)
+REFRESH_FOR_UPDATE = """
+SELECT r.user_id, r.family, r.expires_at, r.revoked_at, u.status
+FROM refresh_tokens r JOIN users u ON u.id = r.user_id
+WHERE r.token_hash = $1
+FOR UPDATE OF r
+"""
+REVOKE_REFRESH = "UPDATE refresh_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL"
+REVOKE_FAMILY = "UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL"
+REVOKE_OWN_REFRESH = """
+UPDATE refresh_tokens SET revoked_at = now()
+WHERE token_hash = $1 AND user_id = $2 AND revoked_at IS NULL
+"""
+
+# Addresses: every statement is scoped by user_id, so another user's address id is simply not found.
+ADDRESS_COLUMNS = "id, recipient, phone, line1, line2, city, region, postal_code, country, is_default"
+LIST_ADDRESSES = f"SELECT {ADDRESS_COLUMNS} FROM addresses WHERE user_id = $1 ORDER BY is_default DESC, id"
+GET_ADDRESS = f"SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id = $1 AND user_id = $2"
+COUNT_ADDRESSES = "SELECT count(*) FROM addresses WHERE user_id = $1"
+CLEAR_DEFAULT = "UPDATE addresses SET is_default = false WHERE user_id = $1 AND is_default"
+INSERT_ADDRESS = f"""
+INSERT INTO addresses
+    (user_id, recipient, phone, line1, line2, city, region, postal_code, country, is_default)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING {ADDRESS_COLUMNS}
+"""
+UPDATE_ADDRESS = f"""
+UPDATE addresses SET
+    recipient = COALESCE($3, recipient), phone = COALESCE($4, phone), line1 = COALESCE($5, line1),
+    line2 = COALESCE($6, line2), city = COALESCE($7, city), region = COALESCE($8, region),
+    postal_code = COALESCE($9, postal_code), country = COALESCE($10, country),
+    is_default = COALESCE($11, is_default)
+WHERE id = $1 AND user_id = $2
+RETURNING {ADDRESS_COLUMNS}
+"""
+DELETE_ADDRESS = "DELETE FROM addresses WHERE id = $1 AND user_id = $2 RETURNING is_default"
+PROMOTE_OLDEST_ADDRESS = """
+UPDATE addresses SET is_default = true
+WHERE id = (SELECT id FROM addresses WHERE user_id = $1 ORDER BY id LIMIT 1)
+"""
+# Taken before changing a user's addresses, so concurrent requests keep exactly one default.
+LOCK_USER = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE"
+
+# create-admin: a new admin, or an existing account promoted with a new password.
+UPSERT_ADMIN = """
+INSERT INTO users (email, password_hash, display_name, roles)
+VALUES ($1, $2, $3, '{buyer,admin}')
+ON CONFLICT (email) DO UPDATE SET
+    password_hash = EXCLUDED.password_hash,
+    roles = ARRAY(SELECT DISTINCT r FROM unnest(users.roles || '{admin}'::text[]) r ORDER BY r)
+RETURNING id
+"""

@@ -1,0 +1,274 @@
+"""Account rules: registration, login (with rate limits and TOTP), profile, addresses, roles."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import asyncpg
+import pyotp
+from redis.asyncio import Redis
+
+from marketplace.accounts import queries as q
+from marketplace.accounts import tokens
+from marketplace.accounts.passwords import check_strength, hash_password, verify_password
+from marketplace.accounts.schemas import (
+    AddressIn,
+    AddressOut,
+    AddressPatch,
+    LoginIn,
+    RegisterIn,
+    TokenPair,
+    TotpEnrolment,
+    UserOut,
+)
+from marketplace.core.audit import record_audit
+from marketplace.core.auth import revoked_jti_key
+from marketplace.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
+from marketplace.core.ratelimit import hit
+from marketplace.core.types import set_fields
+from marketplace.settings import Settings
+
+MAX_ADDRESSES = 20
+TOTP_ISSUER = "Marketplace"
+
+
+def user_out(row: asyncpg.Record) -> UserOut:
+    return UserOut(**dict(row))
+
+
+def address_out(row: asyncpg.Record) -> AddressOut:
+    return AddressOut(**dict(row))
+
+
+async def register(
+    db: asyncpg.Pool, redis: Redis, settings: Settings, body: RegisterIn, client_ip: str
+) -> UserOut:
+    await hit(redis, f"register:ip:{client_ip}", settings.auth_rate_limit, settings.auth_rate_window_seconds)
+    if body.email is None and body.phone is None:
+        raise Unprocessable("give an email or a phone number")
+    check_strength(body.password, body.email, body.phone)
+    password_hash = await hash_password(body.password)
+    return await create_user(db, body.email, body.phone, password_hash, body.display_name, ["buyer"])
+
+
+async def create_user(
+    db: asyncpg.Pool | asyncpg.Connection,
+    email: str | None,
+    phone: str | None,
+    password_hash: str,
+    display_name: str,
+    roles: list[str],
+) -> UserOut:
+    try:
+        row = await db.fetchrow(q.INSERT_USER, email, phone, password_hash, display_name, roles)
+    except asyncpg.UniqueViolationError as exc:
+        what = "email" if "email" in (exc.constraint_name or "") else "phone number"
+        raise Conflict(f"an account with this {what} already exists") from None
+    return user_out(row)
+
+
+async def login(
+    db: asyncpg.Pool, redis: Redis, settings: Settings, body: LoginIn, client_ip: str
+) -> TokenPair:
+    limit, window = settings.auth_rate_limit, settings.auth_rate_window_seconds
+    await hit(redis, f"login:ip:{client_ip}", limit, window)
+    await hit(redis, f"login:account:{body.identifier.lower()}", limit, window)
+    row = await db.fetchrow(q.CREDENTIALS_BY_IDENTIFIER, body.identifier)
+    ok = await verify_password(row["password_hash"] if row else None, body.password)
+    if not ok or row is None or row["status"] != "active":
+        raise Unauthorized("wrong email, phone or password")
+    if row["totp_enabled"]:
+        if body.totp_code is None:
+            raise Unauthorized("two-factor code required", totp_required=True)
+        await _check_totp(redis, row["id"], row["totp_secret"], body.totp_code)
+    async with db.acquire() as conn:
+        return await tokens.issue_pair(
+            conn, row["id"], settings.token_secret, settings.access_token_minutes, settings.refresh_token_days
+        )
+
+
+async def _check_totp(redis: Redis, user_id: int, secret: str, code: str) -> None:
+    totp = pyotp.TOTP(secret)
+    if not totp.verify(code, valid_window=1):
+        raise Unauthorized("wrong two-factor code", totp_required=True)
+    # A code may be used once: remember it for as long as it could still verify.
+    if not await redis.set(f"totp:used:{user_id}:{code}", 1, nx=True, ex=totp.interval * 3):
+        raise Unauthorized("this two-factor code was already used; wait for the next one", totp_required=True)
+
+
+async def refresh(db: asyncpg.Pool, settings: Settings, refresh_token: str) -> TokenPair:
+    async with db.acquire() as conn:
+        return await tokens.rotate(
+            conn,
+            refresh_token,
+            settings.token_secret,
+            settings.access_token_minutes,
+            settings.refresh_token_days,
+        )
+
+
+async def logout(
+    db: asyncpg.Pool, redis: Redis, user_id: int, jti: str | None, exp: float, refresh_token: str | None
+) -> None:
+    if refresh_token:
+        async with db.acquire() as conn:
+            await tokens.revoke(conn, refresh_token, user_id)
+    if jti:
+        ttl = max(1, int(exp - time.time()) + 1)
+        await redis.set(revoked_jti_key(jti), 1, ex=ttl)
+
+
+async def get_user(db: asyncpg.Pool, user_id: int) -> UserOut:
+    row = await db.fetchrow(q.USER_BY_ID, user_id)
+    if row is None:
+        raise NotFound("no such user")
+    return user_out(row)
+
+
+async def update_profile(db: asyncpg.Pool, user_id: int, display_name: str | None) -> UserOut:
+    return user_out(await db.fetchrow(q.UPDATE_PROFILE, user_id, display_name))
+
+
+# Two-factor authentication
+
+
+async def enrol_totp(db: asyncpg.Pool, user_id: int) -> TotpEnrolment:
+    row = await db.fetchrow(q.USER_BY_ID, user_id)
+    if row["totp_enabled"]:
+        raise Conflict("two-factor authentication is already on; disable it first")
+    secret = pyotp.random_base32()
+    await db.execute(q.SET_TOTP_SECRET, user_id, secret)
+    label = row["email"] or row["phone"]
+    uri = pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name=TOTP_ISSUER)
+    return TotpEnrolment(secret=secret, otpauth_uri=uri)
+
+
+async def confirm_totp(db: asyncpg.Pool, redis: Redis, user_id: int, code: str) -> UserOut:
+    row = await db.fetchrow(q.CREDENTIALS_BY_ID, user_id)
+    if row["totp_secret"] is None:
+        raise Conflict("start two-factor enrolment first")
+    if row["totp_enabled"]:
+        raise Conflict("two-factor authentication is already on")
+    await _check_totp(redis, user_id, row["totp_secret"], code)
+    await db.execute(q.ENABLE_TOTP, user_id)
+    return await get_user(db, user_id)
+
+
+async def disable_totp(db: asyncpg.Pool, redis: Redis, user_id: int, code: str) -> UserOut:
+    row = await db.fetchrow(q.CREDENTIALS_BY_ID, user_id)
+    if not row["totp_enabled"]:
+        raise Conflict("two-factor authentication is not on")
+    await _check_totp(redis, user_id, row["totp_secret"], code)
+    await db.execute(q.DISABLE_TOTP, user_id)
+    return await get_user(db, user_id)
+
+
+# Addresses
+
+
+async def list_addresses(db: asyncpg.Pool, user_id: int) -> list[AddressOut]:
+    return [address_out(r) for r in await db.fetch(q.LIST_ADDRESSES, user_id)]
+
+
+async def get_address(db: asyncpg.Pool, user_id: int, address_id: int) -> AddressOut:
+    row = await db.fetchrow(q.GET_ADDRESS, address_id, user_id)
+    if row is None:
+        raise NotFound("no such address")
+    return address_out(row)
+
+
+async def add_address(db: asyncpg.Pool, user_id: int, body: AddressIn) -> AddressOut:
+    async with db.acquire() as conn, conn.transaction():
+        # Serialises one user's address changes, so "exactly one default" holds under concurrent requests.
+        await conn.execute(q.LOCK_USER, user_id)
+        count = await conn.fetchval(q.COUNT_ADDRESSES, user_id)
+        if count >= MAX_ADDRESSES:
+            raise Unprocessable(f"at most {MAX_ADDRESSES} addresses per account")
+        is_default = body.is_default or count == 0
+        if is_default:
+            await conn.execute(q.CLEAR_DEFAULT, user_id)
+        row = await conn.fetchrow(
+            q.INSERT_ADDRESS,
+            user_id,
+            body.recipient,
+            body.phone,
+            body.line1,
+            body.line2,
+            body.city,
+            body.region,
+            body.postal_code,
+            body.country,
+            is_default,
+        )
+    return address_out(row)
+
+
+async def update_address(db: asyncpg.Pool, user_id: int, address_id: int, body: AddressPatch) -> AddressOut:
+    fields: dict[str, Any] = set_fields(body)
+    if not fields:
+        raise BadRequest("nothing to change")
+    if fields.get("is_default") is False:
+        raise Unprocessable("make another address the default instead")
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute(q.LOCK_USER, user_id)
+        if fields.get("is_default"):
+            await conn.execute(q.CLEAR_DEFAULT, user_id)
+        row = await conn.fetchrow(
+            q.UPDATE_ADDRESS,
+            address_id,
+            user_id,
+            *(
+                fields.get(k)
+                for k in (
+                    "recipient",
+                    "phone",
+                    "line1",
+                    "line2",
+                    "city",
+                    "region",
+                    "postal_code",
+                    "country",
+                    "is_default",
+                )
+            ),
+        )
+        if row is None:
+            raise NotFound("no such address")
+    return address_out(row)
+
+
+async def delete_address(db: asyncpg.Pool, user_id: int, address_id: int) -> None:
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute(q.LOCK_USER, user_id)
+        was_default = await conn.fetchval(q.DELETE_ADDRESS, address_id, user_id)
+        if was_default is None:
+            raise NotFound("no such address")
+        if was_default:
+            await conn.execute(q.PROMOTE_OLDEST_ADDRESS, user_id)
+
+
+# Roles (admins)
+
+
+async def list_users(
+    db: asyncpg.Pool, role: str | None, search: str | None, cursor: int | None, limit: int
+) -> list[UserOut]:
+    return [user_out(r) for r in await db.fetch(q.LIST_USERS, cursor, role, search, limit + 1)]
+
+
+async def set_roles(db: asyncpg.Pool, admin_id: int, user_id: int, roles: list[str]) -> UserOut:
+    wanted = sorted(set(roles) | {"buyer"})
+    async with db.acquire() as conn, conn.transaction():
+        current = await conn.fetchval(q.ROLES_FOR_UPDATE, user_id)
+        if current is None:
+            raise NotFound("no such user")
+        if ("vendor" in wanted) != ("vendor" in current):
+            raise Unprocessable("the vendor role follows vendor approval and suspension, not role edits")
+        if user_id == admin_id and "admin" not in wanted:
+            raise Unprocessable("an admin cannot remove their own admin role")
+        row = await conn.fetchrow(q.SET_ROLES, user_id, wanted)
+        await record_audit(
+            conn, admin_id, "user.roles_changed", "user", user_id, {"roles": current}, {"roles": wanted}
+        )
+    return user_out(row)

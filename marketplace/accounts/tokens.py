@@ -1,0 +1,74 @@
+"""Access tokens (short-lived signed JWTs) and refresh tokens (random, stored hashed, rotated on use)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from litestar.security.jwt import Token
+
+from marketplace.accounts import queries as q
+from marketplace.accounts.schemas import TokenPair
+from marketplace.core.errors import Unauthorized
+
+ALGORITHM = "HS256"
+
+
+def _hash(refresh_token: str) -> bytes:
+    return hashlib.sha256(refresh_token.encode()).digest()
+
+
+def access_token(user_id: int, secret: str, minutes: int) -> str:
+    now = datetime.now(UTC)
+    token = Token(sub=str(user_id), exp=now + timedelta(minutes=minutes), iat=now, jti=uuid.uuid4().hex)
+    return token.encode(secret, ALGORITHM)
+
+
+def decode_access(encoded: str, secret: str) -> Token:
+    return Token.decode(encoded, secret, ALGORITHM)
+
+
+async def issue_pair(
+    conn: asyncpg.Connection,
+    user_id: int,
+    secret: str,
+    access_minutes: int,
+    refresh_days: int,
+    family: uuid.UUID | None = None,
+) -> TokenPair:
+    refresh = secrets.token_urlsafe(32)
+    expires = datetime.now(UTC) + timedelta(days=refresh_days)
+    await conn.execute(q.INSERT_REFRESH, _hash(refresh), user_id, family or uuid.uuid4(), expires)
+    return TokenPair(
+        access_token=access_token(user_id, secret, access_minutes),
+        refresh_token=refresh,
+        expires_in=access_minutes * 60,
+    )
+
+
+async def rotate(
+    conn: asyncpg.Connection, refresh_token: str, secret: str, access_minutes: int, refresh_days: int
+) -> TokenPair:
+    """Exchange a refresh token for a new pair. Presenting a token that was already rotated means it
+    leaked (or a client replayed it): the whole family is revoked, and its holder must log in again."""
+    async with conn.transaction():
+        row = await conn.fetchrow(q.REFRESH_FOR_UPDATE, _hash(refresh_token))
+        if row is None:
+            raise Unauthorized("unknown refresh token")
+        reused = row["revoked_at"] is not None
+        if reused:
+            # Committed before answering: raising inside the block would roll the revocation back.
+            await conn.execute(q.REVOKE_FAMILY, row["family"])
+        elif row["expires_at"] <= datetime.now(UTC) or row["status"] != "active":
+            raise Unauthorized("refresh token expired")
+        else:
+            await conn.execute(q.REVOKE_REFRESH, _hash(refresh_token))
+            return await issue_pair(conn, row["user_id"], secret, access_minutes, refresh_days, row["family"])
+    raise Unauthorized("refresh token was already used; please log in again")
+
+
+async def revoke(conn: asyncpg.Connection, refresh_token: str, user_id: int) -> None:
+    await conn.execute(q.REVOKE_OWN_REFRESH, _hash(refresh_token), user_id)

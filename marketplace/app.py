@@ -1,0 +1,82 @@
+"""The application, wired in one place: lifespan resources, auth, routes, errors and OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from redis.asyncio import Redis
+
+from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
+from marketplace.audit.controllers import AuditController
+from marketplace.core.auth import build_jwt_auth
+from marketplace.core.db import create_pool
+from marketplace.core.deps import dependencies
+from marketplace.core.errors import exception_handlers
+from marketplace.health import health
+from marketplace.settings import Settings, load_settings
+from marketplace.vendors.controllers import (
+    AdminVendorController,
+    ApplicationController,
+    PublicVendorController,
+    ShopController,
+)
+
+ROUTES = [
+    health,
+    AuthController,
+    MeController,
+    AdminUsersController,
+    ApplicationController,
+    ShopController,
+    PublicVendorController,
+    AdminVendorController,
+    AuditController,
+]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the app. Workers started by `marketplace serve` call this with no arguments and read the
+    URLs the CLI put in their environment."""
+    settings = settings or load_settings()
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError("DATABASE_URL and REDIS_URL must be set (marketplace serve sets them for you)")
+
+    @asynccontextmanager
+    async def resources(app: Litestar) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.db = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+        app.state.redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await app.state.db.close()
+
+    jwt_auth = build_jwt_auth(settings.token_secret, settings.access_token_minutes)
+    return Litestar(
+        route_handlers=ROUTES,
+        lifespan=[resources],
+        dependencies=dependencies,
+        exception_handlers=exception_handlers,
+        on_app_init=[jwt_auth.on_app_init],
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=[]),
+        openapi_config=OpenAPIConfig(
+            title="Marketplace",
+            version="0.1.0",
+            description="A real-time multi-vendor marketplace. Errors are RFC 9457 problem details.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        logging_config=None,
+        debug=settings.debug,
+    )
+
+
+logging.getLogger("marketplace").setLevel(logging.INFO)

@@ -1,0 +1,1 @@
+"""The audit log as admins read it: every admin decision with actor, object, before and after."""

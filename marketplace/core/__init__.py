@@ -1,0 +1,1 @@
+"""Pieces every domain shares: database access, errors, events, audit, auth, rate limits, paging."""

@@ -1,0 +1,87 @@
+"""asyncpg pool creation and the migration runner."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from importlib import resources
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import msgspec
+
+log = logging.getLogger(__name__)
+
+# Any constant works; it only has to be the same in every process that migrates this database.
+MIGRATION_LOCK_KEY = 7_301_202_611
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: msgspec.json.encode(value).decode(),
+        decoder=msgspec.json.decode,
+        schema="pg_catalog",
+    )
+
+
+async def create_pool(url: str, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        url, min_size=min_size, max_size=max_size, init=_init_connection, max_queries=1_000_000
+    )
+    assert pool is not None
+    return pool
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database (keeps host, socket and credentials)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+async def ensure_database(url: str) -> None:
+    """Create the URL's database if it does not exist yet (first start of an embedded server)."""
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            # Identifiers cannot be bind parameters; the name comes from configuration, quoted here.
+            quoted = await conn.fetchval("SELECT quote_ident($1)", name)
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f"CREATE DATABASE {quoted}")
+    finally:
+        await conn.close()
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(version, sql) for every migration, in order."""
+    folder = resources.files("marketplace") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+
+
+async def migrate(url: str) -> list[str]:
+    """Apply pending migrations, each in its own transaction, under an advisory lock so that several
+    workers starting at once apply each file exactly once. Returns the versions applied now."""
+    conn = await asyncpg.connect(url)
+    applied_now: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for version, sql in migration_files():
+            if version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+            log.info("applied migration %s", version)
+            applied_now.append(version)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        await conn.close()
+    return applied_now

@@ -1,0 +1,115 @@
+"""Domain errors and their RFC 9457 problem-details responses.
+
+Services raise the specific classes below; `exception_handlers` turns them, Litestar's own HTTP errors,
+and database errors that slipped past validation into `application/problem+json`. Nothing becomes a 500
+unless it is a real bug, and that is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import asyncpg
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class BadRequest(DomainError):
+    status_code = 400
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class Unprocessable(DomainError):
+    status_code = 422
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+def problem(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _domain_error(request: Request, exc: DomainError) -> Response[dict[str, Any]]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return problem(request, exc.status_code, exc.detail, headers=headers, **exc.extra)
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and exc.extra:
+        extra["errors"] = exc.extra
+    elif isinstance(exc.extra, dict):
+        extra.update(exc.extra)
+    return problem(request, exc.status_code, exc.detail, headers=exc.headers, **extra)
+
+
+def _data_error(request: Request, exc: asyncpg.DataError) -> Response[dict[str, Any]]:
+    # Values the schema accepted but PostgreSQL cannot store (a NUL byte in a string, say).
+    return problem(request, 422, f"invalid value: {exc.args[0] if exc.args else 'rejected by database'}")
+
+
+def _integrity_error(
+    request: Request, exc: asyncpg.IntegrityConstraintViolationError
+) -> Response[dict[str, Any]]:
+    log.warning("integrity violation not handled by a service: %s", exc)
+    return problem(request, 409, "the request conflicts with existing data")
+
+
+def _unexpected(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(request, 500, "internal error; it has been logged")
+
+
+exception_handlers = {
+    DomainError: _domain_error,
+    HTTPException: _http_error,
+    asyncpg.DataError: _data_error,
+    asyncpg.IntegrityConstraintViolationError: _integrity_error,
+    Exception: _unexpected,
+}

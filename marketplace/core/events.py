@@ -1,0 +1,25 @@
+"""The outbox: services append events inside their own transaction, so an event exists exactly when
+the change it describes was committed. The real-time relay publishes them in id order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+INSERT_EVENT = """
+INSERT INTO events (topic, type, payload) VALUES ($1, $2, $3)
+RETURNING id
+"""
+
+
+async def append_event(conn: asyncpg.Connection, topic: str, type_: str, payload: dict[str, Any]) -> int:
+    """Record an event in the caller's transaction and return its id.
+
+    `topic` names who may watch it (`vendor:12:orders`, `user:7`, `product:55:stock`), `type` what happened
+    (`order.placed`). Must be called inside a transaction: an event outside one could describe a change
+    that is later rolled back.
+    """
+    if not conn.is_in_transaction():
+        raise RuntimeError("append_event must run inside the transaction that makes the change")
+    return await conn.fetchval(INSERT_EVENT, topic, type_, payload)

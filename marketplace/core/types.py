@@ -1,0 +1,20 @@
+"""Constrained field types shared by request schemas, so every domain validates alike."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from msgspec import UNSET, Meta, Struct, structs
+
+Email = Annotated[str, Meta(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
+Phone = Annotated[str, Meta(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +4915112345678")]
+ShortText = Annotated[str, Meta(min_length=1, max_length=120)]
+OptionalShortText = Annotated[str, Meta(max_length=120)]
+LongText = Annotated[str, Meta(max_length=4000)]
+Reason = Annotated[str, Meta(min_length=3, max_length=1000)]
+CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+
+
+def set_fields(patch: Struct) -> dict[str, Any]:
+    """The fields a PATCH body actually set (UNSET ones left out)."""
+    return {k: v for k, v in structs.asdict(patch).items() if v is not UNSET}

@@ -1,0 +1,67 @@
+"""Typed settings read from the environment (prefix-free names, as a twelve-factor app expects)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+import msgspec
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # Empty URLs mean "start the embedded server under data_dir".
+    database_url: str = ""
+    redis_url: str = ""
+    data_dir: Path = Path(".data")
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = msgspec.field(default=8000)
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    # Requests allowed per window, per IP and per account, for login and registration.
+    auth_rate_limit: int = 10
+    auth_rate_window_seconds: int = 60
+    max_body_bytes: int = 1_048_576
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+    debug: bool = False
+
+    @property
+    def token_secret(self) -> str:
+        return self.secret_key or _dev_secret(self.data_dir)
+
+
+_ENV_NAMES = {name: name.upper() for name in Settings.__struct_fields__}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, then explicit overrides (used by the CLI and the tests)."""
+    raw: dict[str, object] = {
+        field: os.environ[env] for field, env in _ENV_NAMES.items() if os.environ.get(env) not in (None, "")
+    }
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    # strict=False lets "30" become 30 and "true" become True, as environment strings must.
+    return msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
+
+
+def _decode_path(type_: type, value: object) -> object:
+    if type_ is Path and isinstance(value, str | Path):
+        return Path(value)
+    raise NotImplementedError
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """Without SECRET_KEY, keep one random key per data dir so tokens survive restarts and
+    every worker of one server signs with the same key."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}")
+        tmp.write_text(secrets.token_urlsafe(48))
+        # link() fails if another process created the key first; both then read the same one.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+        tmp.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,196 @@
+"""Vendor onboarding rules. Every admin decision is written to the audit log in its own transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from marketplace.accounts import queries as account_queries
+from marketplace.core.audit import record_audit
+from marketplace.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from marketplace.core.events import append_event
+from marketplace.core.types import set_fields
+from marketplace.vendors import ApplicationStatus, VendorStatus
+from marketplace.vendors import queries as q
+from marketplace.vendors.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    PublicVendorOut,
+    ShopPatch,
+    VendorOut,
+)
+
+
+def _application(row: asyncpg.Record) -> ApplicationOut:
+    return ApplicationOut(**dict(row))
+
+
+def _vendor(row: asyncpg.Record) -> VendorOut:
+    return VendorOut(**dict(row))
+
+
+def _snapshot(obj: msgspec.Struct) -> dict[str, Any]:
+    return msgspec.to_builtins(obj)
+
+
+async def apply(db: asyncpg.Pool, user_id: int, body: ApplicationIn) -> ApplicationOut:
+    async with db.acquire() as conn, conn.transaction():
+        if await conn.fetchval(q.VENDOR_OF_USER, user_id):
+            raise Conflict("you already have a shop")
+        if await conn.fetchval(q.SHOP_NAME_TAKEN, body.shop_name):
+            raise Conflict("this shop name is taken", field="shop_name")
+        try:
+            row = await conn.fetchrow(
+                q.INSERT_APPLICATION,
+                user_id,
+                body.shop_name,
+                body.description,
+                body.contact_email,
+                body.contact_phone or "",
+                body.licence_number,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "vendor_applications_one_pending":
+                raise Conflict("you already have a pending application") from None
+            raise Conflict("another pending application uses this shop name", field="shop_name") from None
+    return _application(row)
+
+
+async def my_applications(db: asyncpg.Pool, user_id: int) -> list[ApplicationOut]:
+    return [_application(r) for r in await db.fetch(q.APPLICATIONS_OF_USER, user_id)]
+
+
+async def list_applications(
+    db: asyncpg.Pool, status: ApplicationStatus | None, cursor: int | None, limit: int
+) -> list[ApplicationOut]:
+    return [_application(r) for r in await db.fetch(q.LIST_APPLICATIONS, status, cursor, limit + 1)]
+
+
+async def _pending_for_review(conn: asyncpg.Connection, application_id: int, admin_id: int) -> ApplicationOut:
+    row = await conn.fetchrow(q.APPLICATION_FOR_UPDATE, application_id)
+    if row is None:
+        raise NotFound("no such application")
+    application = _application(row)
+    if application.status != ApplicationStatus.PENDING:
+        raise Conflict(f"this application was already {application.status}")
+    if application.user_id == admin_id:
+        raise Forbidden("you cannot review your own application")
+    return application
+
+
+async def approve(db: asyncpg.Pool, admin_id: int, application_id: int) -> VendorOut:
+    """Approval creates the shop and grants the vendor role, all in one transaction."""
+    async with db.acquire() as conn, conn.transaction():
+        before = await _pending_for_review(conn, application_id, admin_id)
+        after = _application(
+            await conn.fetchrow(
+                q.DECIDE_APPLICATION, application_id, ApplicationStatus.APPROVED, None, admin_id
+            )
+        )
+        try:
+            async with conn.transaction():  # savepoint: a name clash is a clear 409, not a broken transaction
+                vendor = _vendor(await conn.fetchrow(q.INSERT_VENDOR, application_id))
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "vendors_shop_name":
+                raise Conflict(
+                    "a shop with this name was approved meanwhile; reject this application"
+                ) from None
+            raise Conflict("this user already has a shop") from None
+        await conn.execute(account_queries.ADD_ROLE, before.user_id, "vendor")
+        await record_audit(
+            conn,
+            admin_id,
+            "vendor_application.approved",
+            "vendor_application",
+            application_id,
+            _snapshot(before),
+            _snapshot(after),
+        )
+        await append_event(
+            conn,
+            f"user:{before.user_id}",
+            "vendor.approved",
+            {"vendor_id": vendor.id, "shop_name": vendor.shop_name},
+        )
+    return vendor
+
+
+async def reject(db: asyncpg.Pool, admin_id: int, application_id: int, reason: str) -> ApplicationOut:
+    async with db.acquire() as conn, conn.transaction():
+        before = await _pending_for_review(conn, application_id, admin_id)
+        after = _application(
+            await conn.fetchrow(
+                q.DECIDE_APPLICATION, application_id, ApplicationStatus.REJECTED, reason, admin_id
+            )
+        )
+        await record_audit(
+            conn,
+            admin_id,
+            "vendor_application.rejected",
+            "vendor_application",
+            application_id,
+            _snapshot(before),
+            _snapshot(after),
+        )
+        await append_event(
+            conn,
+            f"user:{before.user_id}",
+            "vendor.rejected",
+            {"application_id": application_id, "reason": reason},
+        )
+    return after
+
+
+async def list_vendors(
+    db: asyncpg.Pool, status: VendorStatus | None, cursor: int | None, limit: int
+) -> list[VendorOut]:
+    return [_vendor(r) for r in await db.fetch(q.LIST_VENDORS, status, cursor, limit + 1)]
+
+
+async def get_vendor(db: asyncpg.Pool, vendor_id: int) -> VendorOut:
+    row = await db.fetchrow(q.GET_VENDOR, vendor_id)
+    if row is None:
+        raise NotFound("no such vendor")
+    return _vendor(row)
+
+
+async def set_status(
+    db: asyncpg.Pool, admin_id: int, vendor_id: int, status: VendorStatus, reason: str | None
+) -> VendorOut:
+    """Suspend or reinstate. A suspended vendor keeps its role but its tokens stop passing vendor guards,
+    because every request reloads the vendor's status."""
+    async with db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(q.VENDOR_FOR_UPDATE, vendor_id)
+        if row is None:
+            raise NotFound("no such vendor")
+        before = _vendor(row)
+        if before.status == status:
+            raise Conflict(f"this vendor is already {status}")
+        after = _vendor(await conn.fetchrow(q.SET_VENDOR_STATUS, vendor_id, status, reason))
+        action = "vendor.suspended" if status == VendorStatus.SUSPENDED else "vendor.reinstated"
+        await record_audit(conn, admin_id, action, "vendor", vendor_id, _snapshot(before), _snapshot(after))
+        await append_event(conn, f"vendor:{vendor_id}", action, {"vendor_id": vendor_id, "reason": reason})
+    return after
+
+
+async def update_shop(db: asyncpg.Pool, vendor_id: int, body: ShopPatch) -> VendorOut:
+    fields = set_fields(body)
+    if not fields:
+        raise BadRequest("nothing to change")
+    row = await db.fetchrow(
+        q.UPDATE_SHOP,
+        vendor_id,
+        fields.get("description"),
+        fields.get("contact_email"),
+        fields.get("contact_phone"),
+    )
+    return _vendor(row)
+
+
+async def public_vendor(db: asyncpg.Pool, vendor_id: int) -> PublicVendorOut:
+    row = await db.fetchrow(q.PUBLIC_VENDOR, vendor_id)
+    if row is None:
+        raise NotFound("no such shop")
+    return PublicVendorOut(**dict(row))

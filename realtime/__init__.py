@@ -1,0 +1,1 @@
+"""Live feeds: committed events relayed through Redis to WebSocket subscribers."""

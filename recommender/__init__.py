@@ -1,0 +1,1 @@
+"""Recommendations trained on browsing and purchase events, evaluated offline and served live."""

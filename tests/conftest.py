@@ -1,0 +1,168 @@
+"""Real PostgreSQL and Redis for every test (embedded under .data/test unless TEST_DATABASE_URL /
+TEST_REDIS_URL are set). Each test gets a fresh database cloned from a migrated template and an
+empty Redis database, so tests never see each other's data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from marketplace.app import create_app
+from marketplace.core.db import migrate, with_database
+from marketplace.embedded import embedded_servers
+from marketplace.settings import Settings, load_settings
+
+TEMPLATE = "marketplace_template"
+DATA_DIR = Path(__file__).resolve().parent.parent / ".data" / "test"
+
+
+@pytest.fixture(scope="session")
+def server_urls() -> Iterator[tuple[str, str]]:
+    with embedded_servers(
+        DATA_DIR, os.environ.get("TEST_DATABASE_URL", ""), os.environ.get("TEST_REDIS_URL", "")
+    ) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="session")
+async def template_url(server_urls: tuple[str, str]) -> str:
+    """A database migrated once per session; every test database is a copy of it."""
+    admin = await asyncpg.connect(with_database(server_urls[0], "postgres"))
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await admin.close()
+    url = with_database(server_urls[0], TEMPLATE)
+    await migrate(url)
+    return url
+
+
+@pytest.fixture
+async def database_url(server_urls: tuple[str, str], template_url: str) -> AsyncIterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(with_database(server_urls[0], "postgres"))
+    try:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY file_copy")
+        yield with_database(server_urls[0], name)
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    redis = Redis.from_url(server_urls[1])
+    await redis.flushdb()
+    await redis.aclose()
+    yield server_urls[1]
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str) -> Settings:
+    return load_settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        data_dir=str(DATA_DIR),
+        secret_key="test-secret-key-that-is-long-enough-for-hs256",
+        auth_rate_limit=1000,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection for arranging and checking state behind the API's back."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+PASSWORD = "correct horse battery"
+
+
+class Actor:
+    """A signed-in user as the tests drive it: its id, headers and the client."""
+
+    def __init__(self, client: AsyncTestClient[Litestar], user: dict[str, Any], tokens: dict[str, Any]):
+        self.client = client
+        self.id: int = user["id"]
+        self.email: str = user["email"]
+        self.tokens = tokens
+        self.headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    async def get(self, path: str, **kw: Any) -> Any:
+        return await self.client.get(path, headers=self.headers, **kw)
+
+    async def post(self, path: str, **kw: Any) -> Any:
+        return await self.client.post(path, headers=self.headers, **kw)
+
+    async def patch(self, path: str, **kw: Any) -> Any:
+        return await self.client.patch(path, headers=self.headers, **kw)
+
+    async def put(self, path: str, **kw: Any) -> Any:
+        return await self.client.put(path, headers=self.headers, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> Any:
+        return await self.client.delete(path, headers=self.headers, **kw)
+
+
+async def sign_up(client: AsyncTestClient[Litestar], email: str, password: str = PASSWORD) -> Actor:
+    r = await client.post("/auth/register", json={"email": email, "password": password})
+    assert r.status_code == 201, r.text
+    user = r.json()
+    r = await client.post("/auth/login", json={"identifier": email, "password": password})
+    assert r.status_code == 200, r.text
+    return Actor(client, user, r.json())
+
+
+async def relogin(actor: Actor, password: str = PASSWORD) -> Actor:
+    r = await actor.client.post("/auth/login", json={"identifier": actor.email, "password": password})
+    assert r.status_code == 200, r.text
+    return Actor(actor.client, {"id": actor.id, "email": actor.email}, r.json())
+
+
+@pytest.fixture
+async def buyer(client: AsyncTestClient[Litestar]) -> Actor:
+    return await sign_up(client, "buyer@example.com")
+
+
+@pytest.fixture
+async def admin(client: AsyncTestClient[Litestar], db: asyncpg.Connection) -> Actor:
+    actor = await sign_up(client, "admin@example.com")
+    await db.execute("UPDATE users SET roles = '{buyer,admin}' WHERE id = $1", actor.id)
+    return actor
+
+
+SHOP = {"shop_name": "Blue Kettle", "contact_email": "shop@example.com", "licence_number": "LIC-12345"}
+
+
+async def approved_vendor(
+    client: AsyncTestClient[Litestar], admin: Actor, email: str, shop_name: str
+) -> Actor:
+    actor = await sign_up(client, email)
+    r = await actor.post("/vendor-applications", json={**SHOP, "shop_name": shop_name})
+    assert r.status_code == 201, r.text
+    r = await admin.post(f"/admin/vendor-applications/{r.json()['id']}/approve")
+    assert r.status_code == 200, r.text
+    actor.vendor_id = r.json()["id"]  # type: ignore[attr-defined]
+    return actor

@@ -1,0 +1,22 @@
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+
+async def test_health_reports_postgres_and_redis(client: AsyncTestClient[Litestar]) -> None:
+    r = await client.get("/health")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "postgres": "ok", "redis": "ok"}
+
+
+async def test_openapi_spec_and_docs_are_served(client: AsyncTestClient[Litestar]) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    assert "/auth/register" in spec["paths"]
+    assert "/admin/vendor-applications/{application_id}/approve" in spec["paths"]
+    assert (await client.get("/schema")).status_code == 200
+
+
+async def test_unknown_route_is_a_problem_document(client: AsyncTestClient[Litestar]) -> None:
+    r = await client.get("/no/such/thing")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["status"] == 404
