@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from redis.asyncio import Redis
 
+from marketplace.accounts import passwords
 from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
 from marketplace.audit.controllers import AuditController
 from marketplace.core.auth import build_jwt_auth
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.redis.aclose()
             await app.state.db.close()
 
+    passwords.configure(settings.password_hash_memory_kib, settings.password_hash_time_cost)
     jwt_auth = build_jwt_auth(settings.token_secret, settings.access_token_minutes)
     return Litestar(
         route_handlers=ROUTES,

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -117,3 +118,16 @@ def embedded_servers(
     finally:
         for server in reversed(started):
             server.stop()
+
+
+def remove_dead_runs(parent: Path) -> None:
+    """Delete the data dirs under `parent` named after processes that no longer exist (test runs that
+    were killed), stopping any server they left running."""
+    if not parent.exists():
+        return
+    for run in parent.iterdir():
+        if not run.name.isdigit() or psutil.pid_exists(int(run.name)):
+            continue
+        EmbeddedPostgres(run / "pg").stop()
+        _stop_orphan(run / "valkey" / "valkey.pid", "valkey")
+        shutil.rmtree(run, ignore_errors=True)

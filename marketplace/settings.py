@@ -24,6 +24,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_rate_limit: int = 10
     auth_rate_window_seconds: int = 60
     max_body_bytes: int = 1_048_576
+    # argon2id cost of new password hashes (RFC 9106 low-memory defaults).
+    password_hash_memory_kib: int = 65_536
+    password_hash_time_cost: int = 3
     db_pool_min: int = 2
     db_pool_max: int = 20
     debug: bool = False

@@ -19,6 +19,15 @@ _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 "low memory"
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+def configure(memory_kib: int, time_cost: int) -> None:
+    """Set the cost of new hashes (existing hashes carry their own parameters and still verify).
+    The test suite uses a cheap setting; production keeps the defaults."""
+    global _hasher, _DUMMY_HASH
+    if (memory_kib, time_cost) != (_hasher.memory_cost, _hasher.time_cost):
+        _hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost)
+        _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
 @cache
 def _common_passwords() -> frozenset[str]:
     text = (resources.files("marketplace.accounts") / "common_passwords.txt").read_text()

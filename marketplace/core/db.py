@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK_KEY = 7_301_202_611
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "jsonb",
         encoder=lambda value: msgspec.json.encode(value).decode(),
@@ -27,7 +27,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def create_pool(url: str, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=_init_connection, max_queries=1_000_000
+        url, min_size=min_size, max_size=max_size, init=init_connection, max_queries=1_000_000
     )
     assert pool is not None
     return pool

@@ -1,0 +1,276 @@
+"""Registration, login, tokens, two-factor, profile and addresses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import pyotp
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from marketplace.app import create_app
+from marketplace.settings import Settings
+from tests.conftest import PASSWORD, Actor, relogin, sign_up
+
+ADDRESS = {
+    "recipient": "Ann Buyer",
+    "phone": "+4915112345678",
+    "line1": "1 Market Street",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+}
+
+
+async def test_register_then_login_returns_working_tokens(client: AsyncTestClient[Litestar]) -> None:
+    r = await client.post("/auth/register", json={"email": "Ann@Example.com", "password": PASSWORD})
+    assert r.status_code == 201
+    user = r.json()
+    assert user["roles"] == ["buyer"] and "password" not in str(user)
+    r = await client.post("/auth/login", json={"identifier": "ann@example.com", "password": PASSWORD})
+    assert r.status_code == 200
+    tokens = r.json()
+    assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 15 * 60
+    me = await client.get("/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.json()["id"] == user["id"]
+
+
+async def test_register_with_phone_only(client: AsyncTestClient[Litestar]) -> None:
+    r = await client.post("/auth/register", json={"phone": "+4915112345678", "password": PASSWORD})
+    assert r.status_code == 201
+    r = await client.post("/auth/login", json={"identifier": "+4915112345678", "password": PASSWORD})
+    assert r.status_code == 200
+
+
+async def test_password_is_stored_as_argon2id(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection
+) -> None:
+    await sign_up(client, "hash@example.com")
+    stored = await db.fetchval("SELECT password_hash FROM users WHERE email = 'hash@example.com'")
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+async def test_weak_or_common_passwords_are_refused(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection
+) -> None:
+    for password in ["short", "password123", "qwertyuiop", "aaaaaaaaaaaa", "weakling@example.com!"]:
+        r = await client.post("/auth/register", json={"email": "weakling@example.com", "password": password})
+        assert r.status_code == 422, password
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert await db.fetchval("SELECT count(*) FROM users") == 0
+
+
+async def test_duplicate_email_is_a_conflict_regardless_of_case(client: AsyncTestClient[Litestar]) -> None:
+    await sign_up(client, "dup@example.com")
+    r = await client.post("/auth/register", json={"email": "DUP@example.com", "password": PASSWORD})
+    assert r.status_code == 409
+    assert "already exists" in r.json()["detail"]
+
+
+async def test_wrong_password_and_unknown_account_look_the_same(client: AsyncTestClient[Litestar]) -> None:
+    await sign_up(client, "known@example.com")
+    wrong = await client.post(
+        "/auth/login", json={"identifier": "known@example.com", "password": "nope-nope-nope"}
+    )
+    unknown = await client.post(
+        "/auth/login", json={"identifier": "who@example.com", "password": "nope-nope-nope"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+
+
+async def test_requests_without_or_with_forged_tokens_are_unauthorized(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    assert (await client.get("/me")).status_code == 401
+    assert (await client.get("/me", headers={"Authorization": "Bearer not.a.jwt"})).status_code == 401
+    forged = pyotp.random_base32()  # any string signed with another key
+    from marketplace.accounts.tokens import access_token
+
+    other_key = access_token(1, forged * 2, 5)
+    assert (await client.get("/me", headers={"Authorization": f"Bearer {other_key}"})).status_code == 401
+
+
+async def test_expired_access_token_is_refused(client: AsyncTestClient[Litestar], settings: Settings) -> None:
+    import jwt
+
+    ann = await sign_up(client, "exp@example.com")
+    expired = jwt.encode(
+        {"sub": str(ann.id), "exp": 1_000_000_000, "jti": "x"}, settings.token_secret, "HS256"
+    )
+    assert (await client.get("/me", headers={"Authorization": f"Bearer {expired}"})).status_code == 401
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(client: AsyncTestClient[Litestar]) -> None:
+    ann = await sign_up(client, "rot@example.com")
+    first = ann.tokens["refresh_token"]
+    r = await client.post("/auth/refresh", json={"refresh_token": first})
+    assert r.status_code == 200
+    second = r.json()["refresh_token"]
+    assert second != first
+    # The old token again: treated as stolen, the whole chain dies.
+    assert (await client.post("/auth/refresh", json={"refresh_token": first})).status_code == 401
+    assert (await client.post("/auth/refresh", json={"refresh_token": second})).status_code == 401
+
+
+async def test_concurrent_refreshes_with_one_token_yield_one_new_pair(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    ann = await sign_up(client, "race@example.com")
+    body = {"refresh_token": ann.tokens["refresh_token"]}
+    results = await asyncio.gather(*(client.post("/auth/refresh", json=body) for _ in range(5)))
+    assert sorted(r.status_code for r in results) == [200, 401, 401, 401, 401]
+
+
+async def test_logout_revokes_access_and_refresh_tokens_across_workers(
+    client: AsyncTestClient[Litestar], settings: Settings
+) -> None:
+    ann = await sign_up(client, "out@example.com")
+    r = await ann.post("/auth/logout", json={"refresh_token": ann.tokens["refresh_token"]})
+    assert r.status_code == 204
+    assert (await ann.get("/me")).status_code == 401
+    assert (
+        await client.post("/auth/refresh", json={"refresh_token": ann.tokens["refresh_token"]})
+    ).status_code == 401
+    # A second app process (another worker) shares the revocation through Redis.
+    async with AsyncTestClient(app=create_app(settings)) as other_worker:
+        assert (await other_worker.get("/me", headers=ann.headers)).status_code == 401
+
+
+async def test_disabled_account_cannot_log_in_or_use_its_token(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection
+) -> None:
+    ann = await sign_up(client, "dis@example.com")
+    await db.execute("UPDATE users SET status = 'disabled' WHERE id = $1", ann.id)
+    assert (await ann.get("/me")).status_code == 401
+    r = await client.post("/auth/login", json={"identifier": "dis@example.com", "password": PASSWORD})
+    assert r.status_code == 401
+
+
+async def test_login_is_rate_limited_per_account_and_per_ip(settings: Settings) -> None:
+    from msgspec import structs
+
+    strict = structs.replace(settings, auth_rate_limit=3)
+    async with AsyncTestClient(app=create_app(strict)) as client:
+        await client.post("/auth/register", json={"email": "rl@example.com", "password": PASSWORD})
+        codes = [
+            (
+                await client.post(
+                    "/auth/login", json={"identifier": "rl@example.com", "password": "wrong-wrong-1"}
+                )
+            ).status_code
+            for _ in range(4)
+        ]
+        assert codes == [401, 401, 401, 429]
+        r = await client.post("/auth/login", json={"identifier": "rl@example.com", "password": PASSWORD})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        # Same IP, other accounts: the per-IP limit (3) was already used up by the first account.
+        r = await client.post("/auth/login", json={"identifier": "x@example.com", "password": PASSWORD})
+        assert r.status_code == 429
+
+
+async def test_two_factor_enrol_confirm_and_require_at_login(client: AsyncTestClient[Litestar]) -> None:
+    ann = await sign_up(client, "totp@example.com")
+    r = await ann.post("/auth/totp/enrol")
+    assert r.status_code == 201
+    enrolment = r.json()
+    assert enrolment["otpauth_uri"].startswith("otpauth://totp/Marketplace:totp%40example.com")
+    totp = pyotp.TOTP(enrolment["secret"])
+    assert (await ann.post("/auth/totp/confirm", json={"code": "000000"})).status_code in (401,)
+    r = await ann.post("/auth/totp/confirm", json={"code": totp.now()})
+    assert r.status_code == 200 and r.json()["totp_enabled"] is True
+
+    creds = {"identifier": "totp@example.com", "password": PASSWORD}
+    r = await client.post("/auth/login", json=creds)
+    assert r.status_code == 401 and r.json()["totp_required"] is True
+    # The confirming code was used once already; the next time step's code works.
+    code = totp.at(time.time() + totp.interval)
+    r = await client.post("/auth/login", json={**creds, "totp_code": code})
+    assert r.status_code == 200
+    r = await client.post("/auth/login", json={**creds, "totp_code": code})
+    assert r.status_code == 401, "a code must not work twice"
+
+
+async def test_profile_update(buyer: Actor) -> None:
+    r = await buyer.patch("/me", json={"display_name": "Ann"})
+    assert r.status_code == 200 and r.json()["display_name"] == "Ann"
+
+
+async def test_address_book_keeps_exactly_one_default(buyer: Actor) -> None:
+    first = (await buyer.post("/me/addresses", json=ADDRESS)).json()
+    assert first["is_default"] is True
+    second = (
+        await buyer.post("/me/addresses", json={**ADDRESS, "line1": "2 Market St", "is_default": True})
+    ).json()
+    listed = (await buyer.get("/me/addresses")).json()
+    assert [a["id"] for a in listed if a["is_default"]] == [second["id"]]
+    r = await buyer.patch(f"/me/addresses/{first['id']}", json={"is_default": True, "city": "Hamburg"})
+    assert r.json()["is_default"] and r.json()["city"] == "Hamburg"
+    assert (await buyer.delete(f"/me/addresses/{first['id']}")).status_code == 204
+    listed = (await buyer.get("/me/addresses")).json()
+    assert [a["id"] for a in listed] == [second["id"]] and listed[0]["is_default"]
+
+
+async def test_concurrent_default_changes_keep_one_default(buyer: Actor) -> None:
+    ids = [(await buyer.post("/me/addresses", json=ADDRESS)).json()["id"] for _ in range(5)]
+    await asyncio.gather(*(buyer.patch(f"/me/addresses/{i}", json={"is_default": True}) for i in ids))
+    listed = (await buyer.get("/me/addresses")).json()
+    assert sum(a["is_default"] for a in listed) == 1
+
+
+async def test_buyer_cannot_read_or_change_another_users_addresses(
+    client: AsyncTestClient[Litestar], buyer: Actor
+) -> None:
+    mine = (await buyer.post("/me/addresses", json=ADDRESS)).json()
+    eve = await sign_up(client, "eve@example.com")
+    assert (await eve.get(f"/me/addresses/{mine['id']}")).status_code == 404
+    assert (await eve.patch(f"/me/addresses/{mine['id']}", json={"city": "Nowhere"})).status_code == 404
+    assert (await eve.delete(f"/me/addresses/{mine['id']}")).status_code == 404
+    assert (await eve.get("/me/addresses")).json() == []
+    assert (await buyer.get(f"/me/addresses/{mine['id']}")).json()["city"] == "Berlin"
+
+
+async def test_buyer_cannot_read_other_profiles_or_admin_routes(buyer: Actor, admin: Actor) -> None:
+    assert (await buyer.get(f"/admin/users/{admin.id}")).status_code == 403
+    assert (await buyer.get("/admin/users")).status_code == 403
+    assert (await buyer.put(f"/admin/users/{buyer.id}/roles", json={"roles": ["admin"]})).status_code == 403
+
+
+async def test_admin_manages_roles_and_it_is_audited(admin: Actor, buyer: Actor) -> None:
+    r = await admin.put(f"/admin/users/{buyer.id}/roles", json={"roles": ["marketer"]})
+    assert r.status_code == 200 and r.json()["roles"] == ["buyer", "marketer"]
+    audit = (await admin.get("/admin/audit", params={"action": "user.roles_changed"})).json()["items"]
+    assert audit[0]["actor_id"] == admin.id and audit[0]["after"] == {"roles": ["buyer", "marketer"]}
+    # vendor is granted by approval only; an admin cannot demote themself
+    assert (await admin.put(f"/admin/users/{buyer.id}/roles", json={"roles": ["vendor"]})).status_code == 422
+    assert (await admin.put(f"/admin/users/{admin.id}/roles", json={"roles": ["buyer"]})).status_code == 422
+
+
+async def test_role_removal_takes_effect_on_the_next_request(
+    admin: Actor, client: AsyncTestClient[Litestar]
+) -> None:
+    other = await sign_up(client, "admin2@example.com")
+    await admin.put(f"/admin/users/{other.id}/roles", json={"roles": ["admin"]})
+    assert (await other.get("/admin/users")).status_code == 200
+    await admin.put(f"/admin/users/{other.id}/roles", json={"roles": ["buyer"]})
+    assert (await other.get("/admin/users")).status_code == 403
+
+
+async def test_admin_user_list_pages_and_filters(admin: Actor, client: AsyncTestClient[Litestar]) -> None:
+    for i in range(5):
+        await sign_up(client, f"page{i}@example.com")
+    first = (await admin.get("/admin/users", params={"limit": 2})).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    second = (await admin.get("/admin/users", params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    assert not {u["id"] for u in first["items"]} & {u["id"] for u in second["items"]}
+    found = (await admin.get("/admin/users", params={"q": "page3"})).json()["items"]
+    assert [u["email"] for u in found] == ["page3@example.com"]
+    admins = (await admin.get("/admin/users", params={"role": "admin"})).json()["items"]
+    assert [u["id"] for u in admins] == [admin.id]
+
+
+async def test_relogin_helper_gives_new_tokens(buyer: Actor) -> None:
+    again = await relogin(buyer)
+    assert again.tokens["access_token"] != buyer.tokens["access_token"]
