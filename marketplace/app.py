@@ -15,11 +15,20 @@ from redis.asyncio import Redis
 from marketplace.accounts import passwords
 from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
 from marketplace.audit.controllers import AuditController
+from marketplace.catalog.controllers import (
+    AdminCatalogController,
+    CategoryController,
+    VendorProductController,
+    image,
+)
 from marketplace.core.auth import build_jwt_auth
 from marketplace.core.db import create_pool
 from marketplace.core.deps import dependencies
 from marketplace.core.errors import exception_handlers
 from marketplace.health import health
+from marketplace.interactions.recorder import InteractionRecorder
+from marketplace.inventory.controllers import InventoryController
+from marketplace.search.controllers import SearchController
 from marketplace.settings import Settings, load_settings
 from marketplace.vendors.controllers import (
     AdminVendorController,
@@ -38,6 +47,12 @@ ROUTES = [
     PublicVendorController,
     AdminVendorController,
     AuditController,
+    CategoryController,
+    AdminCatalogController,
+    VendorProductController,
+    InventoryController,
+    SearchController,
+    image,
 ]
 
 
@@ -53,9 +68,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.settings = settings
         app.state.db = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
         app.state.redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        app.state.recorder = InteractionRecorder(app.state.db, enabled=settings.record_interactions)
+        app.state.recorder.start()
         try:
             yield
         finally:
+            await app.state.recorder.stop()
             await app.state.redis.aclose()
             await app.state.db.close()
 

@@ -33,9 +33,10 @@ def _servers(settings: Settings, need_redis: bool = True) -> Iterator[Settings]:
     from marketplace.core.db import migrate
     from marketplace.embedded import embedded_servers
 
-    with embedded_servers(
-        settings.data_dir, settings.database_url, settings.redis_url, need_redis=need_redis
-    ) as (database_url, redis_url):
+    with embedded_servers(settings.data_dir, settings.database_url, settings.redis_url, need_redis=need_redis) as (
+        database_url,
+        redis_url,
+    ):
         applied = asyncio.run(migrate(database_url))
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
@@ -72,14 +73,11 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
     port = port or settings.port
     with _servers(settings) as ready:
         # Workers are separate processes: they find the servers and the signing key in the environment.
-        os.environ.update(
-            DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.token_secret
-        )
+        os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.token_secret)
         if demo:
             password = _demo_admin(ready)
             click.secho(
-                f"\n  Demo admin: {DEMO_ADMIN_EMAIL} / {password}\n"
-                f"  API docs:   http://{host}:{port}/schema\n",
+                f"\n  Demo admin: {DEMO_ADMIN_EMAIL} / {password}\n  API docs:   http://{host}:{port}/schema\n",
                 fg="green",
                 bold=True,
             )

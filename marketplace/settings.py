@@ -27,6 +27,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # argon2id cost of new password hashes (RFC 9106 low-memory defaults).
     password_hash_memory_kib: int = 65_536
     password_hash_time_cost: int = 3
+    # Browsing interactions feed recommendations; off only to measure what recording costs.
+    record_interactions: bool = True
     db_pool_min: int = 2
     db_pool_max: int = 20
     debug: bool = False

@@ -59,9 +59,7 @@ class AuthController(Controller):
         return await service.refresh(db, settings, data.refresh_token)
 
     @post("/logout", status_code=204, summary="Revoke this access token and, if given, the refresh token")
-    async def logout(
-        self, request: AuthedRequest, db: Db, redis: RedisClient, data: JSONBody[LogoutIn | None]
-    ) -> None:
+    async def logout(self, request: AuthedRequest, db: Db, redis: RedisClient, data: JSONBody[LogoutIn | None]) -> None:
         token = request.auth
         exp = token.exp.timestamp()
         await service.logout(db, redis, request.user.id, token.jti, exp, data.refresh_token if data else None)

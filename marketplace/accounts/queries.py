@@ -47,9 +47,7 @@ LIMIT $4
 """
 
 # Refresh tokens
-INSERT_REFRESH = (
-    "INSERT INTO refresh_tokens (token_hash, user_id, family, expires_at) VALUES ($1, $2, $3, $4)"
-)
+INSERT_REFRESH = "INSERT INTO refresh_tokens (token_hash, user_id, family, expires_at) VALUES ($1, $2, $3, $4)"
 REFRESH_FOR_UPDATE = """
 SELECT r.user_id, r.family, r.expires_at, r.revoked_at, u.status
 FROM refresh_tokens r JOIN users u ON u.id = r.user_id

@@ -76,9 +76,7 @@ class AddressPatch(Struct, forbid_unknown_fields=True):
     line2: OptionalShortText | UnsetType = UNSET
     city: ShortText | UnsetType = UNSET
     region: OptionalShortText | UnsetType = UNSET
-    postal_code: (
-        Annotated[str, Meta(min_length=2, max_length=16, pattern=r"^[A-Za-z0-9 -]+$")] | UnsetType
-    ) = UNSET
+    postal_code: Annotated[str, Meta(min_length=2, max_length=16, pattern=r"^[A-Za-z0-9 -]+$")] | UnsetType = UNSET
     country: CountryCode | UnsetType = UNSET
     is_default: bool | UnsetType = UNSET
 

@@ -41,9 +41,7 @@ def address_out(row: asyncpg.Record) -> AddressOut:
     return AddressOut(**dict(row))
 
 
-async def register(
-    db: asyncpg.Pool, redis: Redis, settings: Settings, body: RegisterIn, client_ip: str
-) -> UserOut:
+async def register(db: asyncpg.Pool, redis: Redis, settings: Settings, body: RegisterIn, client_ip: str) -> UserOut:
     await hit(redis, f"register:ip:{client_ip}", settings.auth_rate_limit, settings.auth_rate_window_seconds)
     if body.email is None and body.phone is None:
         raise Unprocessable("give an email or a phone number")
@@ -68,9 +66,7 @@ async def create_user(
     return user_out(row)
 
 
-async def login(
-    db: asyncpg.Pool, redis: Redis, settings: Settings, body: LoginIn, client_ip: str
-) -> TokenPair:
+async def login(db: asyncpg.Pool, redis: Redis, settings: Settings, body: LoginIn, client_ip: str) -> TokenPair:
     limit, window = settings.auth_rate_limit, settings.auth_rate_window_seconds
     await hit(redis, f"login:ip:{client_ip}", limit, window)
     await hit(redis, f"login:account:{body.identifier.lower()}", limit, window)
@@ -268,7 +264,5 @@ async def set_roles(db: asyncpg.Pool, admin_id: int, user_id: int, roles: list[s
         if user_id == admin_id and "admin" not in wanted:
             raise Unprocessable("an admin cannot remove their own admin role")
         row = await conn.fetchrow(q.SET_ROLES, user_id, wanted)
-        await record_audit(
-            conn, admin_id, "user.roles_changed", "user", user_id, {"roles": current}, {"roles": wanted}
-        )
+        await record_audit(conn, admin_id, "user.roles_changed", "user", user_id, {"roles": current}, {"roles": wanted})
     return user_out(row)

@@ -27,7 +27,13 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 async def create_pool(url: str, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=init_connection, max_queries=1_000_000
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        max_queries=1_000_000,
+        # Search treats a title word within this trigram similarity as a match (typos like "kettel").
+        server_settings={"pg_trgm.word_similarity_threshold": "0.45"},
     )
     assert pool is not None
     return pool

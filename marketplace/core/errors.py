@@ -94,9 +94,7 @@ def _data_error(request: Request, exc: asyncpg.DataError) -> Response[dict[str, 
     return problem(request, 422, f"invalid value: {exc.args[0] if exc.args else 'rejected by database'}")
 
 
-def _integrity_error(
-    request: Request, exc: asyncpg.IntegrityConstraintViolationError
-) -> Response[dict[str, Any]]:
+def _integrity_error(request: Request, exc: asyncpg.IntegrityConstraintViolationError) -> Response[dict[str, Any]]:
     log.warning("integrity violation not handled by a service: %s", exc)
     return problem(request, 409, "the request conflicts with existing data")
 

@@ -18,3 +18,12 @@ CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1
 def set_fields(patch: Struct) -> dict[str, Any]:
     """The fields a PATCH body actually set (UNSET ones left out)."""
     return {k: v for k, v in structs.asdict(patch).items() if v is not UNSET}
+
+
+Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
+# Money is integer minor units (cents); bounded so sums of a few thousand lines cannot overflow.
+Price = Annotated[int, Meta(ge=1, le=100_000_000, description="Minor units (cents)")]
+Quantity = Annotated[int, Meta(ge=0, le=1_000_000)]
+AttrKey = Annotated[str, Meta(min_length=1, max_length=40)]
+AttrValue = Annotated[str, Meta(min_length=1, max_length=200)]
+Attributes = Annotated[dict[AttrKey, AttrValue], Meta(max_length=30)]

@@ -64,6 +64,4 @@ WHERE id = $1
 RETURNING {VENDOR_COLUMNS}
 """
 
-PUBLIC_VENDOR = (
-    "SELECT id, shop_name, description, created_at FROM vendors WHERE id = $1 AND status = 'active'"
-)
+PUBLIC_VENDOR = "SELECT id, shop_name, description, created_at FROM vendors WHERE id = $1 AND status = 'active'"

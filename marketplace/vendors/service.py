@@ -85,18 +85,14 @@ async def approve(db: asyncpg.Pool, admin_id: int, application_id: int) -> Vendo
     async with db.acquire() as conn, conn.transaction():
         before = await _pending_for_review(conn, application_id, admin_id)
         after = _application(
-            await conn.fetchrow(
-                q.DECIDE_APPLICATION, application_id, ApplicationStatus.APPROVED, None, admin_id
-            )
+            await conn.fetchrow(q.DECIDE_APPLICATION, application_id, ApplicationStatus.APPROVED, None, admin_id)
         )
         try:
             async with conn.transaction():  # savepoint: a name clash is a clear 409, not a broken transaction
                 vendor = _vendor(await conn.fetchrow(q.INSERT_VENDOR, application_id))
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "vendors_shop_name":
-                raise Conflict(
-                    "a shop with this name was approved meanwhile; reject this application"
-                ) from None
+                raise Conflict("a shop with this name was approved meanwhile; reject this application") from None
             raise Conflict("this user already has a shop") from None
         await conn.execute(account_queries.ADD_ROLE, before.user_id, "vendor")
         await record_audit(
@@ -121,9 +117,7 @@ async def reject(db: asyncpg.Pool, admin_id: int, application_id: int, reason: s
     async with db.acquire() as conn, conn.transaction():
         before = await _pending_for_review(conn, application_id, admin_id)
         after = _application(
-            await conn.fetchrow(
-                q.DECIDE_APPLICATION, application_id, ApplicationStatus.REJECTED, reason, admin_id
-            )
+            await conn.fetchrow(q.DECIDE_APPLICATION, application_id, ApplicationStatus.REJECTED, reason, admin_id)
         )
         await record_audit(
             conn,

@@ -1,0 +1,326 @@
+"""Catalog rules: the category tree, a vendor's own products and SKUs, images, and admin take-downs."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from pathlib import Path
+
+import asyncpg
+import msgspec
+
+from marketplace.catalog import ProductStatus, images
+from marketplace.catalog import queries as q
+from marketplace.catalog.schemas import (
+    CategoryIn,
+    CategoryNode,
+    CategoryOut,
+    CategoryPatch,
+    ImageOut,
+    ProductIn,
+    ProductOut,
+    ProductPatch,
+    SkuIn,
+    SkuOut,
+    SkuPatch,
+)
+from marketplace.core.audit import record_audit
+from marketplace.core.errors import BadRequest, Conflict, NotFound, Unprocessable
+from marketplace.core.events import append_event
+from marketplace.core.types import set_fields
+from marketplace.inventory.service import record_initial_stock
+
+MAX_IMAGES_PER_PRODUCT = 12
+
+# Which status a vendor may move a product to, from which statuses.
+VENDOR_TRANSITIONS = {
+    ProductStatus.LISTED: {ProductStatus.DRAFT, ProductStatus.UNLISTED},
+    ProductStatus.UNLISTED: {ProductStatus.LISTED},
+}
+
+
+def product_topic(product_id: int) -> str:
+    return f"product:{product_id}"
+
+
+# Categories
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "category"
+
+
+async def category_tree(db: asyncpg.Pool) -> list[CategoryNode]:
+    rows = await db.fetch(q.ALL_CATEGORIES)
+    nodes = {r["id"]: CategoryNode(r["id"], r["name"], r["slug"], []) for r in rows}
+    roots: list[CategoryNode] = []
+    for r in rows:
+        (nodes[r["parent_id"]].children if r["parent_id"] else roots).append(nodes[r["id"]])
+    return roots
+
+
+async def create_category(db: asyncpg.Pool, admin_id: int, body: CategoryIn) -> CategoryOut:
+    async with db.acquire() as conn, conn.transaction():
+        if body.parent_id is not None and not await conn.fetchrow(q.GET_CATEGORY, body.parent_id):
+            raise Unprocessable("no such parent category", field="parent_id")
+        try:
+            row = await conn.fetchrow(
+                q.INSERT_CATEGORY, body.parent_id, body.name, body.slug or slugify(body.name), body.position
+            )
+        except asyncpg.UniqueViolationError:
+            raise Conflict("a category with this slug exists; choose another slug", field="slug") from None
+        row = await conn.fetchrow(q.APPEND_OWN_ID_TO_PATH, row["id"])
+        category = CategoryOut(**dict(row))
+        await record_audit(conn, admin_id, "category.created", "category", category.id, None, _dump(category))
+    return category
+
+
+async def update_category(db: asyncpg.Pool, admin_id: int, category_id: int, body: CategoryPatch) -> CategoryOut:
+    fields = set_fields(body)
+    if not fields:
+        raise BadRequest("nothing to change")
+    async with db.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(q.GET_CATEGORY, category_id)
+        if before is None:
+            raise NotFound("no such category")
+        row = await conn.fetchrow(q.UPDATE_CATEGORY, category_id, fields.get("name"), fields.get("position"))
+        await record_audit(conn, admin_id, "category.updated", "category", category_id, dict(before), dict(row))
+    return CategoryOut(**dict(row))
+
+
+async def delete_category(db: asyncpg.Pool, admin_id: int, category_id: int) -> None:
+    async with db.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(q.GET_CATEGORY, category_id)
+        if before is None:
+            raise NotFound("no such category")
+        if await conn.fetchval(q.CATEGORY_IN_USE, category_id):
+            raise Conflict("this category still has sub-categories or products")
+        await conn.execute(q.DELETE_CATEGORY, category_id)
+        await record_audit(conn, admin_id, "category.deleted", "category", category_id, dict(before), None)
+
+
+# Products
+
+
+def _dump(obj: msgspec.Struct) -> dict[str, object]:
+    return msgspec.to_builtins(obj)
+
+
+def _sku(row: asyncpg.Record) -> SkuOut:
+    return SkuOut(**{k: row[k] for k in SkuOut.__struct_fields__})
+
+
+def _image(row: asyncpg.Record) -> ImageOut:
+    return ImageOut(row["id"], images.image_url(row["file_name"]), row["content_type"], row["width"], row["height"])
+
+
+async def _products_out(conn: asyncpg.Connection | asyncpg.Pool, rows: list[asyncpg.Record]) -> list[ProductOut]:
+    ids = [r["id"] for r in rows]
+    skus: dict[int, list[SkuOut]] = defaultdict(list)
+    pictures: dict[int, list[ImageOut]] = defaultdict(list)
+    for s in await conn.fetch(q.SKUS_OF_PRODUCTS, ids):
+        skus[s["product_id"]].append(_sku(s))
+    for i in await conn.fetch(q.IMAGES_OF_PRODUCTS, ids):
+        pictures[i["product_id"]].append(_image(i))
+    return [ProductOut(**dict(r), skus=skus[r["id"]], images=pictures[r["id"]]) for r in rows]
+
+
+async def _product_out(conn: asyncpg.Connection | asyncpg.Pool, product_id: int) -> ProductOut:
+    return (await _products_out(conn, [await conn.fetchrow(q.GET_PRODUCT, product_id)]))[0]
+
+
+async def _check_category(conn: asyncpg.Connection, category_id: int) -> None:
+    if not await conn.fetchrow(q.GET_CATEGORY, category_id):
+        raise Unprocessable("no such category", field="category_id")
+
+
+async def _own_product(conn: asyncpg.Connection, vendor_id: int, product_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(q.OWN_PRODUCT_FOR_UPDATE, product_id, vendor_id)
+    if row is None:
+        raise NotFound("no such product in your shop")
+    return row
+
+
+async def _insert_sku(conn: asyncpg.Connection, product_id: int, sku: SkuIn, actor_id: int) -> None:
+    try:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                q.INSERT_SKU,
+                product_id,
+                sku.code,
+                sku.attributes,
+                sku.price,
+                sku.stock,
+                sku.low_stock_threshold,
+            )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"SKU code {sku.code!r} is used twice in this product", field="skus") from None
+    if sku.stock:
+        await record_initial_stock(conn, product_id, row["id"], sku.stock, actor_id)
+
+
+async def create_product(db: asyncpg.Pool, vendor_id: int, actor_id: int, body: ProductIn) -> ProductOut:
+    async with db.acquire() as conn, conn.transaction():
+        await _check_category(conn, body.category_id)
+        product_id = await conn.fetchval(
+            q.INSERT_PRODUCT,
+            vendor_id,
+            body.category_id,
+            body.title,
+            body.brand,
+            body.model,
+            body.description,
+            body.attributes,
+            body.currency,
+        )
+        for sku in body.skus:
+            await _insert_sku(conn, product_id, sku, actor_id)
+        await conn.execute(q.REFRESH_PRICE_RANGE, product_id)
+        return await _product_out(conn, product_id)
+
+
+async def vendor_products(
+    db: asyncpg.Pool, vendor_id: int, status: ProductStatus | None, cursor: int | None, limit: int
+) -> list[ProductOut]:
+    rows = await db.fetch(q.LIST_VENDOR_PRODUCTS, vendor_id, status, cursor, limit + 1)
+    return await _products_out(db, rows)
+
+
+async def vendor_product(db: asyncpg.Pool, vendor_id: int, product_id: int) -> ProductOut:
+    row = await db.fetchrow(q.GET_PRODUCT, product_id)
+    if row is None or row["vendor_id"] != vendor_id:
+        raise NotFound("no such product in your shop")
+    return (await _products_out(db, [row]))[0]
+
+
+async def update_product(db: asyncpg.Pool, vendor_id: int, product_id: int, body: ProductPatch) -> ProductOut:
+    fields = set_fields(body)
+    if not fields:
+        raise BadRequest("nothing to change")
+    async with db.acquire() as conn, conn.transaction():
+        await _own_product(conn, vendor_id, product_id)
+        if "category_id" in fields:
+            await _check_category(conn, fields["category_id"])
+        await conn.execute(
+            q.UPDATE_PRODUCT,
+            product_id,
+            *(fields.get(k) for k in ("category_id", "title", "brand", "model", "description", "attributes")),
+        )
+        return await _product_out(conn, product_id)
+
+
+async def set_vendor_status(db: asyncpg.Pool, vendor_id: int, product_id: int, target: ProductStatus) -> ProductOut:
+    async with db.acquire() as conn, conn.transaction():
+        current = ProductStatus((await _own_product(conn, vendor_id, product_id))["status"])
+        if current == ProductStatus.TAKEN_DOWN:
+            raise Conflict("this product was taken down by the marketplace; contact support")
+        if current not in VENDOR_TRANSITIONS[target]:
+            raise Conflict(f"a {current} product cannot become {target}")
+        await conn.execute(q.SET_PRODUCT_STATUS, product_id, target, None)
+        await append_event(conn, product_topic(product_id), "product.status_changed", {"status": target})
+        return await _product_out(conn, product_id)
+
+
+async def add_sku(db: asyncpg.Pool, vendor_id: int, actor_id: int, product_id: int, body: SkuIn) -> ProductOut:
+    async with db.acquire() as conn, conn.transaction():
+        await _own_product(conn, vendor_id, product_id)
+        await _insert_sku(conn, product_id, body, actor_id)
+        await conn.execute(q.REFRESH_PRICE_RANGE, product_id)
+        return await _product_out(conn, product_id)
+
+
+async def update_sku(db: asyncpg.Pool, vendor_id: int, product_id: int, sku_id: int, body: SkuPatch) -> ProductOut:
+    fields = set_fields(body)
+    if not fields:
+        raise BadRequest("nothing to change")
+    async with db.acquire() as conn, conn.transaction():
+        await _own_product(conn, vendor_id, product_id)
+        before = await conn.fetchrow(q.SKU_OF_PRODUCT_FOR_UPDATE, sku_id, product_id)
+        if before is None:
+            raise NotFound("no such SKU in this product")
+        after = await conn.fetchrow(
+            q.UPDATE_SKU,
+            sku_id,
+            fields.get("price"),
+            fields.get("attributes"),
+            fields.get("low_stock_threshold"),
+        )
+        if after["price"] != before["price"]:
+            await conn.execute(q.REFRESH_PRICE_RANGE, product_id)
+            await append_event(
+                conn,
+                product_topic(product_id),
+                "price.changed",
+                {"sku_id": sku_id, "old_price": before["price"], "price": after["price"]},
+            )
+        return await _product_out(conn, product_id)
+
+
+async def add_image(db: asyncpg.Pool, data_dir: Path, vendor_id: int, product_id: int, data: bytes) -> ImageOut:
+    image = await images.check_image(data)
+    async with db.acquire() as conn, conn.transaction():
+        await _own_product(conn, vendor_id, product_id)
+        count = await conn.fetchval(q.COUNT_IMAGES, product_id)
+        if count >= MAX_IMAGES_PER_PRODUCT:
+            raise Unprocessable(f"at most {MAX_IMAGES_PER_PRODUCT} images per product")
+        # The file is written before the row commits; a crash in between leaves an unreferenced file,
+        # never a row pointing at nothing.
+        await images.store(data_dir, image)
+        row = await conn.fetchrow(
+            q.INSERT_IMAGE,
+            product_id,
+            image.file_name,
+            image.content_type,
+            image.width,
+            image.height,
+            len(image.data),
+            count,
+        )
+    return _image(row)
+
+
+async def delete_image(db: asyncpg.Pool, vendor_id: int, product_id: int, image_id: int) -> None:
+    async with db.acquire() as conn, conn.transaction():
+        await _own_product(conn, vendor_id, product_id)
+        if await conn.fetchval(q.DELETE_IMAGE, image_id, product_id) is None:
+            raise NotFound("no such image on this product")
+
+
+async def image_content_type(db: asyncpg.Pool, file_name: str) -> str | None:
+    return await db.fetchval(q.IMAGE_BY_FILE, file_name)
+
+
+# Admin moderation
+
+
+async def take_down(db: asyncpg.Pool, admin_id: int, product_id: int, reason: str | None) -> ProductOut:
+    """Take a product down (reason given) or, with no reason, restore a taken-down one as unlisted."""
+    target = ProductStatus.TAKEN_DOWN if reason else ProductStatus.UNLISTED
+    async with db.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(q.PRODUCT_FOR_UPDATE, product_id)
+        if before is None:
+            raise NotFound("no such product")
+        if (before["status"] == ProductStatus.TAKEN_DOWN) == (target == ProductStatus.TAKEN_DOWN):
+            raise Conflict("already taken down" if reason else "this product is not taken down")
+        await conn.execute(q.SET_PRODUCT_STATUS, product_id, target, reason)
+        action = "product.taken_down" if reason else "product.restored"
+        await record_audit(
+            conn,
+            admin_id,
+            action,
+            "product",
+            product_id,
+            {"status": before["status"]},
+            {"status": target, "reason": reason},
+        )
+        await append_event(conn, product_topic(product_id), "product.status_changed", {"status": target})
+        return await _product_out(conn, product_id)
+
+
+async def admin_product(db: asyncpg.Pool, product_id: int) -> ProductOut:
+    row = await db.fetchrow(q.GET_PRODUCT, product_id)
+    if row is None:
+        raise NotFound("no such product")
+    return (await _products_out(db, [row]))[0]

@@ -1,0 +1,45 @@
+"""HTTP routes of inventory: a vendor's stock levels, adjustments and movement history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.security.jwt import Token
+
+from marketplace.core.auth import CurrentUser, requires_active_vendor
+from marketplace.core.deps import Db
+from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.inventory import service
+from marketplace.inventory.schemas import StockAdjustment, StockLevel
+
+AuthedRequest = Request[CurrentUser, Token, Any]
+
+
+class InventoryController(Controller):
+    path = "/vendor/inventory"
+    tags = ["inventory"]
+    guards = [requires_active_vendor]
+
+    @get("/", summary="Stock per SKU; low=true lists only SKUs at or below their threshold")
+    async def levels(
+        self,
+        request: AuthedRequest,
+        db: Db,
+        low: FromQuery[bool] = False,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[StockLevel]:
+        levels = await service.stock_levels(db, request.user.vendor_id, low, cursor, limit)
+        return page_of(levels, limit, key="sku_id")
+
+    @post("/{sku_id:int}", status_code=200, summary="Set or change on-hand stock (never below reserved)")
+    async def adjust(
+        self, request: AuthedRequest, sku_id: FromPath[int], data: JSONBody[StockAdjustment], db: Db
+    ) -> StockLevel:
+        return await service.adjust(db, request.user.vendor_id, request.user.id, sku_id, data)
+
+    @get("/{sku_id:int}/movements", summary="The last 100 stock movements of a SKU")
+    async def movements(self, request: AuthedRequest, sku_id: FromPath[int], db: Db) -> list[service.Movement]:
+        return await service.movements(db, request.user.vendor_id, sku_id)

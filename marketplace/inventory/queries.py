@@ -1,0 +1,40 @@
+"""All SQL of the inventory domain."""
+
+STOCK_COLUMNS = """s.id AS sku_id, s.product_id, s.code, p.title, s.on_hand, s.reserved, s.available,
+s.low_stock_threshold, s.available <= s.low_stock_threshold AS low"""
+
+# Ownership and row lock in one statement: another vendor's SKU is simply not found.
+OWN_SKU_FOR_UPDATE = f"""
+SELECT {STOCK_COLUMNS}, p.vendor_id
+FROM skus s JOIN products p ON p.id = s.product_id
+WHERE s.id = $1 AND p.vendor_id = $2
+FOR UPDATE OF s
+"""
+
+# The WHERE keeps on_hand from going below what checkouts have reserved.
+SET_ON_HAND = """
+UPDATE skus SET on_hand = $2, low_stock_threshold = COALESCE($3, low_stock_threshold)
+WHERE id = $1 AND $2 >= reserved
+RETURNING on_hand, reserved, available, low_stock_threshold
+"""
+
+INSERT_MOVEMENT = """
+INSERT INTO stock_movements (sku_id, delta, on_hand, reason, actor_id) VALUES ($1, $2, $3, $4, $5)
+"""
+
+LIST_STOCK = f"""
+SELECT {STOCK_COLUMNS}
+FROM skus s JOIN products p ON p.id = s.product_id
+WHERE p.vendor_id = $1 AND ($2::bool IS NOT TRUE OR s.available <= s.low_stock_threshold)
+  AND ($3::bigint IS NULL OR s.id < $3)
+ORDER BY s.id DESC
+LIMIT $4
+"""
+
+MOVEMENTS_OF_SKU = """
+SELECT m.id, m.delta, m.on_hand, m.reason, m.actor_id, m.created_at
+FROM stock_movements m JOIN skus s ON s.id = m.sku_id JOIN products p ON p.id = s.product_id
+WHERE m.sku_id = $1 AND p.vendor_id = $2
+ORDER BY m.id DESC
+LIMIT 100
+"""

@@ -1,0 +1,96 @@
+"""Stock rules. PostgreSQL is the truth: on_hand never drops below reserved, and every change writes a
+stock movement and a `stock.changed` event in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+from msgspec import Struct
+
+from marketplace.core.errors import Conflict, NotFound, Unprocessable
+from marketplace.core.events import append_event
+from marketplace.inventory import queries as q
+from marketplace.inventory.schemas import StockAdjustment, StockLevel
+
+
+class Movement(Struct):
+    id: int
+    delta: int
+    on_hand: int
+    reason: str
+    actor_id: int | None
+    created_at: datetime
+
+
+def stock_topic(product_id: int) -> str:
+    return f"product:{product_id}:stock"
+
+
+async def stock_changed(
+    conn: asyncpg.Connection, product_id: int, sku_id: int, on_hand: int, reserved: int, available: int
+) -> None:
+    await append_event(
+        conn,
+        stock_topic(product_id),
+        "stock.changed",
+        {"sku_id": sku_id, "on_hand": on_hand, "reserved": reserved, "available": available},
+    )
+
+
+async def record_initial_stock(
+    conn: asyncpg.Connection, product_id: int, sku_id: int, on_hand: int, actor_id: int
+) -> None:
+    await conn.execute(q.INSERT_MOVEMENT, sku_id, on_hand, on_hand, "initial stock", actor_id)
+    await stock_changed(conn, product_id, sku_id, on_hand, 0, on_hand)
+
+
+async def adjust(db: asyncpg.Pool, vendor_id: int, actor_id: int, sku_id: int, body: StockAdjustment) -> StockLevel:
+    if (body.set is None) == (body.delta is None):
+        raise Unprocessable("give exactly one of `set` or `delta`")
+    async with db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(q.OWN_SKU_FOR_UPDATE, sku_id, vendor_id)
+        if row is None:
+            raise NotFound("no such SKU in your shop")
+        target = body.set if body.set is not None else row["on_hand"] + (body.delta or 0)
+        if target < 0:
+            raise Conflict(f"only {row['on_hand']} on hand; cannot remove {-(body.delta or 0)}")
+        after = await conn.fetchrow(q.SET_ON_HAND, sku_id, target, body.low_stock_threshold)
+        if after is None:
+            raise Conflict(f"{row['reserved']} units are reserved by checkouts; on hand cannot go below that")
+        delta = after["on_hand"] - row["on_hand"]
+        if delta:
+            await conn.execute(q.INSERT_MOVEMENT, sku_id, delta, after["on_hand"], body.reason, actor_id)
+            await stock_changed(
+                conn, row["product_id"], sku_id, after["on_hand"], after["reserved"], after["available"]
+            )
+        low = after["available"] <= after["low_stock_threshold"]
+        if low and not row["low"]:
+            await append_event(
+                conn,
+                f"vendor:{vendor_id}:stock",
+                "stock.low",
+                {"sku_id": sku_id, "product_id": row["product_id"], "available": after["available"]},
+            )
+    return StockLevel(
+        sku_id=sku_id,
+        product_id=row["product_id"],
+        code=row["code"],
+        title=row["title"],
+        on_hand=after["on_hand"],
+        reserved=after["reserved"],
+        available=after["available"],
+        low_stock_threshold=after["low_stock_threshold"],
+        low=low,
+    )
+
+
+async def stock_levels(
+    db: asyncpg.Pool, vendor_id: int, low_only: bool, cursor: int | None, limit: int
+) -> list[StockLevel]:
+    rows = await db.fetch(q.LIST_STOCK, vendor_id, low_only, cursor, limit + 1)
+    return [StockLevel(**dict(r)) for r in rows]
+
+
+async def movements(db: asyncpg.Pool, vendor_id: int, sku_id: int) -> list[Movement]:
+    return [Movement(**dict(r)) for r in await db.fetch(q.MOVEMENTS_OF_SKU, sku_id, vendor_id)]

@@ -1,0 +1,88 @@
+"""GET /products (search and browse) and GET /products/{id} (the product page), both public."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath, QueryParameter
+
+from marketplace.core.caller import browsing_identity
+from marketplace.core.deps import AppSettings, Db
+from marketplace.core.errors import BadRequest
+from marketplace.interactions import Kind
+from marketplace.search import Sort, service
+from marketplace.search.schemas import ProductPage, SearchResult
+
+PriceParam = Annotated[int | None, QueryParameter(ge=0, le=100_000_000, description="Minor units")]
+
+
+def _attributes(pairs: list[str]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition(":")
+        if not sep or not key or not value:
+            raise BadRequest("attr filters look like attr=colour:red", field="attr")
+        parsed[key] = value
+    return parsed
+
+
+class SearchController(Controller):
+    path = "/products"
+    tags = ["browse"]
+
+    @get("/", exclude_from_auth=True, summary="Search and browse listed products")
+    async def search(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        settings: AppSettings,
+        q: Annotated[str | None, QueryParameter(max_length=200, description="Words to look for")] = None,
+        category: Annotated[int | None, QueryParameter(ge=1, description="Includes sub-categories")] = None,
+        min_price: PriceParam = None,
+        max_price: PriceParam = None,
+        brand: Annotated[list[str] | None, QueryParameter(max_items=20)] = None,
+        vendor: Annotated[int | None, QueryParameter(ge=1)] = None,
+        attr: Annotated[list[str] | None, QueryParameter(max_items=10, description="key:value, repeatable")] = None,
+        in_stock: Annotated[bool, QueryParameter()] = False,
+        sort: Annotated[Sort | None, QueryParameter(description="Default: relevance with q, else best_selling")] = None,
+        page: Annotated[int, QueryParameter(ge=1, le=500)] = 1,
+        page_size: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        facets: Annotated[bool, QueryParameter(description="Add category, brand and price counts")] = False,
+    ) -> SearchResult:
+        if min_price is not None and max_price is not None and min_price > max_price:
+            raise BadRequest("min_price is above max_price")
+        query = service.SearchQuery(
+            q,
+            category,
+            min_price,
+            max_price,
+            brand,
+            vendor,
+            _attributes(attr or []),
+            in_stock,
+            sort,
+            page,
+            page_size,
+            facets,
+        )
+        result = await service.search(db, query)
+        if query.text:
+            user_id, session_id = browsing_identity(request, settings.token_secret)
+            request.app.state.recorder.record(
+                Kind.SEARCH,
+                user_id=user_id,
+                session_id=session_id,
+                query=query.text,
+                result_count=result.total,
+            )
+        return result
+
+    @get("/{product_id:int}", exclude_from_auth=True, summary="A product page")
+    async def product(
+        self, request: Request[Any, Any, Any], product_id: FromPath[int], db: Db, settings: AppSettings
+    ) -> ProductPage:
+        page = await service.product_page(db, product_id)
+        user_id, session_id = browsing_identity(request, settings.token_secret)
+        request.app.state.recorder.record(Kind.VIEW, user_id=user_id, session_id=session_id, product_id=product_id)
+        return page

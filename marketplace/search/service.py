@@ -1,0 +1,156 @@
+"""Search and product pages for buyers."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from marketplace.catalog.images import image_url
+from marketplace.core.errors import NotFound
+from marketplace.search import Sort
+from marketplace.search import queries as q
+from marketplace.search.schemas import (
+    Breadcrumb,
+    Facets,
+    FacetValue,
+    ProductCard,
+    ProductPage,
+    PublicImage,
+    PublicSku,
+    RatingSummary,
+    SearchResult,
+    VendorSummary,
+)
+
+MAX_OFFSET = 10_000
+
+
+class SearchQuery:
+    def __init__(
+        self,
+        text: str | None = None,
+        category_id: int | None = None,
+        min_price: int | None = None,
+        max_price: int | None = None,
+        brands: list[str] | None = None,
+        vendor_id: int | None = None,
+        attributes: dict[str, str] | None = None,
+        in_stock: bool = False,
+        sort: Sort | None = None,
+        page: int = 1,
+        page_size: int = 20,
+        facets: bool = False,
+    ) -> None:
+        self.text = (text or "").strip() or None
+        self.category_id = category_id
+        self.min_price = min_price
+        self.max_price = max_price
+        self.brands = brands or []
+        self.vendor_id = vendor_id
+        self.attributes = attributes or {}
+        self.in_stock = in_stock
+        # Relevance means nothing without words; then best sellers come first.
+        self.sort = sort or (Sort.RELEVANCE if self.text else Sort.BEST_SELLING)
+        if self.sort == Sort.RELEVANCE and not self.text:
+            self.sort = Sort.BEST_SELLING
+        self.page = page
+        self.page_size = page_size
+        self.facets = facets
+
+    def filters(self) -> q.Filters:
+        f = q.Filters()
+        if self.text:
+            f.text(self.text)
+        if self.category_id is not None:
+            f.category(self.category_id)
+        f.price_range(self.min_price, self.max_price)
+        if self.brands:
+            f.brands(self.brands)
+        if self.vendor_id is not None:
+            f.vendor(self.vendor_id)
+        if self.attributes:
+            f.attributes(self.attributes)
+        if self.in_stock:
+            f.in_stock()
+        return f
+
+
+def _card(row: asyncpg.Record) -> ProductCard:
+    fields = {k: row[k] for k in ProductCard.__struct_fields__ if k != "image_url"}
+    return ProductCard(**fields, image_url=image_url(row["image_file"]) if row["image_file"] else None)
+
+
+def _price_label(bucket: int, edges: list[int]) -> str:
+    low = edges[bucket - 1] // 100 if bucket > 0 else 0
+    if bucket >= len(edges):
+        return f"{low} and over"
+    return f"{low}-{edges[bucket] // 100}"
+
+
+async def search(db: asyncpg.Pool, query: SearchQuery) -> SearchResult:
+    offset = (query.page - 1) * query.page_size
+    if offset > MAX_OFFSET:
+        offset = MAX_OFFSET
+    filters = query.filters()
+    rows = await db.fetch(filters.page_sql(query.sort, query.page_size, offset), *filters.args)
+    total = rows[0]["total"] if rows else 0
+    if not rows and offset:
+        # Past the last page: the total still tells the client where the results end.
+        count_filters = query.filters()
+        total = await db.fetchval(f"SELECT count(*) {q.FROM_VISIBLE} WHERE {count_filters.where}", *count_filters.args)
+    result = SearchResult([_card(r) for r in rows], total, query.page, query.page_size)
+    if query.facets:
+        result.facets = await _facets(db, query)
+    return result
+
+
+async def _facets(db: asyncpg.Pool, query: SearchQuery) -> Facets:
+    depth = 0
+    if query.category_id is not None:
+        depth = await db.fetchval(q.CATEGORY_DEPTH, query.category_id) or 0
+    filters = query.filters()
+    rows = await db.fetch(filters.facets_sql(depth), *filters.args)
+    categories = [(int(r["value"]), r["n"]) for r in rows if r["facet"] == "category" and r["value"]]
+    names = {r["id"]: r["name"] for r in await db.fetch(q.CATEGORY_NAMES, [c for c, _ in categories])}
+    return Facets(
+        categories=sorted((FacetValue(str(c), names.get(c, str(c)), n) for c, n in categories), key=lambda f: -f.count),
+        brands=[FacetValue(r["value"], r["value"], r["n"]) for r in rows if r["facet"] == "brand"],
+        prices=sorted(
+            (
+                FacetValue(r["value"], _price_label(int(r["value"]), q.PRICE_EDGES), r["n"])
+                for r in rows
+                if r["facet"] == "price" and r["value"] is not None
+            ),
+            key=lambda f: int(f.value),
+        ),
+    )
+
+
+async def product_page(db: asyncpg.Pool, product_id: int) -> ProductPage:
+    async with db.acquire() as conn:
+        row = await conn.fetchrow(q.PRODUCT_PAGE, product_id)
+        if row is None:
+            raise NotFound("no such product")
+        skus = await conn.fetch(q.PAGE_SKUS, product_id)
+        pictures = await conn.fetch(q.PAGE_IMAGES, product_id)
+        crumbs = await conn.fetch(q.BREADCRUMBS, row["category_id"])
+    public_skus = [
+        PublicSku(s["id"], s["code"], s["attributes"], s["price"], s["available"], s["available"] > 0) for s in skus
+    ]
+    return ProductPage(
+        id=row["id"],
+        title=row["title"],
+        brand=row["brand"],
+        model=row["model"],
+        description=row["description"],
+        attributes=row["attributes"],
+        currency=row["currency"],
+        min_price=row["min_price"],
+        max_price=row["max_price"],
+        in_stock=any(s.in_stock for s in public_skus),
+        sold_count=row["sold_count"],
+        vendor=VendorSummary(row["vendor_id"], row["shop_name"]),
+        rating=RatingSummary(row["rating_avg"], row["rating_count"]),
+        categories=[Breadcrumb(c["id"], c["name"], c["slug"]) for c in crumbs],
+        skus=public_skus,
+        images=[PublicImage(image_url(i["file_name"]), i["width"], i["height"]) for i in pictures],
+    )
