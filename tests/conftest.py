@@ -171,9 +171,7 @@ async def admin(client: AsyncTestClient[Litestar], db: asyncpg.Connection) -> Ac
 SHOP = {"shop_name": "Blue Kettle", "contact_email": "shop@example.com", "licence_number": "LIC-12345"}
 
 
-async def approved_vendor(
-    client: AsyncTestClient[Litestar], admin: Actor, email: str, shop_name: str
-) -> Actor:
+async def approved_vendor(client: AsyncTestClient[Litestar], admin: Actor, email: str, shop_name: str) -> Actor:
     actor = await sign_up(client, email)
     r = await actor.post("/vendor-applications", json={**SHOP, "shop_name": shop_name})
     assert r.status_code == 201, r.text

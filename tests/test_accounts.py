@@ -44,17 +44,13 @@ async def test_register_with_phone_only(client: AsyncTestClient[Litestar]) -> No
     assert r.status_code == 200
 
 
-async def test_password_is_stored_as_argon2id(
-    client: AsyncTestClient[Litestar], db: asyncpg.Connection
-) -> None:
+async def test_password_is_stored_as_argon2id(client: AsyncTestClient[Litestar], db: asyncpg.Connection) -> None:
     await sign_up(client, "hash@example.com")
     stored = await db.fetchval("SELECT password_hash FROM users WHERE email = 'hash@example.com'")
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
-async def test_weak_or_common_passwords_are_refused(
-    client: AsyncTestClient[Litestar], db: asyncpg.Connection
-) -> None:
+async def test_weak_or_common_passwords_are_refused(client: AsyncTestClient[Litestar], db: asyncpg.Connection) -> None:
     for password in ["short", "password123", "qwertyuiop", "aaaaaaaaaaaa", "weakling@example.com!"]:
         r = await client.post("/auth/register", json={"email": "weakling@example.com", "password": password})
         assert r.status_code == 422, password
@@ -71,12 +67,8 @@ async def test_duplicate_email_is_a_conflict_regardless_of_case(client: AsyncTes
 
 async def test_wrong_password_and_unknown_account_look_the_same(client: AsyncTestClient[Litestar]) -> None:
     await sign_up(client, "known@example.com")
-    wrong = await client.post(
-        "/auth/login", json={"identifier": "known@example.com", "password": "nope-nope-nope"}
-    )
-    unknown = await client.post(
-        "/auth/login", json={"identifier": "who@example.com", "password": "nope-nope-nope"}
-    )
+    wrong = await client.post("/auth/login", json={"identifier": "known@example.com", "password": "nope-nope-nope"})
+    unknown = await client.post("/auth/login", json={"identifier": "who@example.com", "password": "nope-nope-nope"})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"]
 
@@ -97,9 +89,7 @@ async def test_expired_access_token_is_refused(client: AsyncTestClient[Litestar]
     import jwt
 
     ann = await sign_up(client, "exp@example.com")
-    expired = jwt.encode(
-        {"sub": str(ann.id), "exp": 1_000_000_000, "jti": "x"}, settings.token_secret, "HS256"
-    )
+    expired = jwt.encode({"sub": str(ann.id), "exp": 1_000_000_000, "jti": "x"}, settings.token_secret, "HS256")
     assert (await client.get("/me", headers={"Authorization": f"Bearer {expired}"})).status_code == 401
 
 
@@ -131,9 +121,7 @@ async def test_logout_revokes_access_and_refresh_tokens_across_workers(
     r = await ann.post("/auth/logout", json={"refresh_token": ann.tokens["refresh_token"]})
     assert r.status_code == 204
     assert (await ann.get("/me")).status_code == 401
-    assert (
-        await client.post("/auth/refresh", json={"refresh_token": ann.tokens["refresh_token"]})
-    ).status_code == 401
+    assert (await client.post("/auth/refresh", json={"refresh_token": ann.tokens["refresh_token"]})).status_code == 401
     # A second app process (another worker) shares the revocation through Redis.
     async with AsyncTestClient(app=create_app(settings)) as other_worker:
         assert (await other_worker.get("/me", headers=ann.headers)).status_code == 401
@@ -157,9 +145,7 @@ async def test_login_is_rate_limited_per_account_and_per_ip(settings: Settings) 
         await client.post("/auth/register", json={"email": "rl@example.com", "password": PASSWORD})
         codes = [
             (
-                await client.post(
-                    "/auth/login", json={"identifier": "rl@example.com", "password": "wrong-wrong-1"}
-                )
+                await client.post("/auth/login", json={"identifier": "rl@example.com", "password": "wrong-wrong-1"})
             ).status_code
             for _ in range(4)
         ]
@@ -201,9 +187,7 @@ async def test_profile_update(buyer: Actor) -> None:
 async def test_address_book_keeps_exactly_one_default(buyer: Actor) -> None:
     first = (await buyer.post("/me/addresses", json=ADDRESS)).json()
     assert first["is_default"] is True
-    second = (
-        await buyer.post("/me/addresses", json={**ADDRESS, "line1": "2 Market St", "is_default": True})
-    ).json()
+    second = (await buyer.post("/me/addresses", json={**ADDRESS, "line1": "2 Market St", "is_default": True})).json()
     listed = (await buyer.get("/me/addresses")).json()
     assert [a["id"] for a in listed if a["is_default"]] == [second["id"]]
     r = await buyer.patch(f"/me/addresses/{first['id']}", json={"is_default": True, "city": "Hamburg"})
@@ -248,9 +232,7 @@ async def test_admin_manages_roles_and_it_is_audited(admin: Actor, buyer: Actor)
     assert (await admin.put(f"/admin/users/{admin.id}/roles", json={"roles": ["buyer"]})).status_code == 422
 
 
-async def test_role_removal_takes_effect_on_the_next_request(
-    admin: Actor, client: AsyncTestClient[Litestar]
-) -> None:
+async def test_role_removal_takes_effect_on_the_next_request(admin: Actor, client: AsyncTestClient[Litestar]) -> None:
     other = await sign_up(client, "admin2@example.com")
     await admin.put(f"/admin/users/{other.id}/roles", json={"roles": ["admin"]})
     assert (await other.get("/admin/users")).status_code == 200

@@ -52,23 +52,17 @@ async def test_a_decided_application_cannot_be_decided_again(buyer: Actor, admin
     application = (await buyer.post("/vendor-applications", json=SHOP)).json()
     assert (await admin.post(f"/admin/vendor-applications/{application['id']}/approve")).status_code == 200
     assert (await admin.post(f"/admin/vendor-applications/{application['id']}/approve")).status_code == 409
-    r = await admin.post(
-        f"/admin/vendor-applications/{application['id']}/reject", json={"reason": "changed mind"}
-    )
+    r = await admin.post(f"/admin/vendor-applications/{application['id']}/reject", json={"reason": "changed mind"})
     assert r.status_code == 409
 
 
-async def test_concurrent_approvals_create_one_shop(
-    buyer: Actor, admin: Actor, db: asyncpg.Connection
-) -> None:
+async def test_concurrent_approvals_create_one_shop(buyer: Actor, admin: Actor, db: asyncpg.Connection) -> None:
     application = (await buyer.post("/vendor-applications", json=SHOP)).json()
     path = f"/admin/vendor-applications/{application['id']}/approve"
     results = await asyncio.gather(*(admin.post(path) for _ in range(4)))
     assert sorted(r.status_code for r in results) == [200, 409, 409, 409]
     assert await db.fetchval("SELECT count(*) FROM vendors") == 1
-    assert (
-        await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'vendor_application.approved'") == 1
-    )
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'vendor_application.approved'") == 1
 
 
 async def test_one_pending_application_per_user_and_unique_shop_names(
@@ -80,14 +74,10 @@ async def test_one_pending_application_per_user_and_unique_shop_names(
     r = await rival.post("/vendor-applications", json={**SHOP, "shop_name": "blue KETTLE"})
     assert r.status_code == 409 and r.json()["field"] == "shop_name"
     await approved_vendor(client, admin, "third@example.com", "Green Pot")
-    assert (
-        await rival.post("/vendor-applications", json={**SHOP, "shop_name": "green pot"})
-    ).status_code == 409
+    assert (await rival.post("/vendor-applications", json={**SHOP, "shop_name": "green pot"})).status_code == 409
 
 
-async def test_vendor_cannot_approve_itself_or_anyone(
-    client: AsyncTestClient[Litestar], admin: Actor
-) -> None:
+async def test_vendor_cannot_approve_itself_or_anyone(client: AsyncTestClient[Litestar], admin: Actor) -> None:
     vendor = await approved_vendor(client, admin, "v@example.com", "Vendor One")
     applicant = await sign_up(client, "next@example.com")
     application = (await applicant.post("/vendor-applications", json={**SHOP, "shop_name": "Next"})).json()
@@ -101,9 +91,7 @@ async def test_admin_cannot_approve_their_own_application(admin: Actor) -> None:
     assert (await admin.post(f"/admin/vendor-applications/{application['id']}/approve")).status_code == 403
 
 
-async def test_suspended_vendor_token_cannot_do_vendor_things(
-    client: AsyncTestClient[Litestar], admin: Actor
-) -> None:
+async def test_suspended_vendor_token_cannot_do_vendor_things(client: AsyncTestClient[Litestar], admin: Actor) -> None:
     vendor = await approved_vendor(client, admin, "sus@example.com", "Shady Shop")
     assert (await vendor.get("/vendor/shop")).status_code == 200
     r = await admin.post(f"/admin/vendors/{vendor.vendor_id}/suspend", json={"reason": "counterfeit goods"})
@@ -117,10 +105,7 @@ async def test_suspended_vendor_token_cannot_do_vendor_things(
 
     assert (await admin.post(f"/admin/vendors/{vendor.vendor_id}/reinstate")).status_code == 200
     assert (await vendor.get("/vendor/shop")).status_code == 200
-    actions = [
-        e["action"]
-        for e in (await admin.get("/admin/audit", params={"object_type": "vendor"})).json()["items"]
-    ]
+    actions = [e["action"] for e in (await admin.get("/admin/audit", params={"object_type": "vendor"})).json()["items"]]
     assert actions == ["vendor.reinstated", "vendor.suspended"]
 
 
