@@ -1,0 +1,56 @@
+"""Browsing interactions are recorded off the request path and attributed to buyer or session."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from marketplace.core.db import create_pool
+from marketplace.interactions import Kind
+from marketplace.interactions.recorder import InteractionRecorder
+from tests.catalog_helpers import category_tree, product
+from tests.conftest import Actor, approved_vendor
+
+
+async def test_views_and_searches_are_recorded_for_buyers_and_sessions(
+    client: AsyncTestClient[Litestar], app: Litestar, admin: Actor, buyer: Actor, db: asyncpg.Connection
+) -> None:
+    cats = await category_tree(admin)
+    vendor = await approved_vendor(client, admin, "v@example.com", "Viewed")
+    item = await product(vendor, cats["Kettles"], "Watched kettle")
+    await buyer.get(f"/products/{item['id']}")
+    await client.get(f"/products/{item['id']}", headers={"X-Session-Id": "anon-session-1"})
+    await client.get(f"/products/{item['id']}")  # neither: nothing to attribute
+    await client.get("/products", params={"q": "kettle"}, headers={"X-Session-Id": "anon-session-1"})
+    await client.get("/products", params={"q": "x"}, headers={"X-Session-Id": "bad id with spaces"})
+    # The recorder writes its batch within its interval (0.5 s).
+    for _ in range(50):
+        if await db.fetchval("SELECT count(*) FROM interactions") >= 3:
+            break
+        await asyncio.sleep(0.1)
+    rows = await db.fetch(
+        "SELECT kind, user_id, session_id, product_id, query, result_count FROM interactions ORDER BY id"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("view", buyer.id, None, item["id"], None, None),
+        ("view", None, "anon-session-1", item["id"], None, None),
+        ("search", None, "anon-session-1", None, "kettle", 1),
+    ]
+
+
+async def test_recording_returns_at_once_and_one_copy_writes_the_batch(
+    database_url: str, db: asyncpg.Connection
+) -> None:
+    pool = await create_pool(database_url, 1, 2)
+    recorder = InteractionRecorder(pool, interval=60)
+    try:
+        for i in range(1000):
+            recorder.record(Kind.VIEW, session_id=f"session-{i % 7:03d}", product_id=i)
+        assert await db.fetchval("SELECT count(*) FROM interactions") == 0
+        assert await recorder.flush() == 1000
+        assert await db.fetchval("SELECT count(DISTINCT product_id) FROM interactions") == 1000
+    finally:
+        await pool.close()
