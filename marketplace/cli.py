@@ -8,12 +8,15 @@ import os
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from marketplace.seed.generator import SIZES
+from marketplace.seed.loader import DEMO_PASSWORD
 from marketplace.settings import Settings, load_settings
 
 log = logging.getLogger("marketplace")
@@ -63,9 +66,10 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @click.option("--host", default=None, help="Default 127.0.0.1 or $HOST")
 @click.option("--port", type=int, default=None, help="Default 8000 or $PORT")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--demo", is_flag=True, help="Create the demo admin and print its credentials")
+@click.option("--demo", is_flag=True, help="Seed demo data if the database is empty; print the admin login")
+@click.option("--demo-size", type=click.Choice(list(SIZES)), default="small", show_default=True)
 @click.pass_obj
-def serve(settings: Settings, host: str | None, port: int | None, workers: int, demo: bool) -> None:
+def serve(settings: Settings, host: str | None, port: int | None, workers: int, demo: bool, demo_size: str) -> None:
     """Serve the HTTP API (OpenAPI docs at /schema)."""
     import uvicorn
 
@@ -98,6 +102,41 @@ def migrate_command(settings: Settings) -> None:
     """Apply pending database migrations."""
     with _servers(settings, need_redis=False):
         click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True)
+@click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Same seed, same marketplace")
+@click.option("--reset", is_flag=True, help="Empty the marketplace first (everything but the schema)")
+@click.pass_obj
+def seed(settings: Settings, size: str, seed_value: int, reset: bool) -> None:
+    """Fill the database with a realistic demo marketplace."""
+    with _servers(settings, need_redis=False) as ready:
+        started = time.perf_counter()
+        counts = asyncio.run(_seed(ready.database_url, size, seed_value, reset=reset, only_if_empty=False))
+        took = time.perf_counter() - started
+    click.echo(", ".join(f"{v:,} {k}" for k, v in counts.items()) + f" in {took:.1f}s")
+    click.echo(f"buyers log in as buyer1@demo.test ... with password {DEMO_PASSWORD}")
+
+
+async def _seed(database_url: str, size: str, seed_value: int, reset: bool, only_if_empty: bool) -> dict[str, int]:
+    import asyncpg
+
+    from marketplace.core.db import init_connection
+    from marketplace.core.errors import Conflict
+    from marketplace.seed.loader import seed as run_seed
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        await init_connection(conn)
+        try:
+            return await run_seed(conn, size, seed_value, reset=reset)
+        except Conflict as exc:
+            if only_if_empty:
+                return {}
+            raise click.ClickException(exc.detail) from None
+    finally:
+        await conn.close()
 
 
 @main.command(name="create-admin")

@@ -17,11 +17,13 @@ MIGRATION_LOCK_KEY = 7_301_202_611
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in binary form is a version byte (1) and the JSON text; binary also lets COPY carry jsonb.
     await conn.set_type_codec(
         "jsonb",
-        encoder=lambda value: msgspec.json.encode(value).decode(),
-        decoder=msgspec.json.decode,
+        encoder=lambda value: b"\x01" + msgspec.json.encode(value),
+        decoder=lambda data: msgspec.json.decode(data[1:]),
         schema="pg_catalog",
+        format="binary",
     )
 
 

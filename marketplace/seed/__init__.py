@@ -1,0 +1,1 @@
+"""`marketplace seed`: a realistic demo marketplace (vendors, catalog, buyers and weeks of browsing)."""

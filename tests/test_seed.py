@@ -1,0 +1,65 @@
+"""The demo seed: realistic, deterministic, and visible through the API like any other data."""
+
+from __future__ import annotations
+
+import asyncpg
+import numpy as np
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from marketplace.core.errors import Conflict
+from marketplace.seed.generator import SIZES, generate
+from marketplace.seed.loader import DEMO_PASSWORD, seed
+
+START = 1_750_000_000.0
+
+
+def test_same_seed_same_marketplace_and_another_seed_differs() -> None:
+    a, b, c = (generate(SIZES["tiny"], s, START) for s in (7, 7, 8))
+    assert a.product_title == b.product_title and np.array_equal(a.product, b.product) and np.array_equal(a.at, b.at)
+    assert not np.array_equal(a.product, c.product)
+
+
+def test_simulated_behaviour_has_the_shape_of_real_shopping() -> None:
+    demo = generate(SIZES["small"], 1, START)
+    views = demo.product[demo.kind == "view"]
+    counts = np.sort(np.bincount(views, minlength=demo.size.products))[::-1]
+    # Power law: the top 10% of products draw far more than 10% of views.
+    assert counts[: len(counts) // 10].sum() > 0.4 * counts.sum()
+    # Funnel: views > carts > purchases.
+    kinds = {k: int((demo.kind == k).sum()) for k in ("view", "cart", "purchase")}
+    assert kinds["view"] > 5 * kinds["cart"] > 5 * kinds["purchase"] / 2 > 0
+    # Weekly rhythm: weekends are busier than mid-week.
+    weekday = ((demo.at - START) // 86_400 % 7).astype(int)
+    per_day = np.bincount(weekday, minlength=7)
+    assert per_day[5:].mean() > per_day[1:4].mean()
+    # Buyers mostly browse their hidden favourite categories.
+    view_buyers = demo.user[demo.kind == "view"]
+    in_taste = (demo.buyer_leaves[view_buyers] == demo.product_leaf[views][:, None]).any(axis=1)
+    assert in_taste.mean() > 0.7  # chance alone would give about 5%
+    # Some buyers churn, some come back often.
+    assert (demo.buyer_churn >= 0).any()
+    purchases_per_buyer = np.bincount(demo.user[demo.kind == "purchase"], minlength=demo.size.buyers)
+    assert (purchases_per_buyer >= 3).sum() > 0
+
+
+async def test_seeded_marketplace_is_browsable(
+    client: AsyncTestClient[Litestar], database_url: str, db: asyncpg.Connection
+) -> None:
+    counts = await seed(db, "tiny", 3, quiet=True)
+    assert counts["products"] == await db.fetchval("SELECT count(*) FROM products WHERE status = 'listed'")
+    assert counts["interactions"] == await db.fetchval("SELECT count(*) FROM interactions")
+    assert await db.fetchval("SELECT count(*) FROM demo_buyer_tastes") == counts["buyers"]
+    assert await db.fetchval("SELECT sum(on_hand) FROM skus") == await db.fetchval(
+        "SELECT sum(delta) FROM stock_movements"
+    )
+    body = (await client.get("/products", params={"facets": "true", "sort": "best_selling"})).json()
+    assert body["total"] == counts["products"]
+    assert body["items"][0]["sold_count"] >= body["items"][-1]["sold_count"]
+    r = await client.post("/auth/login", json={"identifier": "buyer1@demo.test", "password": DEMO_PASSWORD})
+    assert r.status_code == 200
+    with pytest.raises(Conflict):
+        await seed(db, "tiny", 3, quiet=True)
+    again = await seed(db, "tiny", 3, reset=True, quiet=True)
+    assert again == counts
