@@ -22,8 +22,9 @@ from marketplace.catalog.controllers import (
     image,
 )
 from marketplace.core.auth import build_jwt_auth
+from marketplace.core.cache import catalog_generation_middleware
 from marketplace.core.db import create_pool
-from marketplace.core.deps import dependencies
+from marketplace.core.deps import AppState
 from marketplace.core.errors import exception_handlers
 from marketplace.health import health
 from marketplace.interactions.recorder import InteractionRecorder
@@ -68,12 +69,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.settings = settings
         app.state.db = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
         app.state.redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        app.state.cache = Redis.from_url(settings.redis_url)  # bytes in, bytes out
         app.state.recorder = InteractionRecorder(app.state.db, enabled=settings.record_interactions)
         app.state.recorder.start()
         try:
             yield
         finally:
             await app.state.recorder.stop()
+            await app.state.cache.aclose()
             await app.state.redis.aclose()
             await app.state.db.close()
 
@@ -81,9 +84,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     jwt_auth = build_jwt_auth(settings.token_secret, settings.access_token_minutes)
     return Litestar(
         route_handlers=ROUTES,
+        state=AppState(),
         lifespan=[resources],
-        dependencies=dependencies,
         exception_handlers=exception_handlers,
+        middleware=[catalog_generation_middleware],
         on_app_init=[jwt_auth.on_app_init],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from litestar import Response, get
 from msgspec import Struct
 
-from marketplace.core.deps import Db, RedisClient
+from marketplace.core.deps import AppState
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -18,7 +19,7 @@ class Health(Struct):
     redis: str
 
 
-async def _check(probe) -> str:  # type: ignore[no-untyped-def]
+async def _check(probe: Awaitable[object]) -> str:
     try:
         await asyncio.wait_for(probe, CHECK_TIMEOUT_SECONDS)
         return "ok"
@@ -27,7 +28,7 @@ async def _check(probe) -> str:  # type: ignore[no-untyped-def]
 
 
 @get("/health", exclude_from_auth=True, tags=["health"], summary="Liveness of PostgreSQL and Redis")
-async def health(db: Db, redis: RedisClient) -> Response[Health]:
-    postgres, redis_state = await asyncio.gather(_check(db.fetchval("SELECT 1")), _check(redis.ping()))
+async def health(state: AppState) -> Response[Health]:
+    postgres, redis_state = await asyncio.gather(_check(state.db.fetchval("SELECT 1")), _check(state.redis.ping()))
     ok = postgres == "ok" and redis_state == "ok"
     return Response(Health("ok" if ok else "degraded", postgres, redis_state), status_code=200 if ok else 503)

@@ -27,6 +27,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # argon2id cost of new password hashes (RFC 9106 low-memory defaults).
     password_hash_memory_kib: int = 65_536
     password_hash_time_cost: int = 3
+    # Buyers' search pages and product pages are cached in Redis this long (0 turns caching off);
+    # listing changes invalidate them at once, stock figures may lag by this much. Product pages are one
+    # indexed query, as fast as a Redis round trip (benchmarks/catalog.py), so they are not cached by default.
+    search_cache_seconds: int = 30
+    product_cache_seconds: int = 0
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
     db_pool_min: int = 2

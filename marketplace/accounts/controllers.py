@@ -26,7 +26,7 @@ from marketplace.accounts.schemas import (
     UserOut,
 )
 from marketplace.core.auth import CurrentUser, admin_only
-from marketplace.core.deps import AppSettings, ClientIp, Db, RedisClient
+from marketplace.core.deps import AppState, client_ip
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.core.types import set_fields
 
@@ -38,47 +38,36 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/register", exclude_from_auth=True, summary="Create a buyer account")
-    async def register(
-        self,
-        data: JSONBody[RegisterIn],
-        db: Db,
-        redis: RedisClient,
-        settings: AppSettings,
-        client_ip: ClientIp,
-    ) -> UserOut:
-        return await service.register(db, redis, settings, data, client_ip)
+    async def register(self, request: Request[Any, Any, Any], state: AppState, data: JSONBody[RegisterIn]) -> UserOut:
+        return await service.register(state.db, state.redis, state.settings, data, client_ip(request))
 
     @post("/login", exclude_from_auth=True, status_code=200, summary="Exchange credentials for tokens")
-    async def login(
-        self, data: JSONBody[LoginIn], db: Db, redis: RedisClient, settings: AppSettings, client_ip: ClientIp
-    ) -> TokenPair:
-        return await service.login(db, redis, settings, data, client_ip)
+    async def login(self, request: Request[Any, Any, Any], state: AppState, data: JSONBody[LoginIn]) -> TokenPair:
+        return await service.login(state.db, state.redis, state.settings, data, client_ip(request))
 
     @post("/refresh", exclude_from_auth=True, status_code=200, summary="Rotate a refresh token")
-    async def refresh(self, data: JSONBody[RefreshIn], db: Db, settings: AppSettings) -> TokenPair:
-        return await service.refresh(db, settings, data.refresh_token)
+    async def refresh(self, state: AppState, data: JSONBody[RefreshIn]) -> TokenPair:
+        return await service.refresh(state.db, state.settings, data.refresh_token)
 
     @post("/logout", status_code=204, summary="Revoke this access token and, if given, the refresh token")
-    async def logout(self, request: AuthedRequest, db: Db, redis: RedisClient, data: JSONBody[LogoutIn | None]) -> None:
+    async def logout(self, state: AppState, request: AuthedRequest, data: JSONBody[LogoutIn | None]) -> None:
         token = request.auth
         exp = token.exp.timestamp()
-        await service.logout(db, redis, request.user.id, token.jti, exp, data.refresh_token if data else None)
+        await service.logout(
+            state.db, state.redis, request.user.id, token.jti, exp, data.refresh_token if data else None
+        )
 
     @post("/totp/enrol", summary="Start two-factor enrolment: returns the secret and an otpauth URI")
-    async def enrol_totp(self, request: AuthedRequest, db: Db) -> TotpEnrolment:
-        return await service.enrol_totp(db, request.user.id)
+    async def enrol_totp(self, state: AppState, request: AuthedRequest) -> TotpEnrolment:
+        return await service.enrol_totp(state.db, request.user.id)
 
     @post("/totp/confirm", status_code=200, summary="Turn two-factor on with a first valid code")
-    async def confirm_totp(
-        self, request: AuthedRequest, data: JSONBody[TotpCodeIn], db: Db, redis: RedisClient
-    ) -> UserOut:
-        return await service.confirm_totp(db, redis, request.user.id, data.code)
+    async def confirm_totp(self, state: AppState, request: AuthedRequest, data: JSONBody[TotpCodeIn]) -> UserOut:
+        return await service.confirm_totp(state.db, state.redis, request.user.id, data.code)
 
     @post("/totp/disable", status_code=200, summary="Turn two-factor off (needs a valid code)")
-    async def disable_totp(
-        self, request: AuthedRequest, data: JSONBody[TotpCodeIn], db: Db, redis: RedisClient
-    ) -> UserOut:
-        return await service.disable_totp(db, redis, request.user.id, data.code)
+    async def disable_totp(self, state: AppState, request: AuthedRequest, data: JSONBody[TotpCodeIn]) -> UserOut:
+        return await service.disable_totp(state.db, state.redis, request.user.id, data.code)
 
 
 class MeController(Controller):
@@ -86,34 +75,34 @@ class MeController(Controller):
     tags = ["profile"]
 
     @get("/", summary="My profile")
-    async def profile(self, request: AuthedRequest, db: Db) -> UserOut:
-        return await service.get_user(db, request.user.id)
+    async def profile(self, state: AppState, request: AuthedRequest) -> UserOut:
+        return await service.get_user(state.db, request.user.id)
 
     @patch("/", summary="Change my profile")
-    async def update_profile(self, request: AuthedRequest, data: JSONBody[ProfileUpdate], db: Db) -> UserOut:
-        return await service.update_profile(db, request.user.id, set_fields(data).get("display_name"))
+    async def update_profile(self, state: AppState, request: AuthedRequest, data: JSONBody[ProfileUpdate]) -> UserOut:
+        return await service.update_profile(state.db, request.user.id, set_fields(data).get("display_name"))
 
     @get("/addresses", summary="My shipping addresses, default first")
-    async def addresses(self, request: AuthedRequest, db: Db) -> list[AddressOut]:
-        return await service.list_addresses(db, request.user.id)
+    async def addresses(self, state: AppState, request: AuthedRequest) -> list[AddressOut]:
+        return await service.list_addresses(state.db, request.user.id)
 
     @post("/addresses", summary="Add a shipping address (the first one becomes the default)")
-    async def add_address(self, request: AuthedRequest, data: JSONBody[AddressIn], db: Db) -> AddressOut:
-        return await service.add_address(db, request.user.id, data)
+    async def add_address(self, state: AppState, request: AuthedRequest, data: JSONBody[AddressIn]) -> AddressOut:
+        return await service.add_address(state.db, request.user.id, data)
 
     @get("/addresses/{address_id:int}")
-    async def address(self, request: AuthedRequest, address_id: FromPath[int], db: Db) -> AddressOut:
-        return await service.get_address(db, request.user.id, address_id)
+    async def address(self, state: AppState, request: AuthedRequest, address_id: FromPath[int]) -> AddressOut:
+        return await service.get_address(state.db, request.user.id, address_id)
 
     @patch("/addresses/{address_id:int}", summary="Change an address; is_default=true makes it the default")
     async def update_address(
-        self, request: AuthedRequest, address_id: FromPath[int], data: JSONBody[AddressPatch], db: Db
+        self, state: AppState, request: AuthedRequest, address_id: FromPath[int], data: JSONBody[AddressPatch]
     ) -> AddressOut:
-        return await service.update_address(db, request.user.id, address_id, data)
+        return await service.update_address(state.db, request.user.id, address_id, data)
 
     @delete("/addresses/{address_id:int}")
-    async def delete_address(self, request: AuthedRequest, address_id: FromPath[int], db: Db) -> None:
-        await service.delete_address(db, request.user.id, address_id)
+    async def delete_address(self, state: AppState, request: AuthedRequest, address_id: FromPath[int]) -> None:
+        await service.delete_address(state.db, request.user.id, address_id)
 
 
 class AdminUsersController(Controller):
@@ -124,20 +113,20 @@ class AdminUsersController(Controller):
     @get("/", summary="List accounts, newest first")
     async def list_users(
         self,
-        db: Db,
+        state: AppState,
         role: FromQuery[Role | None] = None,
         search: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Page[UserOut]:
-        return page_of(await service.list_users(db, role, search, cursor, limit), limit)
+        return page_of(await service.list_users(state.db, role, search, cursor, limit), limit)
 
     @get("/{user_id:int}")
-    async def get_user(self, user_id: FromPath[int], db: Db) -> UserOut:
-        return await service.get_user(db, user_id)
+    async def get_user(self, state: AppState, user_id: FromPath[int]) -> UserOut:
+        return await service.get_user(state.db, user_id)
 
     @put("/{user_id:int}/roles", summary="Set an account's roles (buyer is always kept)")
     async def set_roles(
-        self, request: AuthedRequest, user_id: FromPath[int], data: JSONBody[RolesIn], db: Db
+        self, state: AppState, request: AuthedRequest, user_id: FromPath[int], data: JSONBody[RolesIn]
     ) -> UserOut:
-        return await service.set_roles(db, request.user.id, user_id, list(data.roles))
+        return await service.set_roles(state.db, request.user.id, user_id, list(data.roles))

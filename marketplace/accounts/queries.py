@@ -40,8 +40,7 @@ LIST_USERS = f"""
 SELECT {USER_COLUMNS} FROM users
 WHERE ($1::bigint IS NULL OR id < $1)
   AND ($2::text IS NULL OR $2 = ANY(roles))
-  AND ($3::text IS NULL OR email ILIKE '%' || $3 || '%' OR phone LIKE '%' || $3 || '%'
-       OR display_name ILIKE '%' || $3 || '%')
+  AND ($3::text IS NULL OR email::text ILIKE $3 OR phone LIKE $3 OR display_name ILIKE $3)
 ORDER BY id DESC
 LIMIT $4
 """

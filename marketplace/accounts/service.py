@@ -24,6 +24,7 @@ from marketplace.accounts.schemas import (
 )
 from marketplace.core.audit import record_audit
 from marketplace.core.auth import revoked_jti_key
+from marketplace.core.db import contains_pattern
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
 from marketplace.core.ratelimit import hit
 from marketplace.core.types import set_fields
@@ -123,6 +124,8 @@ async def get_user(db: asyncpg.Pool, user_id: int) -> UserOut:
 
 
 async def update_profile(db: asyncpg.Pool, user_id: int, display_name: str | None) -> UserOut:
+    if display_name is None:
+        raise BadRequest("nothing to change")
     return user_out(await db.fetchrow(q.UPDATE_PROFILE, user_id, display_name))
 
 
@@ -250,7 +253,8 @@ async def delete_address(db: asyncpg.Pool, user_id: int, address_id: int) -> Non
 async def list_users(
     db: asyncpg.Pool, role: str | None, search: str | None, cursor: int | None, limit: int
 ) -> list[UserOut]:
-    return [user_out(r) for r in await db.fetch(q.LIST_USERS, cursor, role, search, limit + 1)]
+    pattern = contains_pattern(search) if search else None
+    return [user_out(r) for r in await db.fetch(q.LIST_USERS, cursor, role, pattern, limit + 1)]
 
 
 async def set_roles(db: asyncpg.Pool, admin_id: int, user_id: int, roles: list[str]) -> UserOut:

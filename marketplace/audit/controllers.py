@@ -11,7 +11,7 @@ from msgspec import Struct
 
 from marketplace.audit import queries as q
 from marketplace.core.auth import admin_only
-from marketplace.core.deps import Db
+from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 
 Filter = Annotated[str | None, QueryParameter(max_length=100)]
@@ -36,7 +36,7 @@ class AuditController(Controller):
     @get("/", summary="Audit log, newest first")
     async def entries(
         self,
-        db: Db,
+        state: AppState,
         object_type: Filter = None,
         object_id: Filter = None,
         actor_id: Annotated[int | None, QueryParameter(ge=1)] = None,
@@ -44,5 +44,5 @@ class AuditController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[AuditEntry]:
-        rows = await db.fetch(q.LIST_AUDIT, cursor, object_type, object_id, actor_id, action, limit + 1)
+        rows = await state.db.fetch(q.LIST_AUDIT, cursor, object_type, object_id, actor_id, action, limit + 1)
         return page_of([AuditEntry(**dict(r)) for r in rows], limit)

@@ -93,3 +93,8 @@ async def migrate(url: str) -> list[str]:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
         await conn.close()
     return applied_now
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE/ILIKE pattern matching `text` anywhere, with its own %, _ and backslashes taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -1,43 +1,31 @@
-"""Dependencies every controller may ask for by name: `db`, `redis`, `settings`, `client_ip`."""
+"""What handlers reach through Litestar's `state` kwarg: the pool, Redis clients, settings, recorder.
+
+Handlers take `state: AppState` rather than one injected dependency per resource: Litestar resolves
+several dependencies of a handler in an anyio task group on every request, which costs more than the
+rest of a cached page."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
 from redis.asyncio import Redis
 
 from marketplace.settings import Settings
 
-
-def _db(state: State) -> asyncpg.Pool:
-    return state.db
-
-
-def _redis(state: State) -> Redis:
-    return state.redis
+if TYPE_CHECKING:
+    from marketplace.interactions.recorder import InteractionRecorder
 
 
-def _settings(state: State) -> Settings:
-    return state.settings
+class AppState(State):
+    db: asyncpg.Pool
+    redis: Redis  # str values
+    cache: Redis  # bytes values, for cached responses
+    settings: Settings
+    recorder: InteractionRecorder
 
 
-def _client_ip(request: Request[Any, Any, Any]) -> str:
+def client_ip(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
-
-
-dependencies = {
-    "db": Provide(_db, sync_to_thread=False),
-    "redis": Provide(_redis, sync_to_thread=False),
-    "settings": Provide(_settings, sync_to_thread=False),
-    "client_ip": Provide(_client_ip, sync_to_thread=False),
-}
-
-# Annotations for handler parameters: `db: Db` asks for the pool by name.
-Db = NamedDependency[asyncpg.Pool]
-RedisClient = NamedDependency[Redis]
-AppSettings = NamedDependency[Settings]
-ClientIp = NamedDependency[str]

@@ -8,6 +8,7 @@ unless it is a real bug, and that is logged.
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -99,6 +100,13 @@ def _integrity_error(request: Request, exc: asyncpg.IntegrityConstraintViolation
     return problem(request, 409, "the request conflicts with existing data")
 
 
+def _undecodable(request: Request, exc: UnicodeDecodeError | RecursionError) -> Response[dict[str, Any]]:
+    # Litestar's JSON decoding lets these through for bodies that are not UTF-8 or nest absurdly deep.
+    if any("serialization" in frame.filename for frame in traceback.extract_tb(exc.__traceback__)):
+        return problem(request, 400, "the request body is not valid JSON (not UTF-8, or nested too deeply)")
+    return _unexpected(request, exc)
+
+
 def _unexpected(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "internal error; it has been logged")
@@ -109,5 +117,7 @@ exception_handlers = {
     HTTPException: _http_error,
     asyncpg.DataError: _data_error,
     asyncpg.IntegrityConstraintViolationError: _integrity_error,
+    UnicodeDecodeError: _undecodable,
+    RecursionError: _undecodable,
     Exception: _unexpected,
 }

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.security.jwt import Token
 
 from marketplace.core.auth import CurrentUser, requires_active_vendor
-from marketplace.core.deps import Db
+from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.inventory import service
 from marketplace.inventory.schemas import StockAdjustment, StockLevel
@@ -25,21 +25,21 @@ class InventoryController(Controller):
     @get("/", summary="Stock per SKU; low=true lists only SKUs at or below their threshold")
     async def levels(
         self,
+        state: AppState,
         request: AuthedRequest,
-        db: Db,
         low: FromQuery[bool] = False,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[StockLevel]:
-        levels = await service.stock_levels(db, request.user.vendor_id, low, cursor, limit)
+        levels = await service.stock_levels(state.db, request.user.vendor_id, low, cursor, limit)
         return page_of(levels, limit, key="sku_id")
 
     @post("/{sku_id:int}", status_code=200, summary="Set or change on-hand stock (never below reserved)")
     async def adjust(
-        self, request: AuthedRequest, sku_id: FromPath[int], data: JSONBody[StockAdjustment], db: Db
+        self, state: AppState, request: AuthedRequest, sku_id: FromPath[int], data: JSONBody[StockAdjustment]
     ) -> StockLevel:
-        return await service.adjust(db, request.user.vendor_id, request.user.id, sku_id, data)
+        return await service.adjust(state.db, request.user.vendor_id, request.user.id, sku_id, data)
 
     @get("/{sku_id:int}/movements", summary="The last 100 stock movements of a SKU")
-    async def movements(self, request: AuthedRequest, sku_id: FromPath[int], db: Db) -> list[service.Movement]:
-        return await service.movements(db, request.user.vendor_id, sku_id)
+    async def movements(self, state: AppState, request: AuthedRequest, sku_id: FromPath[int]) -> list[service.Movement]:
+        return await service.movements(state.db, request.user.vendor_id, sku_id)

@@ -39,6 +39,8 @@ CREATE TABLE products (
     sold_count      bigint NOT NULL DEFAULT 0,
     rating_avg      numeric(3, 2),
     rating_count    integer NOT NULL DEFAULT 0,
+    -- The title as search compares it: lower case, accents removed (stored, so no row recomputes it).
+    title_key       text GENERATED ALWAYS AS (lower(immutable_unaccent(title))) STORED,
     search          tsvector GENERATED ALWAYS AS (
                         setweight(to_tsvector('english', immutable_unaccent(title)), 'A')
                         || setweight(to_tsvector('english', immutable_unaccent(brand || ' ' || model)), 'B')
@@ -50,8 +52,7 @@ CREATE TABLE products (
 CREATE INDEX products_vendor ON products (vendor_id, id);
 CREATE INDEX products_listed_category ON products (category_id, id) WHERE status = 'listed';
 CREATE INDEX products_search ON products USING gin (search) WHERE status = 'listed';
-CREATE INDEX products_title_trgm ON products USING gin (lower(immutable_unaccent(title)) gin_trgm_ops)
-    WHERE status = 'listed';
+CREATE INDEX products_title_trgm ON products USING gin (title_key gin_trgm_ops) WHERE status = 'listed';
 CREATE INDEX products_listed_price ON products (min_price, id) WHERE status = 'listed';
 CREATE INDEX products_listed_new ON products (created_at DESC, id DESC) WHERE status = 'listed';
 CREATE INDEX products_listed_sold ON products (sold_count DESC, id) WHERE status = 'listed';

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+import msgspec
+from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
+from marketplace.core.cache import cached_json
 from marketplace.core.caller import browsing_identity
-from marketplace.core.deps import AppSettings, Db
+from marketplace.core.deps import AppState
 from marketplace.core.errors import BadRequest
 from marketplace.interactions import Kind
 from marketplace.search import Sort, service
 from marketplace.search.schemas import ProductPage, SearchResult
 
 PriceParam = Annotated[int | None, QueryParameter(ge=0, le=100_000_000, description="Minor units")]
+
+
+class _Total(msgspec.Struct):
+    total: int
+
+
+# Reads only `total` from a cached page, for the search interaction's result count.
+_TOTAL = msgspec.json.Decoder(_Total)
 
 
 def _attributes(pairs: list[str]) -> dict[str, str]:
@@ -34,9 +44,8 @@ class SearchController(Controller):
     @get("/", exclude_from_auth=True, summary="Search and browse listed products")
     async def search(
         self,
+        state: AppState,
         request: Request[Any, Any, Any],
-        db: Db,
-        settings: AppSettings,
         q: Annotated[str | None, QueryParameter(max_length=200, description="Words to look for")] = None,
         category: Annotated[int | None, QueryParameter(ge=1, description="Includes sub-categories")] = None,
         min_price: PriceParam = None,
@@ -49,7 +58,7 @@ class SearchController(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=500)] = 1,
         page_size: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         facets: Annotated[bool, QueryParameter(description="Add category, brand and price counts")] = False,
-    ) -> SearchResult:
+    ) -> Response[SearchResult]:
         if min_price is not None and max_price is not None and min_price > max_price:
             raise BadRequest("min_price is above max_price")
         query = service.SearchQuery(
@@ -66,23 +75,29 @@ class SearchController(Controller):
             page_size,
             facets,
         )
-        result = await service.search(db, query)
+
+        async def produce() -> bytes:
+            return msgspec.json.encode(await service.search(state.db, query))
+
+        response = await cached_json(state.cache, query.cache_key(), state.settings.search_cache_seconds, produce)
         if query.text:
-            user_id, session_id = browsing_identity(request, settings.token_secret)
-            request.app.state.recorder.record(
-                Kind.SEARCH,
-                user_id=user_id,
-                session_id=session_id,
-                query=query.text,
-                result_count=result.total,
+            total = _TOTAL.decode(response.content).total
+            user_id, session_id = browsing_identity(request, state.settings.token_secret)
+            state.recorder.record(
+                Kind.SEARCH, user_id=user_id, session_id=session_id, query=query.text, result_count=total
             )
-        return result
+        return response
 
     @get("/{product_id:int}", exclude_from_auth=True, summary="A product page")
     async def product(
-        self, request: Request[Any, Any, Any], product_id: FromPath[int], db: Db, settings: AppSettings
-    ) -> ProductPage:
-        page = await service.product_page(db, product_id)
-        user_id, session_id = browsing_identity(request, settings.token_secret)
-        request.app.state.recorder.record(Kind.VIEW, user_id=user_id, session_id=session_id, product_id=product_id)
-        return page
+        self, state: AppState, request: Request[Any, Any, Any], product_id: FromPath[int]
+    ) -> Response[ProductPage]:
+        async def produce() -> bytes:
+            return msgspec.json.encode(await service.product_page(state.db, product_id))
+
+        response = await cached_json(
+            state.cache, f"page:product:{product_id}", state.settings.product_cache_seconds, produce
+        )
+        user_id, session_id = browsing_identity(request, state.settings.token_secret)
+        state.recorder.record(Kind.VIEW, user_id=user_id, session_id=session_id, product_id=product_id)
+        return response

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from marketplace.core.db import contains_pattern
 from marketplace.search import Sort
 
 VISIBLE = "p.status = 'listed' AND v.status = 'active'"
 FROM_VISIBLE = "FROM products p JOIN vendors v ON v.id = p.vendor_id"
 
-TITLE_KEY = "lower(immutable_unaccent(p.title))"
+TITLE_KEY = "p.title_key"
 IN_STOCK = "EXISTS (SELECT 1 FROM skus s WHERE s.product_id = p.id AND s.available > 0)"
 
 # Price facet edges in minor units: under 10, 10-25, 25-50, 50-100, 100-250, 250-500, 500 and over.
 PRICE_EDGES = [1000, 2500, 5000, 10000, 25000, 50000]
 
 ORDER_BY = {
-    Sort.RELEVANCE: "score DESC, p.sold_count DESC, p.id DESC",
+    Sort.RELEVANCE: "{score} DESC, p.sold_count DESC, p.id DESC",
     Sort.PRICE_ASC: "p.min_price ASC, p.id ASC",
     Sort.PRICE_DESC: "p.max_price DESC, p.id DESC",
     Sort.NEWEST: "p.created_at DESC, p.id DESC",
@@ -27,9 +28,10 @@ ORDER_BY = {
     Sort.RATING: "p.rating_avg DESC NULLS LAST, p.rating_count DESC, p.id DESC",
 }
 
+# Card columns are computed for the page's rows only, after sorting and limiting the matches.
 CARD_COLUMNS = f"""p.id, p.title, p.brand, p.vendor_id, v.shop_name AS vendor_name, p.category_id, p.currency,
 p.min_price, p.max_price, {IN_STOCK} AS in_stock, p.sold_count, p.rating_avg::float8 AS rating_avg,
-p.rating_count, p.created_at,
+p.rating_count, p.created_at, hit.total,
 (SELECT i.file_name FROM product_images i WHERE i.product_id = p.id ORDER BY i.position, i.id LIMIT 1)
     AS image_file"""
 
@@ -40,7 +42,7 @@ class Filters:
     def __init__(self) -> None:
         self.conditions: list[str] = [VISIBLE]
         self.args: list[Any] = []
-        self.score = "0::float4"
+        self.order_score = "0::float4"
 
     def bind(self, value: Any) -> str:
         self.args.append(value)
@@ -50,14 +52,18 @@ class Filters:
         lowered = query.lower()
         tsquery = f"websearch_to_tsquery('english', immutable_unaccent({self.bind(query)}))"
         needle = f"lower(immutable_unaccent({self.bind(lowered)}))"
-        pattern = self.bind("%" + lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        pattern = self.bind(contains_pattern(lowered))
         # Full text for words and stems, trigram word similarity for typos, substring for scripts
         # that full-text parsing does not split into words (Chinese, Japanese, ...).
+        # One index per way of matching, each asked on its own: an OR across them lets the planner fall
+        # back to checking every row's trigram similarity, which is a hundred times slower.
         self.conditions.append(
-            f"(p.search @@ {tsquery} OR {TITLE_KEY} LIKE lower(immutable_unaccent({pattern}))"
-            f" OR {needle} <% {TITLE_KEY})"
+            f"p.id IN (SELECT id FROM products WHERE status = 'listed' AND search @@ {tsquery}"
+            f" UNION SELECT id FROM products WHERE status = 'listed'"
+            f" AND title_key LIKE lower(immutable_unaccent({pattern}))"
+            f" UNION SELECT id FROM products WHERE status = 'listed' AND {needle} <% title_key)"
         )
-        self.score = (
+        self.order_score = (
             f"(ts_rank_cd(p.search, {tsquery}) + word_similarity({needle}, {TITLE_KEY})"
             f" + CASE WHEN {TITLE_KEY} LIKE lower(immutable_unaccent({pattern})) THEN 0.5 ELSE 0 END)"
         )
@@ -94,11 +100,18 @@ class Filters:
         return " AND ".join(self.conditions)
 
     def page_sql(self, sort: Sort, limit: int, offset: int) -> str:
-        return (
-            f"SELECT {CARD_COLUMNS}, {self.score} AS score, count(*) OVER () AS total {FROM_VISIBLE}"
-            f" WHERE {self.where} ORDER BY {ORDER_BY[sort]}"
-            f" LIMIT {self.bind(limit)} OFFSET {self.bind(offset)}"
-        )
+        order = ORDER_BY[sort].format(score=self.order_score)
+        return f"""
+WITH hit AS MATERIALIZED (
+    SELECT p.id, count(*) OVER () AS total, row_number() OVER (ORDER BY {order}) AS rank
+    {FROM_VISIBLE} WHERE {self.where}
+    ORDER BY {order}
+    LIMIT {self.bind(limit)} OFFSET {self.bind(offset)}
+)
+SELECT {CARD_COLUMNS}
+FROM hit JOIN products p ON p.id = hit.id JOIN vendors v ON v.id = p.vendor_id
+ORDER BY hit.rank
+"""
 
     def facets_sql(self, category_depth: int) -> str:
         """Counts per sub-category (one level below the filtered category), brand and price band."""
@@ -118,20 +131,20 @@ SELECT 'price', width_bucket(min_price, {self.bind(PRICE_EDGES)}::bigint[])::tex
 CATEGORY_DEPTH = "SELECT cardinality(path) FROM categories WHERE id = $1"
 CATEGORY_NAMES = "SELECT id, name FROM categories WHERE id = ANY($1)"
 
+# One round trip for the whole page: the product with its SKUs, images and category path as JSON.
 PRODUCT_PAGE = f"""
 SELECT p.id, p.title, p.brand, p.model, p.description, p.attributes, p.currency, p.min_price, p.max_price,
        p.sold_count, p.rating_avg::float8 AS rating_avg, p.rating_count, p.vendor_id, v.shop_name,
-       p.category_id
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'code', s.code, 'attributes', s.attributes,
+                                                     'price', s.price, 'available', s.available) ORDER BY s.id),
+                        '[]')
+        FROM skus s WHERE s.product_id = p.id) AS skus,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('file_name', i.file_name, 'width', i.width,
+                                                     'height', i.height) ORDER BY i.position, i.id), '[]')
+        FROM product_images i WHERE i.product_id = p.id) AS images,
+       (SELECT jsonb_agg(jsonb_build_object('id', c.id, 'name', c.name, 'slug', c.slug) ORDER BY a.depth)
+        FROM categories leaf, unnest(leaf.path) WITH ORDINALITY AS a(id, depth) JOIN categories c ON c.id = a.id
+        WHERE leaf.id = p.category_id) AS categories
 {FROM_VISIBLE}
 WHERE p.id = $1 AND {VISIBLE}
-"""
-PAGE_SKUS = "SELECT id, code, attributes, price, available FROM skus WHERE product_id = $1 ORDER BY id"
-PAGE_IMAGES = """
-SELECT file_name, width, height FROM product_images WHERE product_id = $1 ORDER BY position, id
-"""
-BREADCRUMBS = """
-SELECT c.id, c.name, c.slug
-FROM categories leaf, unnest(leaf.path) WITH ORDINALITY AS a(id, depth) JOIN categories c ON c.id = a.id
-WHERE leaf.id = $1
-ORDER BY a.depth
 """

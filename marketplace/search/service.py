@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import asyncpg
+import msgspec
 
 from marketplace.catalog.images import image_url
 from marketplace.core.errors import NotFound
@@ -55,6 +58,15 @@ class SearchQuery:
         self.page = page
         self.page_size = page_size
         self.facets = facets
+
+    def cache_key(self) -> str:
+        """The same search, however its parameters were spelled or ordered, gives the same key."""
+        canonical = msgspec.json.encode(
+            [self.text and self.text.lower(), self.category_id, self.min_price, self.max_price,
+             sorted(b.lower() for b in self.brands), self.vendor_id, sorted(self.attributes.items()),
+             self.in_stock, self.sort, self.page, self.page_size, self.facets]
+        )  # fmt: skip
+        return "page:search:" + hashlib.sha256(canonical).hexdigest()[:32]
 
     def filters(self) -> q.Filters:
         f = q.Filters()
@@ -126,15 +138,12 @@ async def _facets(db: asyncpg.Pool, query: SearchQuery) -> Facets:
 
 
 async def product_page(db: asyncpg.Pool, product_id: int) -> ProductPage:
-    async with db.acquire() as conn:
-        row = await conn.fetchrow(q.PRODUCT_PAGE, product_id)
-        if row is None:
-            raise NotFound("no such product")
-        skus = await conn.fetch(q.PAGE_SKUS, product_id)
-        pictures = await conn.fetch(q.PAGE_IMAGES, product_id)
-        crumbs = await conn.fetch(q.BREADCRUMBS, row["category_id"])
-    public_skus = [
-        PublicSku(s["id"], s["code"], s["attributes"], s["price"], s["available"], s["available"] > 0) for s in skus
+    row = await db.fetchrow(q.PRODUCT_PAGE, product_id)
+    if row is None:
+        raise NotFound("no such product")
+    skus = [
+        PublicSku(s["id"], s["code"], s["attributes"], s["price"], s["available"], s["available"] > 0)
+        for s in row["skus"]
     ]
     return ProductPage(
         id=row["id"],
@@ -146,11 +155,11 @@ async def product_page(db: asyncpg.Pool, product_id: int) -> ProductPage:
         currency=row["currency"],
         min_price=row["min_price"],
         max_price=row["max_price"],
-        in_stock=any(s.in_stock for s in public_skus),
+        in_stock=any(s.in_stock for s in skus),
         sold_count=row["sold_count"],
         vendor=VendorSummary(row["vendor_id"], row["shop_name"]),
         rating=RatingSummary(row["rating_avg"], row["rating_count"]),
-        categories=[Breadcrumb(c["id"], c["name"], c["slug"]) for c in crumbs],
-        skus=public_skus,
-        images=[PublicImage(image_url(i["file_name"]), i["width"], i["height"]) for i in pictures],
+        categories=[Breadcrumb(c["id"], c["name"], c["slug"]) for c in row["categories"]],
+        skus=skus,
+        images=[PublicImage(image_url(i["file_name"]), i["width"], i["height"]) for i in row["images"]],
     )

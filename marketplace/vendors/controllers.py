@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.security.jwt import Token
 
 from marketplace.core.auth import CurrentUser, admin_only, requires_active_vendor
-from marketplace.core.deps import Db
+from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.vendors import ApplicationStatus, VendorStatus, service
 from marketplace.vendors.schemas import (
@@ -29,12 +29,12 @@ class ApplicationController(Controller):
     tags = ["vendors"]
 
     @post("/", summary="Apply to sell on the marketplace")
-    async def apply(self, request: AuthedRequest, data: JSONBody[ApplicationIn], db: Db) -> ApplicationOut:
-        return await service.apply(db, request.user.id, data)
+    async def apply(self, state: AppState, request: AuthedRequest, data: JSONBody[ApplicationIn]) -> ApplicationOut:
+        return await service.apply(state.db, request.user.id, data)
 
     @get("/mine", summary="My applications, newest first")
-    async def mine(self, request: AuthedRequest, db: Db) -> list[ApplicationOut]:
-        return await service.my_applications(db, request.user.id)
+    async def mine(self, state: AppState, request: AuthedRequest) -> list[ApplicationOut]:
+        return await service.my_applications(state.db, request.user.id)
 
 
 class ShopController(Controller):
@@ -45,12 +45,12 @@ class ShopController(Controller):
     guards = [requires_active_vendor]
 
     @get("/")
-    async def shop(self, request: AuthedRequest, db: Db) -> VendorOut:
-        return await service.get_vendor(db, request.user.vendor_id)
+    async def shop(self, state: AppState, request: AuthedRequest) -> VendorOut:
+        return await service.get_vendor(state.db, request.user.vendor_id)
 
     @patch("/")
-    async def update_shop(self, request: AuthedRequest, data: JSONBody[ShopPatch], db: Db) -> VendorOut:
-        return await service.update_shop(db, request.user.vendor_id, data)
+    async def update_shop(self, state: AppState, request: AuthedRequest, data: JSONBody[ShopPatch]) -> VendorOut:
+        return await service.update_shop(state.db, request.user.vendor_id, data)
 
 
 class PublicVendorController(Controller):
@@ -58,51 +58,52 @@ class PublicVendorController(Controller):
     tags = ["vendors"]
 
     @get("/{vendor_id:int}", exclude_from_auth=True, summary="A shop's public page (active shops only)")
-    async def shop(self, vendor_id: FromPath[int], db: Db) -> PublicVendorOut:
-        return await service.public_vendor(db, vendor_id)
+    async def shop(self, state: AppState, vendor_id: FromPath[int]) -> PublicVendorOut:
+        return await service.public_vendor(state.db, vendor_id)
 
 
 class AdminVendorController(Controller):
     path = "/admin"
+    opt = {"changes_catalog": True}  # buyers\' cached pages refresh after its writes
     tags = ["admin"]
     guards = [admin_only]
 
     @get("/vendor-applications", summary="Applications, newest first (default: pending)")
     async def applications(
         self,
-        db: Db,
+        state: AppState,
         status: FromQuery[ApplicationStatus | None] = ApplicationStatus.PENDING,
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Page[ApplicationOut]:
-        return page_of(await service.list_applications(db, status, cursor, limit), limit)
+        return page_of(await service.list_applications(state.db, status, cursor, limit), limit)
 
     @post("/vendor-applications/{application_id:int}/approve", status_code=200)
-    async def approve(self, request: AuthedRequest, application_id: FromPath[int], db: Db) -> VendorOut:
-        return await service.approve(db, request.user.id, application_id)
+    async def approve(self, state: AppState, request: AuthedRequest, application_id: FromPath[int]) -> VendorOut:
+        return await service.approve(state.db, request.user.id, application_id)
 
     @post("/vendor-applications/{application_id:int}/reject", status_code=200)
     async def reject(
-        self, request: AuthedRequest, application_id: FromPath[int], data: JSONBody[ReasonIn], db: Db
+        self, state: AppState, request: AuthedRequest, application_id: FromPath[int], data: JSONBody[ReasonIn]
     ) -> ApplicationOut:
-        return await service.reject(db, request.user.id, application_id, data.reason)
+        return await service.reject(state.db, request.user.id, application_id, data.reason)
 
     @get("/vendors", summary="Vendors, newest first")
     async def vendors(
-        self, db: Db, status: FromQuery[VendorStatus | None] = None, cursor: Cursor = None, limit: Limit = 20
+        self, state: AppState, status: FromQuery[VendorStatus | None] = None, cursor: Cursor = None, limit: Limit = 20
     ) -> Page[VendorOut]:
-        return page_of(await service.list_vendors(db, status, cursor, limit), limit)
+        return page_of(await service.list_vendors(state.db, status, cursor, limit), limit)
 
     @get("/vendors/{vendor_id:int}")
-    async def vendor(self, vendor_id: FromPath[int], db: Db) -> VendorOut:
-        return await service.get_vendor(db, vendor_id)
+    async def vendor(self, state: AppState, vendor_id: FromPath[int]) -> VendorOut:
+        return await service.get_vendor(state.db, vendor_id)
 
     @post("/vendors/{vendor_id:int}/suspend", status_code=200)
     async def suspend(
-        self, request: AuthedRequest, vendor_id: FromPath[int], data: JSONBody[ReasonIn], db: Db
+        self, state: AppState, request: AuthedRequest, vendor_id: FromPath[int], data: JSONBody[ReasonIn]
     ) -> VendorOut:
-        return await service.set_status(db, request.user.id, vendor_id, VendorStatus.SUSPENDED, data.reason)
+        return await service.set_status(state.db, request.user.id, vendor_id, VendorStatus.SUSPENDED, data.reason)
 
     @post("/vendors/{vendor_id:int}/reinstate", status_code=200)
-    async def reinstate(self, request: AuthedRequest, vendor_id: FromPath[int], db: Db) -> VendorOut:
-        return await service.set_status(db, request.user.id, vendor_id, VendorStatus.ACTIVE, None)
+    async def reinstate(self, state: AppState, request: AuthedRequest, vendor_id: FromPath[int]) -> VendorOut:
+        return await service.set_status(state.db, request.user.id, vendor_id, VendorStatus.ACTIVE, None)

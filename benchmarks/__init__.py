@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print throughput and latency figures and the ratios that targets are set in."""

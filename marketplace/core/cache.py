@@ -1,0 +1,71 @@
+"""Shared response cache for what buyers read most (search pages and product pages), in Redis.
+
+Entries are tagged with the catalog generation read *before* the database was queried; any write that
+changes what buyers may see (listing, unlisting, take-down, price, vendor suspension, categories) bumps the
+generation after it commits. A reader that raced with a write therefore stored its entry under the old
+generation, and the next reader ignores it. Stock figures are not part of the generation: they may lag by
+the entry's time to live, and checkout always checks stock in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Response
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from redis.asyncio import Redis
+
+GENERATION_KEY = "catalog:generation"
+JSON = "application/json"
+
+
+async def cached_json(redis: Redis, key: str, ttl: int, produce: Callable[[], Awaitable[bytes]]) -> Response[Any]:
+    """The JSON body under `key`, produced (and stored for `ttl` seconds) when missing or stale."""
+    if ttl <= 0:
+        return Response(await produce(), media_type=JSON)
+    generation, entry = await redis.mget(GENERATION_KEY, key)
+    generation = generation or b"0"
+    if entry is not None:
+        stored_generation, _, body = entry.partition(b"|")
+        if stored_generation == generation:
+            return Response(body, media_type=JSON, headers={"X-Cache": "hit"})
+    body = await produce()
+    await redis.set(key, generation + b"|" + body, ex=ttl)
+    return Response(body, media_type=JSON, headers={"X-Cache": "miss"})
+
+
+async def bump_generation(redis: Redis) -> None:
+    await redis.incr(GENERATION_KEY)
+
+
+def catalog_generation_middleware(app: ASGIApp) -> ASGIApp:
+    """Bumps the generation after a successful write by any handler declaring `opt={"changes_catalog": True}`.
+
+    The response is held back until the bump is done, so a client that reads right after its own write
+    never gets the cached page from before it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        handler = scope.get("route_handler")
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD")
+            or handler is None
+            or not handler.opt.get("changes_catalog")
+        ):
+            await app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        try:
+            await app(scope, receive, hold)
+        finally:
+            status = next((m["status"] for m in held if m["type"] == "http.response.start"), 500)
+            if status < 400:
+                await bump_generation(scope["litestar_app"].state.cache)
+            for message in held:
+                await send(message)
+
+    return middleware
