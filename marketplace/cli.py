@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
@@ -34,12 +34,15 @@ def _servers(settings: Settings, need_redis: bool = True) -> Iterator[Settings]:
     """Settings whose URLs point at running servers (embedded ones started for missing URLs),
     with the schema migrated."""
     from marketplace.core.db import migrate
-    from marketplace.embedded import embedded_servers
+    from marketplace.embedded import DataDirInUse, embedded_servers
 
-    with embedded_servers(settings.data_dir, settings.database_url, settings.redis_url, need_redis=need_redis) as (
-        database_url,
-        redis_url,
-    ):
+    with ExitStack() as stack:
+        try:
+            database_url, redis_url = stack.enter_context(
+                embedded_servers(settings.data_dir, settings.database_url, settings.redis_url, need_redis=need_redis)
+            )
+        except DataDirInUse as exc:
+            raise click.ClickException(str(exc)) from None
         applied = asyncio.run(migrate(database_url))
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
@@ -79,9 +82,13 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
         # Workers are separate processes: they find the servers and the signing key in the environment.
         os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.token_secret)
         if demo:
+            asyncio.run(_seed(ready.database_url, demo_size, 42, reset=False, only_if_empty=True))
             password = _demo_admin(ready)
             click.secho(
-                f"\n  Demo admin: {DEMO_ADMIN_EMAIL} / {password}\n  API docs:   http://{host}:{port}/schema\n",
+                f"\n  Demo admin:  {DEMO_ADMIN_EMAIL} / {password}"
+                f"\n  Demo buyer:  buyer1@demo.test / {DEMO_PASSWORD}"
+                f"\n  Demo vendor: vendor1@demo.test / {DEMO_PASSWORD}"
+                f"\n  API docs:    http://{host}:{port}/schema\n",
                 fg="green",
                 bold=True,
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -19,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -101,6 +103,7 @@ def embedded_servers(
     and stopping those (and only those) on exit. The embedded database URL names the `marketplace`
     database, created on first start."""
     started: list[EmbeddedPostgres | EmbeddedValkey] = []
+    lock = _lock_data_dir(data_dir) if not database_url or not redis_url else None
     try:
         if not database_url:
             t = time.perf_counter()
@@ -118,6 +121,27 @@ def embedded_servers(
     finally:
         for server in reversed(started):
             server.stop()
+        if lock is not None:
+            lock.close()
+
+
+class DataDirInUse(RuntimeError):
+    pass
+
+
+def _lock_data_dir(data_dir: Path) -> IO[bytes]:
+    """One process owns a data dir's embedded servers; a second would stop them under the first.
+    The kernel drops the lock when its process dies, however it dies."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(data_dir / ".lock", "wb")  # noqa: SIM115 - held open for the servers' lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DataDirInUse(
+            f"another marketplace process is running on {data_dir}; stop it or use another --data-dir"
+        ) from None
+    return handle
 
 
 def remove_dead_runs(parent: Path) -> None:
