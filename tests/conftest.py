@@ -168,6 +168,14 @@ async def admin(client: AsyncTestClient[Litestar], db: asyncpg.Connection) -> Ac
     return actor
 
 
+ADDRESS = {
+    "recipient": "Ann Buyer",
+    "phone": "+4915112345678",
+    "line1": "1 Market Street",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+}
 SHOP = {"shop_name": "Blue Kettle", "contact_email": "shop@example.com", "licence_number": "LIC-12345"}
 
 

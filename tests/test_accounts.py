@@ -12,16 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
 from marketplace.settings import Settings
-from tests.conftest import PASSWORD, Actor, relogin, sign_up
-
-ADDRESS = {
-    "recipient": "Ann Buyer",
-    "phone": "+4915112345678",
-    "line1": "1 Market Street",
-    "city": "Berlin",
-    "postal_code": "10115",
-    "country": "DE",
-}
+from tests.conftest import ADDRESS, PASSWORD, Actor, relogin, sign_up
 
 
 async def test_register_then_login_returns_working_tokens(client: AsyncTestClient[Litestar]) -> None:

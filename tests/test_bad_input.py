@@ -13,18 +13,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import PASSWORD, SHOP, Actor, sign_up
+from tests.conftest import ADDRESS, PASSWORD, SHOP, Actor, sign_up
 
 TABLES = ("users", "refresh_tokens", "addresses", "vendor_applications", "vendors", "audit_log", "events")
 
-ADDRESS = {
-    "recipient": "Ann Buyer",
-    "phone": "+4915112345678",
-    "line1": "1 Market Street",
-    "city": "Berlin",
-    "postal_code": "10115",
-    "country": "DE",
-}
 
 APPLICATION = {**SHOP, "shop_name": "Red Teapot"}  # SHOP's name is taken by the scene's pending application
 REFRESH_TOKEN = "<the buyer's refresh token>"  # placeholder, filled in per test

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.security.jwt import Token
 
 from marketplace.accounts import service
 from marketplace.accounts.schemas import (
@@ -25,12 +24,10 @@ from marketplace.accounts.schemas import (
     TotpEnrolment,
     UserOut,
 )
-from marketplace.core.auth import CurrentUser, admin_only
+from marketplace.core.auth import AuthedRequest, admin_only
 from marketplace.core.deps import AppState, client_ip
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.core.types import set_fields
-
-AuthedRequest = Request[CurrentUser, Token, Any]
 
 
 class AuthController(Controller):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, PathParameter
-from litestar.security.jwt import Token
 
 from marketplace.catalog import ProductStatus, images, service
 from marketplace.catalog.schemas import (
@@ -24,12 +23,11 @@ from marketplace.catalog.schemas import (
     SkuPatch,
     TakeDownIn,
 )
-from marketplace.core.auth import CurrentUser, admin_only, requires_active_vendor
+from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor
 from marketplace.core.deps import AppState
 from marketplace.core.errors import NotFound
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 
-AuthedRequest = Request[CurrentUser, Token, Any]
 ImageName = Annotated[str, PathParameter(pattern=r"^[0-9a-f]{32}\.(jpg|png|webp)$")]
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTAuth, Token
@@ -36,6 +37,10 @@ class CurrentUser(msgspec.Struct, frozen=True):
     def active_vendor_id(self) -> int | None:
         """The shop this caller may act for; None unless it is an approved vendor that is not suspended."""
         return self.vendor_id if self.has("vendor") and self.vendor_status == "active" else None
+
+
+# What a handler behind the auth middleware receives: the caller and its decoded token.
+AuthedRequest = Request[CurrentUser, Token, Any]
 
 
 def revoked_jti_key(jti: str) -> str:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.security.jwt import Token
 
-from marketplace.core.auth import CurrentUser, requires_active_vendor
+from marketplace.core.auth import AuthedRequest, requires_active_vendor
 from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.inventory import service
 from marketplace.inventory.schemas import StockAdjustment, StockLevel
-
-AuthedRequest = Request[CurrentUser, Token, Any]
 
 
 class InventoryController(Controller):

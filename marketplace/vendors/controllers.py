@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.security.jwt import Token
 
-from marketplace.core.auth import CurrentUser, admin_only, requires_active_vendor
+from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor
 from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.vendors import ApplicationStatus, VendorStatus, service
@@ -20,8 +17,6 @@ from marketplace.vendors.schemas import (
     ShopPatch,
     VendorOut,
 )
-
-AuthedRequest = Request[CurrentUser, Token, Any]
 
 
 class ApplicationController(Controller):
