@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from redis.asyncio import Redis
 from marketplace.accounts import passwords
 from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
 from marketplace.audit.controllers import AuditController
+from marketplace.cart.controllers import CartController
 from marketplace.catalog.controllers import (
     AdminCatalogController,
     CategoryController,
@@ -29,6 +32,8 @@ from marketplace.core.errors import exception_handlers
 from marketplace.health import health
 from marketplace.interactions.recorder import InteractionRecorder
 from marketplace.inventory.controllers import InventoryController
+from marketplace.orders.controllers import BuyerOrderController, CheckoutController, VendorOrderController
+from marketplace.orders.sweeper import run_sweeper
 from marketplace.search.controllers import SearchController
 from marketplace.settings import Settings, load_settings
 from marketplace.vendors.controllers import (
@@ -54,6 +59,10 @@ ROUTES = [
     InventoryController,
     SearchController,
     image,
+    CartController,
+    CheckoutController,
+    BuyerOrderController,
+    VendorOrderController,
 ]
 
 
@@ -72,9 +81,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.cache = Redis.from_url(settings.redis_url)  # bytes in, bytes out
         app.state.recorder = InteractionRecorder(app.state.db, enabled=settings.record_interactions)
         app.state.recorder.start()
+        sweeper = asyncio.create_task(run_sweeper(app.state.db, settings.sweeper_interval_seconds))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await app.state.recorder.stop()
             await app.state.cache.aclose()
             await app.state.redis.aclose()

@@ -32,6 +32,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # indexed query, as fast as a Redis round trip (benchmarks/catalog.py), so they are not cached by default.
     search_cache_seconds: int = 30
     product_cache_seconds: int = 0
+    # An unpaid checkout releases its stock after this long; the sweeper looks every few seconds.
+    checkout_payment_minutes: int = 15
+    sweeper_interval_seconds: float = 5.0
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
     db_pool_min: int = 2

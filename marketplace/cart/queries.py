@@ -1,0 +1,30 @@
+"""All SQL of the cart."""
+
+CART_LINES = """
+SELECT c.sku_id, s.product_id, p.vendor_id, v.shop_name AS vendor_name, p.title, s.code AS sku_code,
+       s.attributes, s.price AS unit_price, c.quantity, s.available, p.currency,
+       (p.status = 'listed' AND v.status = 'active') AS visible
+FROM cart_items c
+JOIN skus s ON s.id = c.sku_id
+JOIN products p ON p.id = s.product_id
+JOIN vendors v ON v.id = p.vendor_id
+WHERE c.user_id = $1
+ORDER BY p.vendor_id, c.added_at, c.sku_id
+"""
+
+SKU_FOR_CART = """
+SELECT s.id, s.product_id, p.currency
+FROM skus s JOIN products p ON p.id = s.product_id JOIN vendors v ON v.id = p.vendor_id
+WHERE s.id = $1 AND p.status = 'listed' AND v.status = 'active'
+"""
+CART_CURRENCIES = """
+SELECT DISTINCT p.currency FROM cart_items c JOIN skus s ON s.id = c.sku_id JOIN products p ON p.id = s.product_id
+WHERE c.user_id = $1 AND c.sku_id <> $2
+"""
+COUNT_LINES = "SELECT count(*) FROM cart_items WHERE user_id = $1"
+UPSERT_LINE = """
+INSERT INTO cart_items (user_id, sku_id, quantity) VALUES ($1, $2, $3)
+ON CONFLICT (user_id, sku_id) DO UPDATE SET quantity = EXCLUDED.quantity
+"""
+DELETE_LINE = "DELETE FROM cart_items WHERE user_id = $1 AND sku_id = $2 RETURNING sku_id"
+CLEAR = "DELETE FROM cart_items WHERE user_id = $1"

@@ -1,0 +1,63 @@
+"""Cart rules: only visible SKUs go in, one currency per cart, quantities bounded; prices read fresh."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from marketplace.cart import queries as q
+from marketplace.cart.schemas import Cart, CartLine
+from marketplace.core.errors import NotFound, Unprocessable
+
+MAX_LINES = 100
+
+
+async def get_cart(db: asyncpg.Pool | asyncpg.Connection, user_id: int) -> Cart:
+    rows = await db.fetch(q.CART_LINES, user_id)
+    lines = [
+        CartLine(
+            sku_id=r["sku_id"],
+            product_id=r["product_id"],
+            vendor_id=r["vendor_id"],
+            vendor_name=r["vendor_name"],
+            title=r["title"],
+            sku_code=r["sku_code"],
+            attributes=r["attributes"],
+            unit_price=r["unit_price"],
+            quantity=r["quantity"],
+            line_total=r["unit_price"] * r["quantity"],
+            available=r["available"],
+            purchasable=r["visible"] and r["available"] >= r["quantity"],
+        )
+        for r in rows
+    ]
+    return Cart(
+        lines=lines,
+        currency=rows[0]["currency"] if rows else None,
+        items_total=sum(line.line_total for line in lines),
+        item_count=sum(line.quantity for line in lines),
+    )
+
+
+async def set_quantity(db: asyncpg.Pool, user_id: int, sku_id: int, quantity: int) -> tuple[Cart, int]:
+    """Put `quantity` of a SKU in the cart (replacing what was there). Returns the cart and the product id."""
+    async with db.acquire() as conn, conn.transaction():
+        sku = await conn.fetchrow(q.SKU_FOR_CART, sku_id)
+        if sku is None:
+            raise NotFound("no such product variant for sale")
+        currencies = {r["currency"] for r in await conn.fetch(q.CART_CURRENCIES, user_id, sku_id)}
+        if currencies - {sku["currency"]}:
+            raise Unprocessable("a cart holds one currency; check out or remove the other items first")
+        if await conn.fetchval(q.COUNT_LINES, user_id) >= MAX_LINES:
+            raise Unprocessable(f"a cart holds at most {MAX_LINES} different items")
+        await conn.execute(q.UPSERT_LINE, user_id, sku_id, quantity)
+        return await get_cart(conn, user_id), sku["product_id"]
+
+
+async def remove(db: asyncpg.Pool, user_id: int, sku_id: int) -> Cart:
+    if await db.fetchval(q.DELETE_LINE, user_id, sku_id) is None:
+        raise NotFound("this item is not in your cart")
+    return await get_cart(db, user_id)
+
+
+async def clear(db: asyncpg.Pool, user_id: int) -> None:
+    await db.execute(q.CLEAR, user_id)

@@ -1,0 +1,79 @@
+"""Idempotency-Key for unsafe POSTs, with the semantics payment APIs use.
+
+Same key, same body: the stored response is replayed. Same key, another body: 422. Same key while the
+first request is still running: 409. A key is claimed in its own short transaction, then completed in the
+work's transaction together with the response, so "the order exists" and "the key is done" commit as one.
+If the work fails it wrote nothing, and the claim is released so that a retry runs it again. Keys live 24
+hours; a claim left 'running' by a crashed worker can be taken over after five minutes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from litestar import Response
+
+from marketplace.core.errors import BadRequest, Conflict, Unprocessable
+
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+CLAIM = """
+INSERT INTO idempotency_keys (user_id, route, key, request_hash) VALUES ($1, $2, $3, $4)
+ON CONFLICT (user_id, route, key) DO UPDATE SET
+    request_hash = EXCLUDED.request_hash, status = 'running', response_status = NULL, response_body = NULL,
+    created_at = now(), expires_at = now() + interval '24 hours'
+WHERE idempotency_keys.expires_at < now()
+   OR (idempotency_keys.status = 'running' AND idempotency_keys.created_at < now() - interval '5 minutes')
+RETURNING true
+"""
+EXISTING = """
+SELECT request_hash, status, response_status, response_body FROM idempotency_keys
+WHERE user_id = $1 AND route = $2 AND key = $3
+"""
+COMPLETE = """
+UPDATE idempotency_keys SET status = 'done', response_status = $4, response_body = $5
+WHERE user_id = $1 AND route = $2 AND key = $3
+"""
+RELEASE = "DELETE FROM idempotency_keys WHERE user_id = $1 AND route = $2 AND key = $3 AND status = 'running'"
+PURGE_EXPIRED = "DELETE FROM idempotency_keys WHERE expires_at < now()"
+
+Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
+
+
+def _json(status: int, body: bytes, replayed: bool = False) -> Response[bytes]:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+async def run_once(
+    db: asyncpg.Pool, user_id: int, route: str, key: str | None, request_body: bytes, work: Work
+) -> Response[bytes]:
+    """Run `work` (which gets a connection inside a transaction and returns status and JSON body) at most
+    once per key."""
+    if key is None:
+        async with db.acquire() as conn, conn.transaction():
+            return _json(*await work(conn))
+    if not KEY_PATTERN.match(key):
+        raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters")
+    request_hash = hashlib.sha256(request_body).digest()
+    async with db.acquire() as conn:
+        claimed = await conn.fetchval(CLAIM, user_id, route, key, request_hash)
+        if not claimed:
+            row = await conn.fetchrow(EXISTING, user_id, route, key)
+            if row is None:  # expired and purged between the two statements: treat as a race
+                raise Conflict("this Idempotency-Key is being reused concurrently; retry")
+            if row["request_hash"] != request_hash:
+                raise Unprocessable("this Idempotency-Key was used with a different request body")
+            if row["status"] == "running":
+                raise Conflict("a request with this Idempotency-Key is still being processed")
+            return _json(row["response_status"], row["response_body"], replayed=True)
+        try:
+            async with conn.transaction():
+                status, body = await work(conn)
+                await conn.execute(COMPLETE, user_id, route, key, status, body)
+        except BaseException:
+            await conn.execute(RELEASE, user_id, route, key)
+            raise
+    return _json(status, body)

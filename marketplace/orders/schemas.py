@@ -1,0 +1,55 @@
+"""Request and response bodies of checkout and orders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from msgspec import Meta, Struct
+
+
+class CheckoutIn(Struct, forbid_unknown_fields=True):
+    address_id: Annotated[int, Meta(ge=1)]
+
+
+class OrderLineOut(Struct):
+    id: int
+    sku_id: int
+    product_id: int
+    title: str
+    sku_code: str
+    unit_price: int
+    quantity: int
+    line_total: int
+
+
+class OrderOut(Struct):
+    id: int
+    checkout_id: int
+    buyer_id: int
+    vendor_id: int
+    status: str
+    currency: str
+    items_total: int
+    shipping_total: int
+    total: int
+    carrier: str | None
+    tracking_number: str | None
+    estimated_arrival: date | None
+    cancel_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    lines: list[OrderLineOut]
+
+
+class CheckoutOut(Struct):
+    id: int
+    status: str
+    currency: str
+    items_total: int
+    shipping_total: int
+    grand_total: int
+    shipping_address: dict[str, object]
+    expires_at: datetime
+    created_at: datetime
+    orders: list[OrderOut]
