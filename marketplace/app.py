@@ -34,6 +34,8 @@ from marketplace.interactions.recorder import InteractionRecorder
 from marketplace.inventory.controllers import InventoryController
 from marketplace.orders.controllers import BuyerOrderController, CheckoutController, VendorOrderController
 from marketplace.orders.sweeper import run_sweeper
+from marketplace.payments.controllers import CheckoutPaymentController, SandboxGatewayController, WebhookController
+from marketplace.payments.sandbox import SandboxGateway
 from marketplace.search.controllers import SearchController
 from marketplace.settings import Settings, load_settings
 from marketplace.vendors.controllers import (
@@ -63,6 +65,9 @@ ROUTES = [
     CheckoutController,
     BuyerOrderController,
     VendorOrderController,
+    CheckoutPaymentController,
+    WebhookController,
+    SandboxGatewayController,
 ]
 
 
@@ -81,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.cache = Redis.from_url(settings.redis_url)  # bytes in, bytes out
         app.state.recorder = InteractionRecorder(app.state.db, enabled=settings.record_interactions)
         app.state.recorder.start()
+        app.state.gateway = SandboxGateway(settings.webhook_secret)
         sweeper = asyncio.create_task(run_sweeper(app.state.db, settings.sweeper_interval_seconds))
         try:
             yield

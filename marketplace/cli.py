@@ -81,6 +81,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
     with _servers(settings) as ready:
         # Workers are separate processes: they find the servers and the signing key in the environment.
         os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.token_secret)
+        os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
         if demo:
             asyncio.run(_seed(ready.database_url, demo_size, 42, reset=False, only_if_empty=True))
             password = _demo_admin(ready)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -35,6 +36,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # An unpaid checkout releases its stock after this long; the sweeper looks every few seconds.
     checkout_payment_minutes: int = 15
     sweeper_interval_seconds: float = 5.0
+    # Where this marketplace is reachable; the sandbox gateway sends its callbacks here.
+    public_url: str = "http://127.0.0.1:8000"
+    # Shared with the payment gateway to sign callbacks; derived from the secret key when unset.
+    sandbox_webhook_secret: str = ""
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
     db_pool_min: int = 2
@@ -44,6 +49,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def token_secret(self) -> str:
         return self.secret_key or _dev_secret(self.data_dir)
+
+    @property
+    def webhook_secret(self) -> str:
+        if self.sandbox_webhook_secret:
+            return self.sandbox_webhook_secret
+        return hashlib.sha256(b"sandbox-webhook:" + self.token_secret.encode()).hexdigest()
 
 
 _ENV_NAMES = {name: name.upper() for name in Settings.__struct_fields__}

@@ -17,6 +17,7 @@ from marketplace.settings import Settings
 
 if TYPE_CHECKING:
     from marketplace.interactions.recorder import InteractionRecorder
+    from marketplace.payments.sandbox import SandboxGateway
 
 
 class AppState(State):
@@ -25,6 +26,7 @@ class AppState(State):
     cache: Redis  # bytes values, for cached responses
     settings: Settings
     recorder: InteractionRecorder
+    gateway: SandboxGateway
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

@@ -1,0 +1,84 @@
+"""HTTP routes of payments: paying a checkout, the providers' webhook, and the sandbox gateway's page."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from marketplace.core.auth import AuthedRequest
+from marketplace.core.deps import AppState
+from marketplace.core.errors import NotFound
+from marketplace.core.idempotency import run_once
+from marketplace.orders.controllers import IdempotencyKey
+from marketplace.payments import queries as q
+from marketplace.payments import service
+from marketplace.payments.sandbox import SIGNATURE_HEADER
+from marketplace.payments.schemas import CallbackResult, PaymentIn, PaymentOut, PaymentStarted
+
+
+class CheckoutPaymentController(Controller):
+    path = "/checkouts/{checkout_id:int}/payments"
+    tags = ["payments"]
+
+    @post("/", summary="Pay a checkout; the amount is the checkout's total")
+    async def start(
+        self,
+        state: AppState,
+        request: AuthedRequest,
+        checkout_id: FromPath[int],
+        data: JSONBody[PaymentIn],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[PaymentStarted]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            started = await service.start_payment(conn, state.gateway, request.user.id, checkout_id, data.method)
+            return 201, msgspec.json.encode(started)
+
+        route = f"POST /checkouts/{checkout_id}/payments"
+        return await run_once(state.db, request.user.id, route, idempotency_key, msgspec.json.encode(data), work)
+
+    @get("/", summary="The payments of my checkout")
+    async def payments(self, state: AppState, request: AuthedRequest, checkout_id: FromPath[int]) -> list[PaymentOut]:
+        return await service.payments_of(state.db, request.user.id, checkout_id)
+
+
+class WebhookController(Controller):
+    path = "/payments/webhooks"
+    tags = ["payments"]
+
+    @post("/sandbox", exclude_from_auth=True, status_code=200, summary="Callbacks from the sandbox gateway")
+    async def sandbox(self, state: AppState, request: Request) -> CallbackResult:  # type: ignore[type-arg]
+        body = await request.body()
+        outcome = await service.handle_callback(state.db, state.gateway, body, request.headers.get(SIGNATURE_HEADER))
+        return CallbackResult(outcome)
+
+
+class SandboxGatewayController(Controller):
+    """Stands in for the gateway's own payment page: approving sends the signed callback to our webhook
+    over HTTP, exactly as an external gateway would."""
+
+    path = "/sandbox-gateway"
+    tags = ["sandbox gateway"]
+
+    @post("/{ref:str}/approve", exclude_from_auth=True, status_code=200)
+    async def approve(self, state: AppState, ref: FromPath[str]) -> CallbackResult:
+        return await self._answer(state, ref, succeeded=True)
+
+    @post("/{ref:str}/decline", exclude_from_auth=True, status_code=200)
+    async def decline(self, state: AppState, ref: FromPath[str]) -> CallbackResult:
+        return await self._answer(state, ref, succeeded=False)
+
+    async def _answer(self, state: AppState, ref: str, succeeded: bool) -> CallbackResult:
+        payment = await state.db.fetchrow(q.PAYMENT_BY_REF, ref)
+        if payment is None:
+            raise NotFound("the gateway knows no such payment")
+        body, signature = state.gateway.callback(ref, payment["amount"], payment["currency"], succeeded)
+        async with httpx.AsyncClient(base_url=state.settings.public_url, timeout=10) as client:
+            r = await client.post(
+                "/payments/webhooks/sandbox",
+                content=body,
+                headers={SIGNATURE_HEADER: signature, "content-type": "application/json"},
+            )
+        return CallbackResult(r.json().get("outcome", f"webhook answered {r.status_code}"))

@@ -1,0 +1,68 @@
+"""The sandbox gateway: behaves like an external card gateway, without the money.
+
+`create` registers a payment and returns where the buyer would approve it; approving makes the gateway
+send a signed callback to our webhook, as a real gateway does. Callbacks are signed Stripe-style:
+`Sandbox-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, and a signature older than
+five minutes is refused, so a captured callback cannot be replayed later."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+
+import msgspec
+
+SIGNATURE_HEADER = "Sandbox-Signature"
+TOLERANCE_SECONDS = 300
+
+
+class Callback(msgspec.Struct, forbid_unknown_fields=True):
+    event_id: str
+    type: str  # payment.succeeded | payment.failed
+    ref: str
+    amount: int
+    currency: str
+
+
+class SandboxGateway:
+    name = "sandbox"
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+
+    def create(self) -> str:
+        return "sbx_" + secrets.token_urlsafe(18)
+
+    def sign(self, body: bytes, at: int | None = None) -> str:
+        at = int(time.time()) if at is None else at
+        mac = hmac.new(self.secret, f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+        return f"t={at},v1={mac}"
+
+    def verify(self, body: bytes, header: str | None) -> bool:
+        if not header:
+            return False
+        try:
+            parts = dict(item.split("=", 1) for item in header.split(","))
+            at = int(parts["t"])
+        except (ValueError, KeyError):
+            return False
+        if abs(time.time() - at) > TOLERANCE_SECONDS:
+            return False
+        expected = self.sign(body, at).split("v1=", 1)[1]
+        return hmac.compare_digest(expected, parts.get("v1", ""))
+
+    def callback(self, ref: str, amount: int, currency: str, succeeded: bool = True) -> tuple[bytes, str]:
+        """The body and signature header the gateway sends when the buyer approves (or declines)."""
+        body = msgspec.json.encode(
+            Callback(
+                event_id="evt_" + uuid.uuid4().hex,
+                type="payment.succeeded" if succeeded else "payment.failed",
+                ref=ref,
+                amount=amount,
+                currency=currency,
+            )
+        )
+        return body, self.sign(body)

@@ -1,0 +1,42 @@
+"""Request and response bodies of payments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from msgspec import Struct
+
+from marketplace.payments import PaymentMethod
+
+
+class PaymentIn(Struct, forbid_unknown_fields=True):
+    method: PaymentMethod = PaymentMethod.SANDBOX
+
+
+class PaymentOut(Struct):
+    id: int
+    checkout_id: int
+    method: str
+    provider_ref: str
+    amount: int
+    currency: str
+    status: str
+    refunded_amount: int
+    created_at: datetime
+    confirmed_at: datetime | None
+
+
+class NextAction(Struct):
+    """Where the buyer approves the payment at the gateway."""
+
+    type: str
+    url: str
+
+
+class PaymentStarted(Struct):
+    payment: PaymentOut
+    next_action: NextAction
+
+
+class CallbackResult(Struct):
+    outcome: str

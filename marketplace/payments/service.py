@@ -1,0 +1,109 @@
+"""Payment rules: the amount always comes from the checkout, and a provider's callback is believed only
+when its signature, amount and currency all check out. Every callback is logged with what we made of it;
+a duplicate changes nothing."""
+
+from __future__ import annotations
+
+import asyncpg
+import msgspec
+
+from marketplace.core.errors import BadRequest, Conflict, NotFound, Unprocessable
+from marketplace.core.events import append_event
+from marketplace.orders import CheckoutStatus, OrderStatus
+from marketplace.orders import queries as order_queries
+from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
+from marketplace.payments import PaymentMethod, PaymentStatus
+from marketplace.payments import queries as q
+from marketplace.payments.sandbox import Callback, SandboxGateway
+from marketplace.payments.schemas import NextAction, PaymentOut, PaymentStarted
+
+
+async def start_payment(
+    conn: asyncpg.Connection, gateway: SandboxGateway, buyer_id: int, checkout_id: int, method: PaymentMethod
+) -> PaymentStarted:
+    """Open a payment for the buyer's unpaid checkout (inside the caller's transaction)."""
+    checkout = await conn.fetchrow(q.CHECKOUT_FOR_PAYMENT, checkout_id)
+    if checkout is None or checkout["buyer_id"] != buyer_id:
+        raise NotFound("no such checkout")
+    if checkout["status"] != CheckoutStatus.PENDING_PAYMENT:
+        raise Conflict(f"this checkout is {checkout['status']}; it cannot be paid")
+    if await conn.fetchrow(q.LIVE_PAYMENT, checkout_id):
+        raise Conflict("this checkout already has a payment under way")
+    row = await conn.fetchrow(
+        q.INSERT_PAYMENT, checkout_id, method, gateway.create(), checkout["grand_total"], checkout["currency"]
+    )
+    payment = PaymentOut(**dict(row))
+    return PaymentStarted(payment, NextAction("redirect", f"/sandbox-gateway/{payment.provider_ref}"))
+
+
+async def payments_of(db: asyncpg.Pool, buyer_id: int, checkout_id: int) -> list[PaymentOut]:
+    owner = await db.fetchrow(q.CHECKOUT_STATUS, checkout_id)
+    if owner is None or owner["buyer_id"] != buyer_id:
+        raise NotFound("no such checkout")
+    return [PaymentOut(**dict(r)) for r in await db.fetch(q.PAYMENTS_OF_CHECKOUT, checkout_id)]
+
+
+async def _log(db: asyncpg.Pool, provider: str, body: bytes, outcome: str, callback: Callback | None = None) -> None:
+    await db.execute(
+        q.LOG_CALLBACK,
+        provider,
+        callback.event_id if callback else None,
+        callback.ref if callback else None,
+        body,
+        outcome,
+    )
+
+
+async def handle_callback(db: asyncpg.Pool, gateway: SandboxGateway, body: bytes, signature: str | None) -> str:
+    if not gateway.verify(body, signature):
+        await _log(db, gateway.name, body, "bad_signature")
+        raise BadRequest("the callback's signature does not verify")
+    try:
+        callback = msgspec.json.decode(body, type=Callback)
+    except msgspec.DecodeError:
+        await _log(db, gateway.name, body, "malformed")
+        raise BadRequest("the callback is not a payment event") from None
+    try:
+        async with db.acquire() as conn, conn.transaction():
+            outcome = await _apply(conn, gateway.name, callback, body)
+    except asyncpg.UniqueViolationError:
+        outcome = "duplicate"  # the same event applied concurrently by another request
+    if outcome not in ("applied", "refunded_late_payment"):  # those were logged in their transaction
+        await _log(db, gateway.name, body, outcome, callback)
+    if outcome in ("amount_mismatch", "unknown_payment"):
+        raise Unprocessable(f"callback rejected: {outcome.replace('_', ' ')}")
+    return outcome
+
+
+async def _apply(conn: asyncpg.Connection, provider: str, callback: Callback, body: bytes) -> str:
+    payment = await conn.fetchrow(q.PAYMENT_BY_REF_FOR_UPDATE, callback.ref)
+    if payment is None:
+        return "unknown_payment"
+    if await conn.fetchval(q.EVENT_APPLIED, provider, callback.event_id):
+        return "duplicate"
+    if (callback.amount, callback.currency) != (payment["amount"], payment["currency"]):
+        return "amount_mismatch"
+    if payment["status"] != PaymentStatus.PENDING:
+        return "duplicate"  # another event already settled this payment
+    if callback.type == "payment.failed":
+        await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.FAILED, 0)
+    else:
+        checkout = await conn.fetchrow(q.CHECKOUT_STATUS, payment["checkout_id"])
+        if checkout["status"] != CheckoutStatus.PENDING_PAYMENT:
+            # Paid after the checkout expired: the stock is gone, so the money goes straight back.
+            await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.REFUNDED, payment["amount"])
+            await conn.execute(q.LOG_CALLBACK, provider, callback.event_id, callback.ref, body, "applied")
+            return "refunded_late_payment"
+        await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.SUCCEEDED, 0)
+        await conn.execute(q.MARK_CHECKOUT_PAID, payment["checkout_id"])
+        orders = await conn.fetch(q.PAY_ORDERS, payment["checkout_id"])
+        await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
+        for order in orders:
+            await conn.execute(
+                order_queries.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, None, "paid"
+            )
+            summary = {"order_id": order["id"], "status": OrderStatus.PAID, "total": order["total"]}
+            await append_event(conn, vendor_orders_topic(order["vendor_id"]), "order.paid", summary)
+            await append_event(conn, buyer_orders_topic(checkout["buyer_id"]), "order.paid", summary)
+    await conn.execute(q.LOG_CALLBACK, provider, callback.event_id, callback.ref, body, "applied")
+    return "applied"

@@ -1,0 +1,159 @@
+"""Payments: the sandbox gateway's signed callbacks pay a checkout once, and only when they check out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from marketplace.payments.sandbox import SIGNATURE_HEADER, Callback, SandboxGateway
+from marketplace.settings import Settings
+from tests.catalog_helpers import category_tree, product
+from tests.conftest import ADDRESS, Actor, approved_vendor, sign_up
+
+
+@pytest.fixture
+def gateway(settings: Settings) -> SandboxGateway:
+    return SandboxGateway(settings.webhook_secret)
+
+
+@pytest.fixture
+async def placed(client: AsyncTestClient[Litestar], admin: Actor) -> dict[str, Any]:
+    """A buyer's checkout for 3 kettles from one vendor and 1 hose from another, with a payment started."""
+    cats = await category_tree(admin)
+    alpha = await approved_vendor(client, admin, "alpha@example.com", "Alpha")
+    beta = await approved_vendor(client, admin, "beta@example.com", "Beta")
+    kettle = await product(alpha, cats["Kettles"], "Kettle", 3000, stock=10)
+    hose = await product(beta, cats["Garden"], "Hose", 1000, stock=5)
+    buyer = await sign_up(client, "payer@example.com")
+    address = (await buyer.post("/me/addresses", json=ADDRESS)).json()
+    await buyer.put(f"/cart/items/{kettle['skus'][0]['id']}", json={"quantity": 3})
+    await buyer.put(f"/cart/items/{hose['skus'][0]['id']}", json={"quantity": 1})
+    checkout = (await buyer.post("/checkouts", json={"address_id": address["id"]})).json()
+    r = await buyer.post(f"/checkouts/{checkout['id']}/payments", json={"method": "sandbox"})
+    assert r.status_code == 201, r.text
+    return {"buyer": buyer, "checkout": checkout, "payment": r.json()["payment"], "kettle": kettle, "hose": hose}
+
+
+async def deliver(client: AsyncTestClient[Litestar], body: bytes, signature: str) -> Any:
+    return await client.post(
+        "/payments/webhooks/sandbox",
+        content=body,
+        headers={SIGNATURE_HEADER: signature, "content-type": "application/json"},
+    )
+
+
+async def test_signed_callback_pays_the_checkout_and_sells_the_stock(
+    client: AsyncTestClient[Litestar], placed: dict[str, Any], gateway: SandboxGateway, db: asyncpg.Connection
+) -> None:
+    payment = placed["payment"]
+    assert payment["amount"] == placed["checkout"]["grand_total"] == 10499
+    r = await deliver(client, *gateway.callback(payment["provider_ref"], payment["amount"], "EUR"))
+    assert r.status_code == 200 and r.json() == {"outcome": "applied"}
+    checkout = (await placed["buyer"].get(f"/checkouts/{placed['checkout']['id']}")).json()
+    assert checkout["status"] == "paid" and {o["status"] for o in checkout["orders"]} == {"paid"}
+    kettle = await db.fetchrow("SELECT on_hand, reserved FROM skus WHERE id = $1", placed["kettle"]["skus"][0]["id"])
+    assert tuple(kettle) == (7, 0)
+    sold = await db.fetch("SELECT delta, order_id FROM stock_movements WHERE reason = 'sold' ORDER BY sku_id")
+    assert [m["delta"] for m in sold] == [-3, -1] and all(m["order_id"] for m in sold)
+    assert await db.fetchval("SELECT count(*) FROM events WHERE type = 'order.paid'") == 4  # 2 orders x 2 feeds
+
+
+async def test_duplicated_callback_pays_once(
+    client: AsyncTestClient[Litestar], placed: dict[str, Any], gateway: SandboxGateway, db: asyncpg.Connection
+) -> None:
+    payment = placed["payment"]
+    body, signature = gateway.callback(payment["provider_ref"], payment["amount"], "EUR")
+    results = await asyncio.gather(*(deliver(client, body, signature) for _ in range(4)))
+    outcomes = sorted(r.json()["outcome"] for r in results)
+    assert outcomes == ["applied", "duplicate", "duplicate", "duplicate"]
+    # A second event for the same payment (a gateway retry with a fresh id) changes nothing either.
+    assert (await deliver(client, *gateway.callback(payment["provider_ref"], payment["amount"], "EUR"))).json() == {
+        "outcome": "duplicate"
+    }
+    assert await db.fetchval("SELECT on_hand FROM skus WHERE id = $1", placed["kettle"]["skus"][0]["id"]) == 7
+    assert await db.fetchval("SELECT count(*) FROM stock_movements WHERE reason = 'sold'") == 2
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["wrong-secret", "edited-body", "no-signature", "stale-signature"],
+)
+async def test_callbacks_with_bad_signatures_are_rejected_and_logged(
+    client: AsyncTestClient[Litestar],
+    placed: dict[str, Any],
+    gateway: SandboxGateway,
+    db: asyncpg.Connection,
+    tamper: str,
+) -> None:
+    payment = placed["payment"]
+    body, signature = gateway.callback(payment["provider_ref"], payment["amount"], "EUR")
+    if tamper == "wrong-secret":
+        signature = SandboxGateway("not-the-secret").sign(body)
+    elif tamper == "edited-body":
+        body = body.replace(b"payment.succeeded", b"payment.succeedez")
+    elif tamper == "no-signature":
+        signature = ""
+    else:
+        signature = gateway.sign(body, int(time.time()) - 3600)
+    r = await deliver(client, body, signature)
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert await db.fetchval("SELECT outcome FROM payment_callbacks") == "bad_signature"
+    assert await db.fetchval("SELECT status FROM checkouts") == "pending_payment"
+
+
+async def test_callback_with_the_wrong_amount_or_currency_is_rejected(
+    client: AsyncTestClient[Litestar], placed: dict[str, Any], gateway: SandboxGateway, db: asyncpg.Connection
+) -> None:
+    payment = placed["payment"]
+    for amount, currency in [(payment["amount"] - 1, "EUR"), (payment["amount"], "USD")]:
+        r = await deliver(client, *gateway.callback(payment["provider_ref"], amount, currency))
+        assert r.status_code == 422
+    outcomes = [r["outcome"] for r in await db.fetch("SELECT outcome FROM payment_callbacks ORDER BY id")]
+    assert outcomes == ["amount_mismatch", "amount_mismatch"]
+    assert await db.fetchval("SELECT status FROM payments") == "pending"
+
+
+async def test_declined_payment_leaves_the_checkout_payable(
+    client: AsyncTestClient[Litestar], placed: dict[str, Any], gateway: SandboxGateway
+) -> None:
+    payment = placed["payment"]
+    r = await deliver(client, *gateway.callback(payment["provider_ref"], payment["amount"], "EUR", succeeded=False))
+    assert r.json() == {"outcome": "applied"}
+    again = await placed["buyer"].post(f"/checkouts/{placed['checkout']['id']}/payments", json={})
+    assert again.status_code == 201 and again.json()["payment"]["provider_ref"] != payment["provider_ref"]
+
+
+async def test_payment_after_expiry_is_refunded_not_applied(
+    client: AsyncTestClient[Litestar], placed: dict[str, Any], gateway: SandboxGateway, db: asyncpg.Connection
+) -> None:
+    await db.execute("UPDATE checkouts SET status = 'expired'")
+    payment = placed["payment"]
+    r = await deliver(client, *gateway.callback(payment["provider_ref"], payment["amount"], "EUR"))
+    assert r.json() == {"outcome": "refunded_late_payment"}
+    row = await db.fetchrow("SELECT status, refunded_amount, amount FROM payments")
+    assert row["status"] == "refunded" and row["refunded_amount"] == row["amount"]
+    assert await db.fetchval("SELECT count(*) FROM stock_movements WHERE reason = 'sold'") == 0
+
+
+async def test_only_the_buyer_pays_and_only_once(client: AsyncTestClient[Litestar], placed: dict[str, Any]) -> None:
+    checkout_id = placed["checkout"]["id"]
+    stranger = await sign_up(client, "stranger@example.com")
+    assert (await stranger.post(f"/checkouts/{checkout_id}/payments", json={})).status_code == 404
+    assert (await stranger.get(f"/checkouts/{checkout_id}/payments")).status_code == 404
+    assert (await placed["buyer"].post(f"/checkouts/{checkout_id}/payments", json={})).status_code == 409
+    assert (
+        await placed["buyer"].post(f"/checkouts/{checkout_id}/payments", json={"method": "bitcoin"})
+    ).status_code == 400
+    assert len((await placed["buyer"].get(f"/checkouts/{checkout_id}/payments")).json()) == 1
+
+
+def test_callback_struct_refuses_unknown_fields() -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"event_id":"e","type":"t","ref":"r","amount":1,"currency":"EUR","x":1}', type=Callback)
