@@ -62,18 +62,22 @@ class TooManyRequests(DomainError):
         self.retry_after = retry_after
 
 
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
+
+
 def problem(
-    request: Request, status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    request: Request, status_code: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
         "detail": detail,
         "instance": request.url.path,
     }
-    body.update(extra)
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    # Extension members may add to the document but never rewrite its standard members.
+    body.update({k: v for k, v in extra.items() if k not in RESERVED_MEMBERS})
+    return Response(body, status_code=status_code, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _domain_error(request: Request, exc: DomainError) -> Response[dict[str, Any]]:

@@ -38,6 +38,11 @@ async def stock_changed(
     )
 
 
+async def announce(conn: asyncpg.Connection, sku_id: int, row: asyncpg.Record) -> None:
+    """`stock.changed` from a row returned by an UPDATE ... RETURNING product_id, on_hand, reserved, available."""
+    await stock_changed(conn, row["product_id"], sku_id, row["on_hand"], row["reserved"], row["available"])
+
+
 async def record_initial_stock(
     conn: asyncpg.Connection, product_id: int, sku_id: int, on_hand: int, actor_id: int
 ) -> None:

@@ -13,7 +13,7 @@ import msgspec
 
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
 from marketplace.core.events import append_event
-from marketplace.inventory.service import stock_changed
+from marketplace.inventory.service import announce
 from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.read import checkout_out
@@ -62,14 +62,7 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
                 sku_id=sku["sku_id"],
                 available=left,
             )
-        await stock_changed(
-            conn,
-            reserved["product_id"],
-            sku["sku_id"],
-            reserved["on_hand"],
-            reserved["reserved"],
-            reserved["available"],
-        )
+        await announce(conn, sku["sku_id"], reserved)
 
     by_vendor: dict[int, list[asyncpg.Record]] = defaultdict(list)
     for sku in skus:

@@ -95,3 +95,30 @@ WHERE checkout_id = $1 AND status = 'pending_payment'
 RETURNING id, vendor_id
 """
 SET_CHECKOUT_STATUS = "UPDATE checkouts SET status = $2 WHERE id = $1"
+
+# Lifecycle
+ORDER_FOR_UPDATE = f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"
+SET_ORDER_STATUS = """
+UPDATE orders SET status = $2, updated_at = now(),
+    carrier = COALESCE($3, carrier), tracking_number = COALESCE($4, tracking_number),
+    estimated_arrival = COALESCE($5, estimated_arrival), cancel_reason = COALESCE($6, cancel_reason)
+WHERE id = $1
+"""
+LINES_OF_ORDER = "SELECT sku_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku_id"
+RESTOCK = """
+UPDATE skus SET on_hand = on_hand + $2 WHERE id = $1
+RETURNING product_id, on_hand, reserved, available
+"""
+INSERT_ORDER_MOVEMENT = """
+INSERT INTO stock_movements (sku_id, delta, on_hand, reason, actor_id, order_id) VALUES ($1, $2, $3, $4, $5, $6)
+"""
+OPEN_ORDERS_OF_CHECKOUT = "SELECT count(*) FROM orders WHERE checkout_id = $1 AND status <> 'cancelled'"
+CANCEL_CHECKOUT_IF_UNPAID = "UPDATE checkouts SET status = 'cancelled' WHERE id = $1 AND status = 'pending_payment'"
+SUCCEEDED_PAYMENT_FOR_UPDATE = """
+SELECT id, amount, refunded_amount FROM payments WHERE checkout_id = $1 AND status = 'succeeded' FOR UPDATE
+"""
+REFUND = """
+UPDATE payments SET refunded_amount = refunded_amount + $2,
+    status = CASE WHEN refunded_amount + $2 >= amount THEN 'refunded' ELSE status END
+WHERE id = $1
+"""

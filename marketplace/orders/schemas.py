@@ -53,3 +53,13 @@ class CheckoutOut(Struct):
     expires_at: datetime
     created_at: datetime
     orders: list[OrderOut]
+
+
+class ShipIn(Struct, forbid_unknown_fields=True):
+    carrier: Annotated[str, Meta(min_length=2, max_length=60)]
+    tracking_number: Annotated[str, Meta(min_length=4, max_length=60, pattern=r"^[A-Za-z0-9\-]+$")]
+    estimated_arrival: date | None = None
+
+
+class CancelIn(Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(min_length=3, max_length=500)]

@@ -9,7 +9,7 @@ import logging
 import asyncpg
 
 from marketplace.core.events import append_event
-from marketplace.inventory.service import stock_changed
+from marketplace.inventory.service import announce
 from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
@@ -25,9 +25,7 @@ async def expire_unpaid(db: asyncpg.Pool, batch: int = 100) -> int:
         for checkout in checkouts:
             for line in await conn.fetch(q.RESERVED_LINES_OF_CHECKOUT, checkout["id"]):
                 sku = await conn.fetchrow(q.RELEASE, line["sku_id"], line["quantity"])
-                await stock_changed(
-                    conn, sku["product_id"], line["sku_id"], sku["on_hand"], sku["reserved"], sku["available"]
-                )
+                await announce(conn, line["sku_id"], sku)
             for order in await conn.fetch(q.CANCEL_UNPAID_ORDERS, checkout["id"], REASON):
                 await conn.execute(
                     q.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED, None, REASON

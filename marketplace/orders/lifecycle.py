@@ -1,0 +1,109 @@
+"""The order state machine. Every transition is checked against who may make it from which state (anything
+else is a 409), recorded in the order's history and appended as an event for both live feeds, in one
+transaction. Cancelling gives stock back: reserved units if unpaid, sold units (restocked) and the money
+(refunded through the payment) if paid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+
+from marketplace.core.errors import Conflict, NotFound
+from marketplace.core.events import append_event
+from marketplace.inventory.service import announce
+from marketplace.orders import OrderStatus
+from marketplace.orders import queries as q
+from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
+from marketplace.orders.read import OrderDetail, order_for
+
+S = OrderStatus
+# (from, to) → who may do it
+ALLOWED: dict[tuple[OrderStatus, OrderStatus], str] = {
+    (S.PAID, S.ACCEPTED): "vendor",
+    (S.ACCEPTED, S.SHIPPED): "vendor",
+    (S.SHIPPED, S.DELIVERED): "vendor",
+    (S.DELIVERED, S.COMPLETED): "buyer",
+    (S.PENDING_PAYMENT, S.CANCELLED): "buyer",
+    (S.PAID, S.CANCELLED): "buyer or vendor",
+    (S.ACCEPTED, S.CANCELLED): "buyer or vendor",
+}
+
+
+@dataclass
+class Shipment:
+    carrier: str
+    tracking_number: str
+    estimated_arrival: date | None
+
+
+async def transition(
+    db: asyncpg.Pool,
+    order_id: int,
+    target: OrderStatus,
+    *,
+    actor_id: int,
+    buyer_id: int | None = None,
+    vendor_id: int | None = None,
+    shipment: Shipment | None = None,
+    reason: str | None = None,
+) -> OrderDetail:
+    """Move an order the caller owns (as its buyer or its vendor) to `target`."""
+    role = "buyer" if buyer_id is not None else "vendor"
+    async with db.acquire() as conn, conn.transaction():
+        order = await conn.fetchrow(q.ORDER_FOR_UPDATE, order_id)
+        if order is None or (buyer_id is not None and order["buyer_id"] != buyer_id):
+            raise NotFound("no such order")
+        if vendor_id is not None and order["vendor_id"] != vendor_id:
+            raise NotFound("no such order")
+        current = OrderStatus(order["status"])
+        allowed = ALLOWED.get((current, target))
+        if allowed is None or role not in allowed:
+            raise Conflict(f"a {role} cannot move a {current} order to {target}", order_status=current)
+        if target == S.CANCELLED:
+            await _give_back(conn, order, current, actor_id)
+        await conn.execute(
+            q.SET_ORDER_STATUS,
+            order_id,
+            target,
+            shipment.carrier if shipment else None,
+            shipment.tracking_number if shipment else None,
+            shipment.estimated_arrival if shipment else None,
+            reason if target == S.CANCELLED else None,
+        )
+        await conn.execute(q.INSERT_HISTORY, order_id, current, target, actor_id, reason)
+        payload: dict[str, object] = {"order_id": order_id, "status": target, "previous": current}
+        if shipment:
+            payload |= {"carrier": shipment.carrier, "tracking_number": shipment.tracking_number}
+        await append_event(conn, vendor_orders_topic(order["vendor_id"]), f"order.{target}", payload)
+        await append_event(conn, buyer_orders_topic(order["buyer_id"]), f"order.{target}", payload)
+    return await order_for(db, order_id, buyer_id=buyer_id, vendor_id=vendor_id)
+
+
+async def _give_back(conn: asyncpg.Connection, order: asyncpg.Record, current: OrderStatus, actor_id: int) -> None:
+    lines = await conn.fetch(q.LINES_OF_ORDER, order["id"])
+    if current == S.PENDING_PAYMENT:
+        for line in lines:
+            sku = await conn.fetchrow(q.RELEASE, line["sku_id"], line["quantity"])
+            await announce(conn, line["sku_id"], sku)
+        if await conn.fetchval(q.OPEN_ORDERS_OF_CHECKOUT, order["checkout_id"]) <= 1:
+            await conn.execute(q.CANCEL_CHECKOUT_IF_UNPAID, order["checkout_id"])
+        return
+    # Paid: the units were sold, so they come back onto the shelf, and the order's total is refunded.
+    for line in lines:
+        sku = await conn.fetchrow(q.RESTOCK, line["sku_id"], line["quantity"])
+        await conn.execute(
+            q.INSERT_ORDER_MOVEMENT,
+            line["sku_id"],
+            line["quantity"],
+            sku["on_hand"],
+            "order cancelled",
+            actor_id,
+            order["id"],
+        )
+        await announce(conn, line["sku_id"], sku)
+    payment = await conn.fetchrow(q.SUCCEEDED_PAYMENT_FOR_UPDATE, order["checkout_id"])
+    if payment is not None:
+        # The sandbox gateway refunds at once; a real provider's refund call would go here.
+        await conn.execute(q.REFUND, payment["id"], order["total"])
