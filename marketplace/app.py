@@ -36,6 +36,7 @@ from marketplace.orders.controllers import BuyerOrderController, CheckoutControl
 from marketplace.orders.sweeper import run_sweeper
 from marketplace.payments.controllers import CheckoutPaymentController, SandboxGatewayController, WebhookController
 from marketplace.payments.sandbox import SandboxGateway
+from marketplace.reviews.controllers import ProductReviewController, VendorReviewController
 from marketplace.search.controllers import SearchController
 from marketplace.settings import Settings, load_settings
 from marketplace.vendors.controllers import (
@@ -68,6 +69,8 @@ ROUTES = [
     CheckoutPaymentController,
     WebhookController,
     SandboxGatewayController,
+    ProductReviewController,
+    VendorReviewController,
 ]
 
 

@@ -22,6 +22,8 @@ from marketplace.core.db import init_connection, migrate, with_database
 from marketplace.embedded import embedded_servers, remove_dead_runs
 from marketplace.settings import Settings, load_settings
 
+pytest_plugins = ["tests.shop_fixtures"]
+
 TEMPLATE = "marketplace_template"
 TEST_RUNS = Path(__file__).resolve().parent.parent / ".data" / "test-runs"
 # Each test run has its own servers, so two runs at once (or a run beside `make run`) never collide.

@@ -1,0 +1,1 @@
+"""Reviews: one per buyer and product, only after delivery; vendors reply; ratings follow."""

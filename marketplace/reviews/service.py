@@ -1,0 +1,43 @@
+"""Review rules: no review without a delivered purchase, one per buyer and product, one reply per review."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from marketplace.core.errors import Conflict, Forbidden, NotFound
+from marketplace.reviews import queries as q
+from marketplace.reviews.schemas import ReviewIn, ReviewOut
+
+
+async def _out(conn: asyncpg.Connection | asyncpg.Pool, review_id: int) -> ReviewOut:
+    return ReviewOut(**dict(await conn.fetchrow(q.GET_REVIEW, review_id)))
+
+
+async def write(db: asyncpg.Pool, buyer_id: int, product_id: int, body: ReviewIn) -> ReviewOut:
+    async with db.acquire() as conn, conn.transaction():
+        vendor_id = await conn.fetchval(q.BOUGHT_AND_DELIVERED, product_id, buyer_id)
+        if vendor_id is None:
+            raise Forbidden("you can review a product once it has been delivered to you")
+        try:
+            async with conn.transaction():
+                review_id = await conn.fetchval(
+                    q.INSERT_REVIEW, product_id, vendor_id, buyer_id, body.rating, body.body
+                )
+        except asyncpg.UniqueViolationError:
+            raise Conflict("you have already reviewed this product") from None
+        await conn.execute(q.RATE_PRODUCT, product_id, body.rating)
+        await conn.execute(q.RATE_VENDOR, vendor_id, body.rating)
+        return await _out(conn, review_id)
+
+
+async def of_product(db: asyncpg.Pool, product_id: int, cursor: int | None, limit: int) -> list[ReviewOut]:
+    return [ReviewOut(**dict(r)) for r in await db.fetch(q.PRODUCT_REVIEWS, product_id, cursor, limit + 1)]
+
+
+async def reply(db: asyncpg.Pool, vendor_id: int, review_id: int, text: str) -> ReviewOut:
+    async with db.acquire() as conn, conn.transaction():
+        if await conn.fetchval(q.REPLY, review_id, vendor_id, text) is None:
+            if await conn.fetchrow(q.REVIEW_OF_VENDOR, review_id, vendor_id) is None:
+                raise NotFound("no such review of your products")
+            raise Conflict("you have already replied to this review")
+        return await _out(conn, review_id)
