@@ -39,6 +39,7 @@ from marketplace.payments.sandbox import SandboxGateway
 from marketplace.reviews.controllers import ProductReviewController, VendorReviewController
 from marketplace.search.controllers import SearchController
 from marketplace.settings import Settings, load_settings
+from marketplace.settlement.controllers import AdminSettlementController, VendorSettlementController
 from marketplace.vendors.controllers import (
     AdminVendorController,
     ApplicationController,
@@ -71,6 +72,8 @@ ROUTES = [
     SandboxGatewayController,
     ProductReviewController,
     VendorReviewController,
+    VendorSettlementController,
+    AdminSettlementController,
 ]
 
 

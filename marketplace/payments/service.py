@@ -16,6 +16,7 @@ from marketplace.payments import PaymentMethod, PaymentStatus
 from marketplace.payments import queries as q
 from marketplace.payments.sandbox import Callback, SandboxGateway
 from marketplace.payments.schemas import NextAction, PaymentOut, PaymentStarted
+from marketplace.settlement.service import post_payments
 
 
 async def start_payment(
@@ -98,6 +99,7 @@ async def _apply(conn: asyncpg.Connection, provider: str, callback: Callback, bo
         await conn.execute(q.MARK_CHECKOUT_PAID, payment["checkout_id"])
         orders = await conn.fetch(q.PAY_ORDERS, payment["checkout_id"])
         await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
+        await post_payments(conn, [o["id"] for o in orders])
         for order in orders:
             await conn.execute(
                 order_queries.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, None, "paid"

@@ -1,0 +1,46 @@
+"""All SQL of settlement."""
+
+# For each line of the orders: its total and the rate that applies to it (category on the line's
+# product category path, nearest first; then vendor; then platform).
+LINE_RATES = """
+SELECT l.order_id, l.line_total,
+       COALESCE(
+           (SELECT r.rate_bp FROM categories c, unnest(c.path) WITH ORDINALITY AS a(id, depth)
+                JOIN commission_rates r ON r.scope = 'category' AND r.scope_id = a.id
+            WHERE c.id = p.category_id ORDER BY a.depth DESC LIMIT 1),
+           (SELECT rate_bp FROM commission_rates WHERE scope = 'vendor' AND scope_id = o.vendor_id),
+           (SELECT rate_bp FROM commission_rates WHERE scope = 'platform' AND scope_id = 0)
+       ) AS rate_bp
+FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN products p ON p.id = l.product_id
+WHERE l.order_id = ANY($1::bigint[])
+"""
+SET_COMMISSION = "UPDATE orders SET commission = $2 WHERE id = $1"
+ORDER_MONEY = "SELECT id, vendor_id, total, currency, commission FROM orders WHERE id = $1"
+INSERT_ENTRIES = """
+INSERT INTO ledger_entries (posting, account, amount, currency, kind, order_id, payout_id)
+SELECT $1, e.account, e.amount, $2, $3, $4, $5 FROM unnest($6::text[], $7::bigint[]) AS e(account, amount)
+"""
+BALANCE = "SELECT COALESCE(sum(amount), 0)::bigint FROM ledger_entries WHERE account = $1 AND currency = $2"
+LOCK_VENDOR = "SELECT id FROM vendors WHERE id = $1 FOR UPDATE"
+INSERT_PAYOUT = """
+INSERT INTO payouts (vendor_id, amount, currency, admin_id) VALUES ($1, $2, $3, $4)
+RETURNING id, vendor_id, amount, currency, admin_id, created_at
+"""
+STATEMENT = """
+SELECT id, amount, currency, kind, order_id, payout_id, created_at FROM ledger_entries
+WHERE account = $1 AND ($2::bigint IS NULL OR id < $2)
+ORDER BY id DESC LIMIT $3
+"""
+TRIAL_BALANCE = """
+SELECT account, currency, sum(amount)::bigint AS balance FROM ledger_entries GROUP BY account, currency ORDER BY account
+"""
+UPSERT_RATE = """
+INSERT INTO commission_rates (scope, scope_id, rate_bp) VALUES ($1, $2, $3)
+ON CONFLICT (scope, scope_id) DO UPDATE SET rate_bp = EXCLUDED.rate_bp
+RETURNING scope, scope_id, rate_bp
+"""
+ALL_RATES = "SELECT scope, scope_id, rate_bp FROM commission_rates ORDER BY scope, scope_id"
+SCOPE_EXISTS = {
+    "vendor": "SELECT EXISTS (SELECT 1 FROM vendors WHERE id = $1)",
+    "category": "SELECT EXISTS (SELECT 1 FROM categories WHERE id = $1)",
+}
