@@ -23,3 +23,18 @@ async def append_event(conn: asyncpg.Connection, topic: str, type_: str, payload
     if not conn.is_in_transaction():
         raise RuntimeError("append_event must run inside the transaction that makes the change")
     return await conn.fetchval(INSERT_EVENT, topic, type_, payload)
+
+
+INSERT_EVENTS = """
+INSERT INTO events (topic, type, payload)
+SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+"""
+
+
+async def append_events(conn: asyncpg.Connection, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Several events in one round trip, in the given order (same rules as `append_event`)."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("append_events must run inside the transaction that makes the change")
+    if events:
+        topics, types, payloads = zip(*events, strict=True)
+        await conn.execute(INSERT_EVENTS, list(topics), list(types), list(payloads))

@@ -3,6 +3,7 @@ stock movement and a `stock.changed` event in the same transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import asyncpg
@@ -27,15 +28,22 @@ def stock_topic(product_id: int) -> str:
     return f"product:{product_id}:stock"
 
 
+def stock_event(product_id: int, sku_id: int, level: Mapping[str, int]) -> tuple[str, str, dict[str, int]]:
+    """The `stock.changed` event for a SKU's new on hand, reserved and available figures."""
+    figures = {
+        "sku_id": sku_id,
+        "on_hand": level["on_hand"],
+        "reserved": level["reserved"],
+        "available": level["available"],
+    }
+    return stock_topic(product_id), "stock.changed", figures
+
+
 async def stock_changed(
     conn: asyncpg.Connection, product_id: int, sku_id: int, on_hand: int, reserved: int, available: int
 ) -> None:
-    await append_event(
-        conn,
-        stock_topic(product_id),
-        "stock.changed",
-        {"sku_id": sku_id, "on_hand": on_hand, "reserved": reserved, "available": available},
-    )
+    level = {"on_hand": on_hand, "reserved": reserved, "available": available}
+    await append_event(conn, *stock_event(product_id, sku_id, level))
 
 
 async def announce(conn: asyncpg.Connection, sku_id: int, row: asyncpg.Record) -> None:

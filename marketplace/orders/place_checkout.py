@@ -12,12 +12,11 @@ import asyncpg
 import msgspec
 
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
-from marketplace.core.events import append_event
-from marketplace.inventory.service import announce
+from marketplace.core.events import append_events
+from marketplace.inventory.service import stock_event
 from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
-from marketplace.orders.read import checkout_out
-from marketplace.orders.schemas import CheckoutOut
+from marketplace.orders.schemas import CheckoutOut, OrderLineOut, OrderOut
 
 # Shipping per vendor order, in minor units: free from this order value up, otherwise a flat fee.
 FREE_SHIPPING_FROM = 5000
@@ -37,7 +36,8 @@ def buyer_orders_topic(buyer_id: int) -> str:
 
 
 async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: int, payment_minutes: int) -> CheckoutOut:
-    """Must run inside a transaction (the caller's, which may also complete an idempotency key)."""
+    """Must run inside a transaction (the caller's, which may also complete an idempotency key).
+    A fixed number of statements whatever the cart holds: each step handles all SKUs or all vendors."""
     cart = await conn.fetch(q.LOCK_CART, buyer_id)
     if not cart:
         raise Unprocessable("your cart is empty")
@@ -52,63 +52,122 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
     currencies = {s["currency"] for s in skus}
     if len(currencies) != 1:
         raise Unprocessable("a checkout is paid in one currency")
-
-    for sku in skus:  # ordered by SKU id
-        reserved = await conn.fetchrow(q.RESERVE, sku["sku_id"], quantities[sku["sku_id"]])
-        if reserved is None:
-            left = await conn.fetchval(q.AVAILABLE, sku["sku_id"])
+    for sku in skus:
+        if sku["available"] < quantities[sku["sku_id"]]:
             raise Conflict(
-                f"only {left} left of {sku['title']} ({sku['code']})",
+                f"only {sku['available']} left of {sku['title']} ({sku['code']})",
                 sku_id=sku["sku_id"],
-                available=left,
+                available=sku["available"],
             )
-        await announce(conn, sku["sku_id"], reserved)
+    reserved = await conn.fetch(q.RESERVE_ALL, [s["sku_id"] for s in skus], [quantities[s["sku_id"]] for s in skus])
+    await append_events(conn, [stock_event(r["product_id"], r["sku_id"], r) for r in reserved])
 
     by_vendor: dict[int, list[asyncpg.Record]] = defaultdict(list)
     for sku in skus:
         by_vendor[sku["vendor_id"]].append(sku)
-    totals = {vendor: sum(s["price"] * quantities[s["sku_id"]] for s in lines) for vendor, lines in by_vendor.items()}
-    shipping = {vendor: shipping_for(total) for vendor, total in totals.items()}
-    items_total, shipping_total = sum(totals.values()), sum(shipping.values())
+    vendors = sorted(by_vendor)
+    totals = {v: sum(s["price"] * quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
+    shipping = {v: shipping_for(totals[v]) for v in vendors}
     currency = currencies.pop()
-    checkout_id = await conn.fetchval(
+    address_json = dict(address)
+    checkout = await conn.fetchrow(
         q.INSERT_CHECKOUT,
         buyer_id,
         currency,
-        items_total,
-        shipping_total,
-        items_total + shipping_total,
-        dict(address),
+        sum(totals.values()),
+        sum(shipping.values()),
+        sum(totals.values()) + sum(shipping.values()),
+        address_json,
         payment_minutes * 60,
     )
-    for vendor_id, lines in sorted(by_vendor.items()):
-        total = totals[vendor_id] + shipping[vendor_id]
-        order_id = await conn.fetchval(
-            q.INSERT_ORDER, checkout_id, buyer_id, vendor_id, currency, totals[vendor_id], shipping[vendor_id], total
+    orders = {
+        r["vendor_id"]: r
+        for r in await conn.fetch(
+            q.INSERT_ORDERS,
+            checkout["id"],
+            buyer_id,
+            currency,
+            vendors,
+            [totals[v] for v in vendors],
+            [shipping[v] for v in vendors],
         )
-        await conn.execute(
-            q.INSERT_LINES,
-            order_id,
-            [s["sku_id"] for s in lines],
-            [s["product_id"] for s in lines],
-            [s["title"] for s in lines],
-            [s["code"] for s in lines],
-            [s["price"] for s in lines],
-            [quantities[s["sku_id"]] for s in lines],
-        )
-        await conn.execute(q.INSERT_HISTORY, order_id, None, OrderStatus.PENDING_PAYMENT, buyer_id, "placed")
+    }
+    line_skus = [s for v in vendors for s in by_vendor[v]]
+    lines = await conn.fetch(
+        q.INSERT_LINES,
+        [orders[s["vendor_id"]]["id"] for s in line_skus],
+        [s["sku_id"] for s in line_skus],
+        [s["product_id"] for s in line_skus],
+        [s["title"] for s in line_skus],
+        [s["code"] for s in line_skus],
+        [s["price"] for s in line_skus],
+        [quantities[s["sku_id"]] for s in line_skus],
+    )
+    line_ids = {(r["order_id"], r["sku_id"]): r["id"] for r in lines}
+    order_ids = [orders[v]["id"] for v in vendors]
+    await conn.execute(q.INSERT_HISTORIES, order_ids, OrderStatus.PENDING_PAYMENT, buyer_id, "placed")
+    events = []
+    for v in vendors:
         summary = {
-            "order_id": order_id,
-            "checkout_id": checkout_id,
+            "order_id": orders[v]["id"],
+            "checkout_id": checkout["id"],
             "status": OrderStatus.PENDING_PAYMENT,
-            "total": total,
+            "total": totals[v] + shipping[v],
             "currency": currency,
-            "items": sum(quantities[s["sku_id"]] for s in lines),
+            "items": sum(quantities[s["sku_id"]] for s in by_vendor[v]),
         }
-        await append_event(conn, vendor_orders_topic(vendor_id), "order.placed", summary)
-        await append_event(conn, buyer_orders_topic(buyer_id), "order.placed", summary)
+        events += [
+            (vendor_orders_topic(v), "order.placed", summary),
+            (buyer_orders_topic(buyer_id), "order.placed", summary),
+        ]
+    await append_events(conn, events)
     await conn.execute(q.REMOVE_FROM_CART, buyer_id, list(quantities))
-    return await checkout_out(conn, checkout_id)
+
+    order_out = [
+        OrderOut(
+            id=orders[v]["id"],
+            checkout_id=checkout["id"],
+            buyer_id=buyer_id,
+            vendor_id=v,
+            status=orders[v]["status"],
+            currency=currency,
+            items_total=totals[v],
+            shipping_total=shipping[v],
+            total=totals[v] + shipping[v],
+            carrier=None,
+            tracking_number=None,
+            estimated_arrival=None,
+            cancel_reason=None,
+            created_at=orders[v]["created_at"],
+            updated_at=orders[v]["updated_at"],
+            lines=[
+                OrderLineOut(
+                    id=line_ids[(orders[v]["id"], s["sku_id"])],
+                    sku_id=s["sku_id"],
+                    product_id=s["product_id"],
+                    title=s["title"],
+                    sku_code=s["code"],
+                    unit_price=s["price"],
+                    quantity=quantities[s["sku_id"]],
+                    line_total=s["price"] * quantities[s["sku_id"]],
+                )
+                for s in by_vendor[v]
+            ],
+        )
+        for v in vendors
+    ]
+    return CheckoutOut(
+        id=checkout["id"],
+        status=checkout["status"],
+        currency=currency,
+        items_total=sum(totals.values()),
+        shipping_total=sum(shipping.values()),
+        grand_total=sum(totals.values()) + sum(shipping.values()),
+        shipping_address=address_json,
+        expires_at=checkout["expires_at"],
+        created_at=checkout["created_at"],
+        orders=order_out,
+    )
 
 
 def encode(checkout: CheckoutOut) -> bytes:

@@ -9,24 +9,34 @@ ADDRESS_OF_BUYER = """
 SELECT recipient, phone, line1, line2, city, region, postal_code, country FROM addresses
 WHERE id = $1 AND user_id = $2
 """
+# Locks the SKU rows in id order; availability is then checked and reserved under that lock.
 SKUS_FOR_ORDER = """
-SELECT s.id AS sku_id, s.product_id, s.code, s.price, p.title, p.vendor_id, p.currency,
+SELECT s.id AS sku_id, s.product_id, s.code, s.price, s.available, p.title, p.vendor_id, p.currency,
        (p.status = 'listed' AND v.status = 'active') AS visible
 FROM skus s JOIN products p ON p.id = s.product_id JOIN vendors v ON v.id = p.vendor_id
 WHERE s.id = ANY($1::bigint[])
 ORDER BY s.id
+FOR UPDATE OF s
+"""
+# The CHECK (reserved <= on_hand) on skus stays as the last guard against overselling.
+RESERVE_ALL = """
+UPDATE skus SET reserved = skus.reserved + u.quantity
+FROM unnest($1::bigint[], $2::int[]) AS u(sku_id, quantity)
+WHERE skus.id = u.sku_id
+RETURNING skus.id AS sku_id, skus.product_id, skus.on_hand, skus.reserved, skus.available
 """
 # The guard that makes overselling impossible: the row changes only if enough is left.
-RESERVE = """
-UPDATE skus SET reserved = reserved + $2
-WHERE id = $1 AND on_hand - reserved >= $2
-RETURNING product_id, on_hand, reserved, available
-"""
-AVAILABLE = "SELECT available FROM skus WHERE id = $1"
 INSERT_CHECKOUT = """
 INSERT INTO checkouts (buyer_id, currency, items_total, shipping_total, grand_total, shipping_address, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
-RETURNING id
+RETURNING id, status, created_at, expires_at
+"""
+INSERT_ORDERS = """
+INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total)
+SELECT $1, $2, o.vendor_id, $3, o.items_total, o.shipping_total, o.items_total + o.shipping_total
+FROM unnest($4::bigint[], $5::bigint[], $6::bigint[]) WITH ORDINALITY AS o(vendor_id, items_total, shipping_total, n)
+ORDER BY o.n
+RETURNING id, vendor_id, status, created_at, updated_at
 """
 INSERT_ORDER = """
 INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total)
@@ -35,9 +45,15 @@ RETURNING id
 """
 INSERT_LINES = """
 INSERT INTO order_lines (order_id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total)
-SELECT $1, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, l.quantity, l.unit_price * l.quantity
-FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::int[])
-     AS l(sku_id, product_id, title, sku_code, unit_price, quantity)
+SELECT l.order_id, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, l.quantity, l.unit_price * l.quantity
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::int[])
+     WITH ORDINALITY AS l(order_id, sku_id, product_id, title, sku_code, unit_price, quantity, n)
+ORDER BY l.n
+RETURNING id, order_id, sku_id
+"""
+INSERT_HISTORIES = """
+INSERT INTO order_history (order_id, from_status, to_status, actor_id, note)
+SELECT unnest($1::bigint[]), NULL, $2, $3, $4
 """
 INSERT_HISTORY = """
 INSERT INTO order_history (order_id, from_status, to_status, actor_id, note) VALUES ($1, $2, $3, $4, $5)
