@@ -54,6 +54,31 @@ async def test_seeded_marketplace_is_browsable(
     assert await db.fetchval("SELECT sum(on_hand) FROM skus") == await db.fetchval(
         "SELECT sum(delta) FROM stock_movements"
     )
+    # Orders follow the purchases and obey the same invariants as live ones.
+    assert counts["orders"] > 0 and counts["reviews"] > 0
+    assert await db.fetchval("SELECT sum(amount) FROM ledger_entries") == 0
+    assert await db.fetchval("SELECT min(on_hand) FROM skus") >= 0
+    unpaid = await db.fetchval(
+        "SELECT count(*) FROM orders o WHERE o.status <> 'cancelled' AND NOT EXISTS"
+        " (SELECT 1 FROM payments p WHERE p.checkout_id = o.checkout_id AND p.status = 'succeeded')"
+    )
+    assert unpaid == 0
+    unsold = await db.fetchval(
+        "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.status <> 'cancelled'"
+        " AND NOT EXISTS (SELECT 1 FROM stock_movements m WHERE m.order_id = o.id AND m.sku_id = l.sku_id)"
+    )
+    assert unsold == 0
+    early_reviews = await db.fetchval(
+        "SELECT count(*) FROM reviews r WHERE NOT EXISTS"
+        " (SELECT 1 FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.product_id = r.product_id"
+        " AND o.buyer_id = r.buyer_id AND o.status IN ('delivered', 'completed'))"
+    )
+    assert early_reviews == 0
+    assert await db.fetchval(
+        "SELECT bool_and(p.sold_count = coalesce(t.n, 0)) FROM products p LEFT JOIN (SELECT l.product_id, count(*) n"
+        " FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.status <> 'cancelled' GROUP BY 1) t"
+        " ON t.product_id = p.id"
+    )
     body = (await client.get("/products", params={"facets": "true", "sort": "best_selling"})).json()
     assert body["total"] == counts["products"]
     assert body["items"][0]["sold_count"] >= body["items"][-1]["sold_count"]

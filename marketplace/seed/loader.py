@@ -15,6 +15,7 @@ from marketplace.accounts.passwords import hash_password
 from marketplace.core.errors import Conflict
 from marketplace.seed import queries as q
 from marketplace.seed.generator import SIZES, WEEK, Demo, generate
+from marketplace.seed.orders import load_orders, plan_checkouts, sold_per_product
 
 DEMO_PASSWORD = "marketplace-demo"
 CHUNK = 100_000
@@ -61,12 +62,14 @@ async def seed(
         step("users and vendors")
         product_ids = await _products(conn, demo, vendor_ids, category_ids)
         step("products")
-        await _skus(conn, demo, product_ids)
+        checkouts = plan_checkouts(demo, seed_value)
+        first_sku_ids = await _skus(conn, demo, product_ids, sold_per_product(demo, checkouts))
         step("skus and stock")
         await _interactions(conn, demo, buyer_ids, product_ids, quiet)
         step("interactions")
-        await _sales_and_tastes(conn, demo, buyer_ids, product_ids, category_ids)
-        step("sales and tastes")
+        sales = await load_orders(conn, demo, checkouts, buyer_ids, vendor_ids, product_ids, first_sku_ids, seed_value)
+        await _tastes_and_totals(conn, demo, buyer_ids, category_ids)
+        step("orders, reviews and tastes")
     await conn.execute(q.ANALYZE)
     step("analyzed")
     bar.close()
@@ -76,6 +79,7 @@ async def seed(
         "skus": len(demo.sku_code),
         "buyers": size.buyers,
         "interactions": len(demo.kind),
+        **sales,
     }
 
 
@@ -149,11 +153,19 @@ async def _products(
     return await _next_ids(conn, "products", len(rows))
 
 
-async def _skus(conn: asyncpg.Connection, demo: Demo, product_ids: np.ndarray) -> None:
+async def _skus(conn: asyncpg.Connection, demo: Demo, product_ids: np.ndarray, sold: np.ndarray) -> np.ndarray:
+    """Load SKUs with their opening stock (the demo's sales come out of each product's first SKU, so it
+    opens with what it still has plus what it sold). Returns each product's first SKU id."""
+    first = np.full(demo.size.products, -1)
+    for index, product in enumerate(demo.sku_product):
+        if first[product] < 0:
+            first[product] = index
+    opening = demo.sku_stock.copy()
+    opening[first] += sold
     rows = [
         (int(product_ids[p]), code, attrs, int(price), int(stock))
         for p, code, attrs, price, stock in zip(
-            demo.sku_product, demo.sku_code, demo.sku_attributes, demo.sku_price, demo.sku_stock, strict=True
+            demo.sku_product, demo.sku_code, demo.sku_attributes, demo.sku_price, opening, strict=True
         )
     ]
     await conn.copy_records_to_table(
@@ -162,13 +174,14 @@ async def _skus(conn: asyncpg.Connection, demo: Demo, product_ids: np.ndarray) -
     sku_ids = await _next_ids(conn, "skus", len(rows))
     movements = [
         (int(sku_id), int(stock), int(stock), "initial stock")
-        for sku_id, stock in zip(sku_ids, demo.sku_stock, strict=True)
+        for sku_id, stock in zip(sku_ids, opening, strict=True)
         if stock
     ]
     await conn.copy_records_to_table(
         "stock_movements", records=movements, columns=("sku_id", "delta", "on_hand", "reason")
     )
     await conn.execute(q.PRICE_RANGES)
+    return sku_ids[first]
 
 
 def _interaction_rows(demo: Demo, buyer_ids: np.ndarray, product_ids: np.ndarray) -> Iterator[list[tuple]]:
@@ -203,14 +216,11 @@ async def _interactions(
             bar.update(len(chunk))
 
 
-async def _sales_and_tastes(
-    conn: asyncpg.Connection, demo: Demo, buyer_ids: np.ndarray, product_ids: np.ndarray, category_ids: list[int]
+async def _tastes_and_totals(
+    conn: asyncpg.Connection, demo: Demo, buyer_ids: np.ndarray, category_ids: list[int]
 ) -> None:
-    purchases = demo.product[demo.kind == "purchase"]
-    sold = np.bincount(purchases, minlength=demo.size.products)
-    reviews = np.round(sold * 0.35).astype(int)
-    await conn.execute(q.SET_SALES, product_ids.tolist(), sold.tolist(), reviews.tolist())
-    await conn.execute(q.NO_RATING_WITHOUT_REVIEWS)
+    for statement in q.TOTALS_FROM_ORDERS:
+        await conn.execute(statement)
     leaves = demo.categories.leaves
     rows = [
         (

@@ -1,0 +1,312 @@
+"""Orders, payments, reviews and the ledger for the demo, derived from the simulated purchases.
+
+Each browsing session's purchases become one checkout, split into one order per vendor and paid through
+the sandbox provider. How far an order has come depends on its age (recent ones are paid or accepted,
+older ones shipped, delivered, then completed); a few are cancelled before payment. Buyers review some
+delivered products, rating them near the product's hidden quality. Sold units leave the shelf as
+stock movements, and every paid order posts to the ledger, exactly as the live code paths do."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import asyncpg
+import numpy as np
+
+from marketplace.orders.place_checkout import shipping_for
+from marketplace.seed.generator import DAY, Demo
+from marketplace.settlement import COMMISSION, GATEWAY, vendor_account
+from marketplace.settlement.service import commission_of
+
+PLATFORM_RATE_BP = 1000
+CANCEL_SHARE = 0.03
+REVIEW_SHARE = 0.35
+ADDRESS = {
+    "recipient": "",
+    "phone": "+4915100000000",
+    "line1": "1 Demo Street",
+    "line2": "",
+    "city": "Berlin",
+    "region": "",
+    "postal_code": "10115",
+    "country": "DE",
+}
+
+
+@dataclass
+class Checkout:
+    buyer: int  # index into the demo's buyers
+    at: float
+    products: list[int] = field(default_factory=list)  # product indices, one unit each
+    cancelled: bool = False
+
+
+def plan_checkouts(demo: Demo, seed_value: int) -> list[Checkout]:
+    rng = np.random.default_rng(seed_value + 1)
+    by_session: dict[int, Checkout] = {}
+    for i in np.flatnonzero(demo.kind == "purchase"):
+        session = int(demo.session[i])
+        checkout = by_session.setdefault(session, Checkout(int(demo.user[i]), float(demo.at[i])))
+        if int(demo.product[i]) not in checkout.products:
+            checkout.products.append(int(demo.product[i]))
+    checkouts = sorted(by_session.values(), key=lambda c: c.at)
+    for checkout, roll in zip(checkouts, rng.random(len(checkouts)), strict=True):
+        checkout.cancelled = roll < CANCEL_SHARE
+    return checkouts
+
+
+def sold_per_product(demo: Demo, checkouts: list[Checkout]) -> np.ndarray:
+    sold = np.zeros(demo.size.products, dtype=np.int64)
+    for checkout in checkouts:
+        if not checkout.cancelled:
+            sold[checkout.products] += 1
+    return sold
+
+
+def _stage(age_days: float, roll: float) -> list[str]:
+    """The statuses an order of this age has been through, after being placed and paid."""
+    if age_days > 14:
+        return ["accepted", "shipped", "delivered", "completed"]
+    if age_days > 3:
+        return ["accepted", "shipped", "delivered"]
+    if age_days > 1:
+        return ["accepted", "shipped"]
+    return ["accepted"] if roll < 0.5 else []
+
+
+def _ts(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+async def _copy(conn: asyncpg.Connection, table: str, columns: tuple[str, ...], rows: list[tuple]) -> np.ndarray:
+    """COPY rows and return the ids they got (consecutive within one session's COPY)."""
+    await conn.copy_records_to_table(table, records=rows, columns=columns)
+    if not rows:
+        return np.array([], dtype=np.int64)
+    last = await conn.fetchval(f"SELECT max(id) FROM {table}")  # table names are constants of this module
+    return np.arange(last - len(rows) + 1, last + 1)
+
+
+async def load_orders(
+    conn: asyncpg.Connection,
+    demo: Demo,
+    checkouts: list[Checkout],
+    buyer_ids: np.ndarray,
+    vendor_ids: np.ndarray,
+    product_ids: np.ndarray,
+    first_sku_ids: np.ndarray,
+    seed_value: int,
+) -> dict[str, int]:
+    rng = np.random.default_rng(seed_value + 2)
+    now = demo.start + demo.size.weeks * 7 * DAY
+    price = {p: int(demo.sku_price[np.flatnonzero(demo.sku_product == p)[0]]) for p in range(demo.size.products)}
+    code = {p: demo.sku_code[int(np.flatnonzero(demo.sku_product == p)[0])] for p in range(demo.size.products)}
+
+    buyers = sorted({c.buyer for c in checkouts})
+    address_rows = [
+        (
+            int(buyer_ids[b]),
+            f"Buyer {b + 1}",
+            ADDRESS["phone"],
+            ADDRESS["line1"],
+            ADDRESS["city"],
+            ADDRESS["postal_code"],
+            ADDRESS["country"],
+            True,
+        )
+        for b in buyers
+    ]
+    await conn.copy_records_to_table(
+        "addresses",
+        records=address_rows,
+        columns=("user_id", "recipient", "phone", "line1", "city", "postal_code", "country", "is_default"),
+    )
+
+    checkout_rows, order_plan = [], []
+    for checkout in checkouts:
+        by_vendor: dict[int, list[int]] = defaultdict(list)
+        for p in checkout.products:
+            by_vendor[int(demo.product_vendor[p])].append(p)
+        totals = {v: sum(price[p] for p in ps) for v, ps in by_vendor.items()}
+        shipping = {v: shipping_for(t) for v, t in totals.items()}
+        items, ship = sum(totals.values()), sum(shipping.values())
+        status = "cancelled" if checkout.cancelled else "paid"
+        address = {**ADDRESS, "recipient": f"Buyer {checkout.buyer + 1}"}
+        checkout_rows.append(
+            (
+                int(buyer_ids[checkout.buyer]),
+                status,
+                "EUR",
+                items,
+                ship,
+                items + ship,
+                address,
+                _ts(checkout.at + 900),
+                None if checkout.cancelled else _ts(checkout.at + 120),
+                _ts(checkout.at),
+            )
+        )
+        order_plan.append((checkout, by_vendor, totals, shipping))
+    checkout_ids = await _copy(
+        conn,
+        "checkouts",
+        (
+            "buyer_id",
+            "status",
+            "currency",
+            "items_total",
+            "shipping_total",
+            "grand_total",
+            "shipping_address",
+            "expires_at",
+            "paid_at",
+            "created_at",
+        ),
+        checkout_rows,
+    )
+
+    order_rows, order_meta = [], []
+    for checkout_id, (checkout, by_vendor, totals, shipping) in zip(checkout_ids, order_plan, strict=True):
+        age = (now - checkout.at) / DAY
+        for v, products in sorted(by_vendor.items()):
+            stages = [] if checkout.cancelled else _stage(age, float(rng.random()))
+            status = "cancelled" if checkout.cancelled else (stages[-1] if stages else "paid")
+            commission = 0 if checkout.cancelled else sum(commission_of(price[p], PLATFORM_RATE_BP) for p in products)
+            shipped = "shipped" in stages
+            order_rows.append(
+                (
+                    int(checkout_id),
+                    int(buyer_ids[checkout.buyer]),
+                    int(vendor_ids[v]),
+                    status,
+                    "EUR",
+                    totals[v],
+                    shipping[v],
+                    totals[v] + shipping[v],
+                    None if checkout.cancelled else commission,
+                    "DHL" if shipped else None,
+                    f"DEMO{checkout_id:08d}{v:03d}" if shipped else None,
+                    "payment not received in time" if checkout.cancelled else None,
+                    _ts(checkout.at),
+                    _ts(checkout.at + 60),
+                )
+            )
+            order_meta.append((checkout, v, products, stages, commission))
+    order_ids = await _copy(
+        conn,
+        "orders",
+        (
+            "checkout_id",
+            "buyer_id",
+            "vendor_id",
+            "status",
+            "currency",
+            "items_total",
+            "shipping_total",
+            "total",
+            "commission",
+            "carrier",
+            "tracking_number",
+            "cancel_reason",
+            "created_at",
+            "updated_at",
+        ),
+        order_rows,
+    )
+
+    lines, history, movements, ledger, payments, reviews = [], [], [], [], [], []
+    reviewed: set[tuple[int, int]] = set()
+    paid_total: dict[int, int] = defaultdict(int)
+    for order_id, (checkout, v, products, stages, commission), row in zip(
+        order_ids, order_meta, order_rows, strict=True
+    ):
+        oid, at = int(order_id), checkout.at
+        for p in products:
+            lines.append(
+                (oid, int(first_sku_ids[p]), int(product_ids[p]), demo.product_title[p], code[p], price[p], 1, price[p])
+            )
+        history.append((oid, None, "pending_payment", None, "placed", _ts(at)))
+        if checkout.cancelled:
+            history.append((oid, "pending_payment", "cancelled", None, "payment not received in time", _ts(at + 900)))
+            continue
+        previous = "paid"
+        history.append((oid, "pending_payment", "paid", None, "paid", _ts(at + 120)))
+        for step, status in enumerate(stages, start=1):
+            history.append((oid, previous, status, None, None, _ts(at + step * DAY * 0.9)))
+            previous = status
+        for p in products:
+            movements.append((int(first_sku_ids[p]), -1, "sold", oid, _ts(at + 120)))
+        total = row[7]
+        paid_total[int(row[0])] += total
+        posting = uuid.uuid4()
+        for account, amount in [
+            (GATEWAY, total),
+            (vendor_account(int(vendor_ids[v])), -(total - commission)),
+            (COMMISSION, -commission),
+        ]:
+            ledger.append((posting, account, amount, "EUR", "payment", oid, _ts(at + 120)))
+        if "delivered" in stages:
+            for p in products:
+                key = (checkout.buyer, p)
+                if key in reviewed or rng.random() >= REVIEW_SHARE:
+                    continue
+                reviewed.add(key)
+                rating = int(np.clip(round(demo.product_rating[p] + rng.normal(0, 0.8)), 1, 5))
+                text = ["Disappointing.", "Not great.", "Does the job.", "Very good.", "Excellent, would buy again."]
+                reviews.append(
+                    (
+                        int(product_ids[p]),
+                        int(vendor_ids[v]),
+                        int(buyer_ids[checkout.buyer]),
+                        rating,
+                        text[rating - 1],
+                        _ts(at + 4 * DAY),
+                    )
+                )
+    for checkout_id, checkout in zip(checkout_ids, checkouts, strict=True):
+        if not checkout.cancelled:
+            amount = paid_total[int(checkout_id)]
+            payments.append(
+                (
+                    int(checkout_id),
+                    "sandbox",
+                    f"sbx_demo_{checkout_id}",
+                    amount,
+                    "EUR",
+                    "succeeded",
+                    _ts(checkout.at + 60),
+                    _ts(checkout.at + 120),
+                )
+            )
+
+    await conn.copy_records_to_table(
+        "order_lines",
+        records=lines,
+        columns=("order_id", "sku_id", "product_id", "title", "sku_code", "unit_price", "quantity", "line_total"),
+    )
+    await conn.copy_records_to_table(
+        "order_history", records=history, columns=("order_id", "from_status", "to_status", "actor_id", "note", "at")
+    )
+    await conn.copy_records_to_table(
+        "payments",
+        records=payments,
+        columns=("checkout_id", "method", "provider_ref", "amount", "currency", "status", "created_at", "confirmed_at"),
+    )
+    await conn.copy_records_to_table(
+        "ledger_entries",
+        records=ledger,
+        columns=("posting", "account", "amount", "currency", "kind", "order_id", "created_at"),
+    )
+    await conn.copy_records_to_table(
+        "reviews", records=reviews, columns=("product_id", "vendor_id", "buyer_id", "rating", "body", "created_at")
+    )
+    # Sold units: one movement per line; on_hand figures are filled in by the caller's running sums.
+    await conn.copy_records_to_table(
+        "stock_movements",
+        records=[(sku, delta, 0, reason, order, at) for sku, delta, reason, order, at in movements],
+        columns=("sku_id", "delta", "on_hand", "reason", "order_id", "created_at"),
+    )
+    return {"checkouts": len(checkouts), "orders": len(order_rows), "reviews": len(reviews)}
