@@ -16,6 +16,11 @@ from redis.asyncio import Redis
 
 from marketplace.accounts import passwords
 from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
+from marketplace.aftersales.controllers import (
+    AdminAftersalesController,
+    BuyerAftersalesController,
+    VendorAftersalesController,
+)
 from marketplace.audit.controllers import AuditController
 from marketplace.cart.controllers import CartController
 from marketplace.catalog.controllers import (
@@ -74,6 +79,9 @@ ROUTES = [
     VendorReviewController,
     VendorSettlementController,
     AdminSettlementController,
+    BuyerAftersalesController,
+    VendorAftersalesController,
+    AdminAftersalesController,
 ]
 
 

@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # An unpaid checkout releases its stock after this long; the sweeper looks every few seconds.
     checkout_payment_minutes: int = 15
     sweeper_interval_seconds: float = 5.0
+    # Buyers may open a return, exchange or refund request this long after delivery.
+    aftersales_window_days: int = 14
     # Where this marketplace is reachable; the sandbox gateway sends its callbacks here.
     public_url: str = "http://127.0.0.1:8000"
     # Shared with the payment gateway to sign callbacks; derived from the secret key when unset.

@@ -17,7 +17,7 @@ from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
 from marketplace.orders.read import OrderDetail, order_for
-from marketplace.settlement.service import post_refund
+from marketplace.payments.service import refund
 
 S = OrderStatus
 # (from, to) → who may do it
@@ -104,8 +104,4 @@ async def _give_back(conn: asyncpg.Connection, order: asyncpg.Record, current: O
             order["id"],
         )
         await announce(conn, line["sku_id"], sku)
-    payment = await conn.fetchrow(q.SUCCEEDED_PAYMENT_FOR_UPDATE, order["checkout_id"])
-    if payment is not None:
-        # The sandbox gateway refunds at once; a real provider's refund call would go here.
-        await conn.execute(q.REFUND, payment["id"], order["total"])
-        await post_refund(conn, order["id"])
+    await refund(conn, order["checkout_id"], order["id"], order["total"])

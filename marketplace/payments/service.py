@@ -16,7 +16,7 @@ from marketplace.payments import PaymentMethod, PaymentStatus
 from marketplace.payments import queries as q
 from marketplace.payments.sandbox import Callback, SandboxGateway
 from marketplace.payments.schemas import NextAction, PaymentOut, PaymentStarted
-from marketplace.settlement.service import post_payments
+from marketplace.settlement.service import post_payments, post_refund
 
 
 async def start_payment(
@@ -109,3 +109,15 @@ async def _apply(conn: asyncpg.Connection, provider: str, callback: Callback, bo
             await append_event(conn, buyer_orders_topic(checkout["buyer_id"]), "order.paid", summary)
     await conn.execute(q.LOG_CALLBACK, provider, callback.event_id, callback.ref, body, "applied")
     return "applied"
+
+
+async def refund(conn: asyncpg.Connection, checkout_id: int, order_id: int, amount: int) -> None:
+    """Give `amount` of an order's money back through the checkout's payment and the ledger. The sandbox
+    provider refunds at once; a real provider's refund call would be made here."""
+    payment = await conn.fetchrow(order_queries.SUCCEEDED_PAYMENT_FOR_UPDATE, checkout_id)
+    if payment is None:
+        raise Conflict("this order has no settled payment to refund")
+    if payment["refunded_amount"] + amount > payment["amount"]:
+        raise Conflict("the refund would exceed what was paid")
+    await conn.execute(order_queries.REFUND, payment["id"], amount)
+    await post_refund(conn, order_id, amount)

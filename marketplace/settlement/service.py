@@ -2,7 +2,7 @@
 is paid; shipping carries no commission. Every money movement is one posting whose entries sum to zero:
 
     payment   gateway +total          vendor -(total - commission)   commission -commission
-    refund    the payment's posting for that order, reversed
+    refund    the payment's posting for that order, reversed (in proportion, for a partial refund)
     payout    vendor +amount          gateway -amount
 """
 
@@ -63,13 +63,16 @@ async def post_payments(conn: asyncpg.Connection, order_ids: list[int]) -> None:
         await _post(conn, entries, order["currency"], "payment", order_id)
 
 
-async def post_refund(conn: asyncpg.Connection, order_id: int) -> None:
-    """A paid order refunded in full: its payment posting reversed."""
+async def post_refund(conn: asyncpg.Connection, order_id: int, amount: int | None = None) -> None:
+    """Refund `amount` of a paid order (all of it by default): the order's payment posting reversed in
+    proportion, the commission share rounded half up to the cent."""
     order = await conn.fetchrow(q.ORDER_MONEY, order_id)
+    amount = order["total"] if amount is None else amount
+    commission = (order["commission"] * amount * 2 + order["total"]) // (2 * order["total"]) if order["total"] else 0
     entries = {
-        GATEWAY: -order["total"],
-        vendor_account(order["vendor_id"]): order["total"] - order["commission"],
-        COMMISSION: order["commission"],
+        GATEWAY: -amount,
+        vendor_account(order["vendor_id"]): amount - commission,
+        COMMISSION: commission,
     }
     await _post(conn, entries, order["currency"], "refund", order_id)
 

@@ -1,0 +1,61 @@
+"""All SQL of after-sales."""
+
+ORDER_FOR_REQUEST = """
+SELECT o.id, o.buyer_id, o.vendor_id, o.status, o.checkout_id,
+       (SELECT max(h.at) FROM order_history h WHERE h.order_id = o.id AND h.to_status = 'delivered') AS delivered_at
+FROM orders o WHERE o.id = $1 FOR UPDATE
+"""
+# What is left to claim per line: bought minus what live or finished requests already cover.
+CLAIMABLE_LINES = """
+SELECT l.id, l.sku_id, l.unit_price,
+       l.quantity - COALESCE((SELECT sum(al.quantity) FROM aftersales_lines al
+                              JOIN aftersales_requests r ON r.id = al.request_id
+                              WHERE al.order_line_id = l.id AND r.status NOT IN ('rejected', 'withdrawn')), 0)
+           AS claimable
+FROM order_lines l WHERE l.order_id = $1
+"""
+INSERT_REQUEST = """
+INSERT INTO aftersales_requests (order_id, buyer_id, vendor_id, kind, reason, refund_cap)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id
+"""
+INSERT_LINES = """
+INSERT INTO aftersales_lines (request_id, order_line_id, quantity)
+SELECT $1, l.line_id, l.quantity FROM unnest($2::bigint[], $3::int[]) AS l(line_id, quantity)
+"""
+INSERT_MESSAGE = """
+INSERT INTO aftersales_messages (request_id, author_id, author_role, body) VALUES ($1, $2, $3, $4)
+"""
+REQUEST_COLUMNS = """id, order_id, buyer_id, vendor_id, kind, status, reason, refund_cap, refunded_amount,
+decision_note, return_carrier, return_tracking, replacement_tracking, restocked, created_at, updated_at"""
+GET_REQUEST = f"SELECT {REQUEST_COLUMNS} FROM aftersales_requests WHERE id = $1"
+REQUEST_FOR_UPDATE = f"SELECT {REQUEST_COLUMNS} FROM aftersales_requests WHERE id = $1 FOR UPDATE"
+REQUEST_LINES = """
+SELECT al.order_line_id, l.sku_id, l.title, l.unit_price, al.quantity
+FROM aftersales_lines al JOIN order_lines l ON l.id = al.order_line_id
+WHERE al.request_id = $1 ORDER BY al.order_line_id
+"""
+REQUEST_MESSAGES = """
+SELECT id, author_id, author_role, body, created_at FROM aftersales_messages WHERE request_id = $1 ORDER BY id
+"""
+UPDATE_REQUEST = """
+UPDATE aftersales_requests SET status = $2, updated_at = now(),
+    decision_note = COALESCE($3, decision_note), return_carrier = COALESCE($4, return_carrier),
+    return_tracking = COALESCE($5, return_tracking), replacement_tracking = COALESCE($6, replacement_tracking),
+    restocked = restocked OR $7, refunded_amount = refunded_amount + $8
+WHERE id = $1
+"""
+LIST_REQUESTS = f"""
+SELECT {REQUEST_COLUMNS} FROM aftersales_requests
+WHERE ($1::bigint IS NULL OR buyer_id = $1) AND ($2::bigint IS NULL OR vendor_id = $2)
+  AND ($3::text IS NULL OR status = $3) AND ($4::bigint IS NULL OR id < $4)
+ORDER BY id DESC LIMIT $5
+"""
+MOVE_STOCK = """
+UPDATE skus SET on_hand = on_hand + $2 WHERE id = $1 AND on_hand + $2 >= reserved
+RETURNING product_id, on_hand, reserved, available
+"""
+INSERT_MOVEMENT = """
+INSERT INTO stock_movements (sku_id, delta, on_hand, reason, actor_id, order_id) VALUES ($1, $2, $3, $4, $5, $6)
+"""
+ORDER_CHECKOUT = "SELECT checkout_id FROM orders WHERE id = $1"
