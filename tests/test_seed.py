@@ -47,7 +47,7 @@ def test_simulated_behaviour_has_the_shape_of_real_shopping() -> None:
 async def test_seeded_marketplace_is_browsable(
     client: AsyncTestClient[Litestar], database_url: str, db: asyncpg.Connection
 ) -> None:
-    counts = await seed(db, "tiny", 3, quiet=True)
+    counts = await seed(db, "small", 3, quiet=True)
     assert counts["products"] == await db.fetchval("SELECT count(*) FROM products WHERE status = 'listed'")
     assert counts["interactions"] == await db.fetchval("SELECT count(*) FROM interactions")
     assert await db.fetchval("SELECT count(*) FROM demo_buyer_tastes") == counts["buyers"]
@@ -55,12 +55,13 @@ async def test_seeded_marketplace_is_browsable(
         "SELECT sum(delta) FROM stock_movements"
     )
     # Orders follow the purchases and obey the same invariants as live ones.
-    assert counts["orders"] > 0 and counts["reviews"] > 0
+    assert counts["orders"] > 0 and counts["reviews"] > 0 and counts["returns"] > 0
+    assert await db.fetchval("SELECT bool_and(refunded_amount <= amount) FROM payments")
     assert await db.fetchval("SELECT sum(amount) FROM ledger_entries") == 0
     assert await db.fetchval("SELECT min(on_hand) FROM skus") >= 0
     unpaid = await db.fetchval(
         "SELECT count(*) FROM orders o WHERE o.status <> 'cancelled' AND NOT EXISTS"
-        " (SELECT 1 FROM payments p WHERE p.checkout_id = o.checkout_id AND p.status = 'succeeded')"
+        " (SELECT 1 FROM payments p WHERE p.checkout_id = o.checkout_id AND p.status IN ('succeeded', 'refunded'))"
     )
     assert unpaid == 0
     unsold = await db.fetchval(
@@ -85,6 +86,6 @@ async def test_seeded_marketplace_is_browsable(
     r = await client.post("/auth/login", json={"identifier": "buyer1@demo.test", "password": DEMO_PASSWORD})
     assert r.status_code == 200
     with pytest.raises(Conflict):
-        await seed(db, "tiny", 3, quiet=True)
-    again = await seed(db, "tiny", 3, reset=True, quiet=True)
+        await seed(db, "small", 3, quiet=True)
+    again = await seed(db, "small", 3, reset=True, quiet=True)
     assert again == counts

@@ -24,6 +24,7 @@ from marketplace.settlement.service import commission_of
 PLATFORM_RATE_BP = 1000
 CANCEL_SHARE = 0.03
 REVIEW_SHARE = 0.35
+RETURN_SHARE = 0.04
 ADDRESS = {
     "recipient": "",
     "phone": "+4915100000000",
@@ -218,8 +219,10 @@ async def load_orders(
     )
 
     lines, history, movements, ledger, payments, reviews = [], [], [], [], [], []
+    returns: list[tuple[int, int, int, int, int, float]] = []  # order, buyer, vendor, line index, amount, at
     reviewed: set[tuple[int, int]] = set()
     paid_total: dict[int, int] = defaultdict(int)
+    refunded_total: dict[int, int] = defaultdict(int)
     for order_id, (checkout, v, products, stages, commission), row in zip(
         order_ids, order_meta, order_rows, strict=True
     ):
@@ -248,6 +251,21 @@ async def load_orders(
             (COMMISSION, -commission),
         ]:
             ledger.append((posting, account, amount, "EUR", "payment", oid, _ts(at + 120)))
+        if "delivered" in stages and rng.random() < RETURN_SHARE:
+            # The first item came back: refunded in full and restocked, as a vendor would handle it.
+            p = products[0]
+            line_index = len(lines) - len(products)
+            returns.append((oid, int(buyer_ids[checkout.buyer]), int(vendor_ids[v]), line_index, price[p], at))
+            refunded_total[int(row[0])] += price[p]
+            share = (commission * price[p] * 2 + total) // (2 * total)
+            refund_posting = uuid.uuid4()
+            for account, amount in [
+                (GATEWAY, -price[p]),
+                (vendor_account(int(vendor_ids[v])), price[p] - share),
+                (COMMISSION, share),
+            ]:
+                ledger.append((refund_posting, account, amount, "EUR", "refund", oid, _ts(at + 6 * DAY)))
+            movements.append((int(first_sku_ids[p]), 1, "return received", oid, _ts(at + 6 * DAY)))
         if "delivered" in stages:
             for p in products:
                 key = (checkout.buyer, p)
@@ -276,16 +294,60 @@ async def load_orders(
                     f"sbx_demo_{checkout_id}",
                     amount,
                     "EUR",
-                    "succeeded",
+                    "refunded" if refunded_total[int(checkout_id)] == amount else "succeeded",
+                    refunded_total[int(checkout_id)],
                     _ts(checkout.at + 60),
                     _ts(checkout.at + 120),
                 )
             )
 
-    await conn.copy_records_to_table(
+    line_ids = await _copy(
+        conn,
         "order_lines",
-        records=lines,
-        columns=("order_id", "sku_id", "product_id", "title", "sku_code", "unit_price", "quantity", "line_total"),
+        ("order_id", "sku_id", "product_id", "title", "sku_code", "unit_price", "quantity", "line_total"),
+        lines,
+    )
+    request_ids = await _copy(
+        conn,
+        "aftersales_requests",
+        (
+            "order_id",
+            "buyer_id",
+            "vendor_id",
+            "kind",
+            "status",
+            "reason",
+            "refund_cap",
+            "refunded_amount",
+            "return_carrier",
+            "return_tracking",
+            "restocked",
+            "created_at",
+            "updated_at",
+        ),
+        [
+            (
+                order,
+                buyer,
+                vendor,
+                "return",
+                "refunded",
+                "did not meet expectations",
+                amount,
+                amount,
+                "DHL",
+                f"RET{order:09d}",
+                True,
+                _ts(at + 4 * DAY),
+                _ts(at + 6 * DAY),
+            )
+            for order, buyer, vendor, _, amount, at in returns
+        ],
+    )
+    await conn.copy_records_to_table(
+        "aftersales_lines",
+        records=[(int(r), int(line_ids[ret[3]]), 1) for r, ret in zip(request_ids, returns, strict=True)],
+        columns=("request_id", "order_line_id", "quantity"),
     )
     await conn.copy_records_to_table(
         "order_history", records=history, columns=("order_id", "from_status", "to_status", "actor_id", "note", "at")
@@ -293,7 +355,17 @@ async def load_orders(
     await conn.copy_records_to_table(
         "payments",
         records=payments,
-        columns=("checkout_id", "method", "provider_ref", "amount", "currency", "status", "created_at", "confirmed_at"),
+        columns=(
+            "checkout_id",
+            "method",
+            "provider_ref",
+            "amount",
+            "currency",
+            "status",
+            "refunded_amount",
+            "created_at",
+            "confirmed_at",
+        ),
     )
     await conn.copy_records_to_table(
         "ledger_entries",
@@ -309,4 +381,4 @@ async def load_orders(
         records=[(sku, delta, 0, reason, order, at) for sku, delta, reason, order, at in movements],
         columns=("sku_id", "delta", "on_hand", "reason", "order_id", "created_at"),
     )
-    return {"checkouts": len(checkouts), "orders": len(order_rows), "reviews": len(reviews)}
+    return {"checkouts": len(checkouts), "orders": len(order_rows), "returns": len(returns), "reviews": len(reviews)}
