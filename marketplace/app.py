@@ -39,7 +39,12 @@ from marketplace.interactions.recorder import InteractionRecorder
 from marketplace.inventory.controllers import InventoryController
 from marketplace.orders.controllers import BuyerOrderController, CheckoutController, VendorOrderController
 from marketplace.orders.sweeper import run_sweeper
-from marketplace.payments.controllers import CheckoutPaymentController, SandboxGatewayController, WebhookController
+from marketplace.payments.controllers import (
+    AdminPaymentController,
+    CheckoutPaymentController,
+    SandboxGatewayController,
+    WebhookController,
+)
 from marketplace.payments.sandbox import SandboxGateway
 from marketplace.reviews.controllers import ProductReviewController, VendorReviewController
 from marketplace.search.controllers import SearchController
@@ -75,6 +80,7 @@ ROUTES = [
     CheckoutPaymentController,
     WebhookController,
     SandboxGatewayController,
+    AdminPaymentController,
     ProductReviewController,
     VendorReviewController,
     VendorSettlementController,

@@ -157,3 +157,35 @@ async def test_only_the_buyer_pays_and_only_once(client: AsyncTestClient[Litesta
 def test_callback_struct_refuses_unknown_fields() -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(b'{"event_id":"e","type":"t","ref":"r","amount":1,"currency":"EUR","x":1}', type=Callback)
+
+
+async def test_bank_transfer_is_paid_when_an_admin_confirms_the_money(
+    client: AsyncTestClient[Litestar], admin: Actor, db: asyncpg.Connection
+) -> None:
+    cats = await category_tree(admin)
+    vendor = await approved_vendor(client, admin, "bt@example.com", "Transfer Goods")
+    item = await product(vendor, cats["Kettles"], "Kettle", 3000, stock=5)
+    buyer = await sign_up(client, "transfer@example.com")
+    address = (await buyer.post("/me/addresses", json=ADDRESS)).json()
+    await buyer.put(f"/cart/items/{item['skus'][0]['id']}", json={"quantity": 2})
+    checkout = (await buyer.post("/checkouts", json={"address_id": address["id"]})).json()
+    r = await buyer.post(f"/checkouts/{checkout['id']}/payments", json={"method": "bank_transfer"})
+    assert r.status_code == 201
+    started = r.json()
+    assert started["next_action"]["type"] == "bank_transfer" and "BT-" in started["next_action"]["url"]
+    # The stock is held for the days a transfer takes.
+    assert await db.fetchval("SELECT expires_at > now() + interval '2 days' FROM checkouts")
+    payment_id = started["payment"]["id"]
+    assert (
+        await buyer.post(f"/admin/payments/{payment_id}/confirm-transfer", json={"amount_received": 6000})
+    ).status_code == 403
+    assert [p["id"] for p in (await admin.get("/admin/payments/transfers")).json()] == [payment_id]
+    short = await admin.post(f"/admin/payments/{payment_id}/confirm-transfer", json={"amount_received": 5999})
+    assert short.status_code == 422
+    r = await admin.post(f"/admin/payments/{payment_id}/confirm-transfer", json={"amount_received": 6000})
+    assert r.status_code == 200 and r.json()["status"] == "succeeded"
+    assert (await buyer.get(f"/checkouts/{checkout['id']}")).json()["status"] == "paid"
+    again = await admin.post(f"/admin/payments/{payment_id}/confirm-transfer", json={"amount_received": 6000})
+    assert again.status_code == 409
+    assert await db.fetchval("SELECT sum(amount) FROM ledger_entries") == 0
+    assert await db.fetchval("SELECT action FROM audit_log ORDER BY id DESC LIMIT 1") == "payment.transfer_confirmed"

@@ -7,7 +7,8 @@ from enum import StrEnum
 
 
 class PaymentMethod(StrEnum):
-    SANDBOX = "sandbox"
+    SANDBOX = "sandbox"  # the built-in card gateway, confirmed by signed callback
+    BANK_TRANSFER = "bank_transfer"  # confirmed by an admin when the money arrives
 
 
 class PaymentStatus(StrEnum):

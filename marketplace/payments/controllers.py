@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from marketplace.core.auth import AuthedRequest
+from marketplace.core.auth import AuthedRequest, admin_only
 from marketplace.core.deps import AppState
 from marketplace.core.errors import NotFound
 from marketplace.core.idempotency import run_once
@@ -16,7 +16,7 @@ from marketplace.orders.controllers import IdempotencyKey
 from marketplace.payments import queries as q
 from marketplace.payments import service
 from marketplace.payments.sandbox import SIGNATURE_HEADER
-from marketplace.payments.schemas import CallbackResult, PaymentIn, PaymentOut, PaymentStarted
+from marketplace.payments.schemas import CallbackResult, PaymentIn, PaymentOut, PaymentStarted, TransferReceived
 
 
 class CheckoutPaymentController(Controller):
@@ -82,3 +82,19 @@ class SandboxGatewayController(Controller):
                 headers={SIGNATURE_HEADER: signature, "content-type": "application/json"},
             )
         return CallbackResult(r.json().get("outcome", f"webhook answered {r.status_code}"))
+
+
+class AdminPaymentController(Controller):
+    path = "/admin/payments"
+    tags = ["admin"]
+    guards = [admin_only]
+
+    @get("/transfers", summary="Bank transfers still awaited")
+    async def transfers(self, state: AppState) -> list[PaymentOut]:
+        return await service.pending_transfers(state.db)
+
+    @post("/{payment_id:int}/confirm-transfer", status_code=200, summary="The transfer arrived: pay the checkout")
+    async def confirm(
+        self, state: AppState, request: AuthedRequest, payment_id: FromPath[int], data: JSONBody[TransferReceived]
+    ) -> PaymentOut:
+        return await service.confirm_transfer(state.db, request.user.id, payment_id, data.amount_received)

@@ -12,8 +12,16 @@ SELECT id, checkout_id, method, provider_ref, amount, currency, status, refunded
 FROM payments WHERE checkout_id = $1 AND status IN ('pending', 'succeeded')
 """
 PAYMENT_BY_REF_FOR_UPDATE = """
-SELECT id, checkout_id, amount, currency, status FROM payments WHERE provider_ref = $1 FOR UPDATE
+SELECT id, checkout_id, method, amount, currency, status FROM payments WHERE provider_ref = $1 FOR UPDATE
 """
+PAYMENT_FOR_UPDATE = "SELECT id, checkout_id, method, amount, currency, status FROM payments WHERE id = $1 FOR UPDATE"
+PAYMENT_COLUMNS = """id, checkout_id, method, provider_ref, amount, currency, status, refunded_amount, created_at,
+confirmed_at"""
+PAYMENT_BY_ID = f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1"
+PENDING_TRANSFERS = f"""
+SELECT {PAYMENT_COLUMNS} FROM payments WHERE method = 'bank_transfer' AND status = 'pending' ORDER BY id
+"""
+EXTEND_CHECKOUT = "UPDATE checkouts SET expires_at = now() + make_interval(days => $2) WHERE id = $1"
 EVENT_APPLIED = """
 SELECT EXISTS (SELECT 1 FROM payment_callbacks WHERE provider = $1 AND event_id = $2 AND outcome = 'applied')
 """

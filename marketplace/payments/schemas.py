@@ -27,10 +27,15 @@ class PaymentOut(Struct):
 
 
 class NextAction(Struct):
-    """Where the buyer approves the payment at the gateway."""
+    """What the buyer does next: approve at the gateway (`redirect`, `url`) or transfer the money
+    (`bank_transfer`, instructions in `url`)."""
 
     type: str
     url: str
+
+
+class TransferReceived(Struct, forbid_unknown_fields=True):
+    amount_received: int
 
 
 class PaymentStarted(Struct):

@@ -4,9 +4,12 @@ a duplicate changes nothing."""
 
 from __future__ import annotations
 
+import secrets
+
 import asyncpg
 import msgspec
 
+from marketplace.core.audit import record_audit
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from marketplace.core.events import append_event
 from marketplace.orders import CheckoutStatus, OrderStatus
@@ -17,6 +20,9 @@ from marketplace.payments import queries as q
 from marketplace.payments.sandbox import Callback, SandboxGateway
 from marketplace.payments.schemas import NextAction, PaymentOut, PaymentStarted
 from marketplace.settlement.service import post_payments, post_refund
+
+TRANSFER_DAYS = 3
+PLATFORM_IBAN = "DE89 3704 0044 0532 0130 00"  # the demo marketplace's collection account
 
 
 async def start_payment(
@@ -30,6 +36,16 @@ async def start_payment(
         raise Conflict(f"this checkout is {checkout['status']}; it cannot be paid")
     if await conn.fetchrow(q.LIVE_PAYMENT, checkout_id):
         raise Conflict("this checkout already has a payment under way")
+    if method == PaymentMethod.BANK_TRANSFER:
+        reference = "BT-" + secrets.token_hex(6).upper()
+        # A transfer takes days, so the checkout holds its stock that long.
+        await conn.execute(q.EXTEND_CHECKOUT, checkout_id, TRANSFER_DAYS)
+        row = await conn.fetchrow(
+            q.INSERT_PAYMENT, checkout_id, method, reference, checkout["grand_total"], checkout["currency"]
+        )
+        action = NextAction("bank_transfer", f"Transfer {row['amount']} {row['currency']} to {PLATFORM_IBAN}, "
+                            f"reference {reference}, within {TRANSFER_DAYS} days")  # fmt: skip
+        return PaymentStarted(PaymentOut(**dict(row)), action)
     row = await conn.fetchrow(
         q.INSERT_PAYMENT, checkout_id, method, gateway.create(), checkout["grand_total"], checkout["currency"]
     )
@@ -89,26 +105,55 @@ async def _apply(conn: asyncpg.Connection, provider: str, callback: Callback, bo
     if callback.type == "payment.failed":
         await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.FAILED, 0)
     else:
-        checkout = await conn.fetchrow(q.CHECKOUT_STATUS, payment["checkout_id"])
-        if checkout["status"] != CheckoutStatus.PENDING_PAYMENT:
-            # Paid after the checkout expired: the stock is gone, so the money goes straight back.
-            await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.REFUNDED, payment["amount"])
+        outcome = await _settle(conn, payment)
+        if outcome != "applied":
             await conn.execute(q.LOG_CALLBACK, provider, callback.event_id, callback.ref, body, "applied")
-            return "refunded_late_payment"
-        await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.SUCCEEDED, 0)
-        await conn.execute(q.MARK_CHECKOUT_PAID, payment["checkout_id"])
-        orders = await conn.fetch(q.PAY_ORDERS, payment["checkout_id"])
-        await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
-        await post_payments(conn, [o["id"] for o in orders])
-        for order in orders:
-            await conn.execute(
-                order_queries.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, None, "paid"
-            )
-            summary = {"order_id": order["id"], "status": OrderStatus.PAID, "total": order["total"]}
-            await append_event(conn, vendor_orders_topic(order["vendor_id"]), "order.paid", summary)
-            await append_event(conn, buyer_orders_topic(checkout["buyer_id"]), "order.paid", summary)
+            return outcome
     await conn.execute(q.LOG_CALLBACK, provider, callback.event_id, callback.ref, body, "applied")
     return "applied"
+
+
+async def _settle(conn: asyncpg.Connection, payment: asyncpg.Record) -> str:
+    """The money for a pending payment has arrived: the checkout and its orders are paid, the stock is sold
+    and the ledger posts what each vendor is owed. Money for a checkout that has meanwhile expired goes
+    straight back, since its stock was released."""
+    checkout = await conn.fetchrow(q.CHECKOUT_STATUS, payment["checkout_id"])
+    if checkout["status"] != CheckoutStatus.PENDING_PAYMENT:
+        await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.REFUNDED, payment["amount"])
+        return "refunded_late_payment"
+    await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.SUCCEEDED, 0)
+    await conn.execute(q.MARK_CHECKOUT_PAID, payment["checkout_id"])
+    orders = await conn.fetch(q.PAY_ORDERS, payment["checkout_id"])
+    await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
+    await post_payments(conn, [o["id"] for o in orders])
+    for order in orders:
+        await conn.execute(
+            order_queries.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, None, "paid"
+        )
+        summary = {"order_id": order["id"], "status": OrderStatus.PAID, "total": order["total"]}
+        await append_event(conn, vendor_orders_topic(order["vendor_id"]), "order.paid", summary)
+        await append_event(conn, buyer_orders_topic(checkout["buyer_id"]), "order.paid", summary)
+    return "applied"
+
+
+async def confirm_transfer(db: asyncpg.Pool, admin_id: int, payment_id: int, amount_received: int) -> PaymentOut:
+    """An admin saw a bank transfer arrive: it settles the payment like a gateway callback would."""
+    async with db.acquire() as conn, conn.transaction():
+        payment = await conn.fetchrow(q.PAYMENT_FOR_UPDATE, payment_id)
+        if payment is None or payment["method"] != PaymentMethod.BANK_TRANSFER:
+            raise NotFound("no such bank transfer")
+        if payment["status"] != PaymentStatus.PENDING:
+            raise Conflict(f"this transfer is already {payment['status']}")
+        if amount_received != payment["amount"]:
+            raise Unprocessable(f"the transfer is for {payment['amount']}; {amount_received} arrived")
+        outcome = await _settle(conn, payment)
+        await record_audit(conn, admin_id, "payment.transfer_confirmed", "payment", payment_id,
+                           {"status": payment["status"]}, {"outcome": outcome})  # fmt: skip
+        return PaymentOut(**dict(await conn.fetchrow(q.PAYMENT_BY_ID, payment_id)))
+
+
+async def pending_transfers(db: asyncpg.Pool) -> list[PaymentOut]:
+    return [PaymentOut(**dict(r)) for r in await db.fetch(q.PENDING_TRANSFERS)]
 
 
 async def refund(conn: asyncpg.Connection, checkout_id: int, order_id: int, amount: int) -> None:
