@@ -19,6 +19,7 @@ from marketplace.accounts.controllers import AdminUsersController, AuthControlle
 from marketplace.aftersales.controllers import (
     AdminAftersalesController,
     BuyerAftersalesController,
+    OpenAftersalesController,
     VendorAftersalesController,
 )
 from marketplace.audit.controllers import AuditController
@@ -85,6 +86,7 @@ ROUTES = [
     VendorReviewController,
     VendorSettlementController,
     AdminSettlementController,
+    OpenAftersalesController,
     BuyerAftersalesController,
     VendorAftersalesController,
     AdminAftersalesController,

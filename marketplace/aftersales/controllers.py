@@ -22,10 +22,6 @@ from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 
 
-def _buyer(request: AuthedRequest) -> Party:
-    return Party(request.user.id, "buyer")
-
-
 def _vendor(request: AuthedRequest) -> Party:
     return Party(request.user.id, "vendor", request.user.vendor_id)
 
@@ -34,54 +30,8 @@ def _admin(request: AuthedRequest) -> Party:
     return Party(request.user.id, "admin")
 
 
-class BuyerAftersalesController(Controller):
-    path = "/"
-    tags = ["after-sales"]
-
-    @post("/orders/{order_id:int}/aftersales", summary="Ask for a return, an exchange or a refund")
-    async def open(
-        self, state: AppState, request: AuthedRequest, order_id: FromPath[int], data: JSONBody[RequestIn]
-    ) -> RequestOut:
-        window = state.settings.aftersales_window_days
-        return await service.open_request(state.db, request.user.id, order_id, data, window)
-
-    @get("/aftersales", summary="My after-sales requests")
-    async def mine(
-        self,
-        state: AppState,
-        request: AuthedRequest,
-        status: FromQuery[Status | None] = None,
-        cursor: Cursor = None,
-        limit: Limit = 20,
-    ) -> Page[RequestOut]:
-        return page_of(await service.listing(state.db, _buyer(request), status, cursor, limit), limit)
-
-    @get("/aftersales/{request_id:int}")
-    async def one(self, state: AppState, request: AuthedRequest, request_id: FromPath[int]) -> RequestOut:
-        return await service.get(state.db, _buyer(request), request_id)
-
-    @post("/aftersales/{request_id:int}/messages", summary="Write in the request's thread")
-    async def message(
-        self, state: AppState, request: AuthedRequest, request_id: FromPath[int], data: JSONBody[MessageIn]
-    ) -> RequestOut:
-        return await service.post_message(state.db, _buyer(request), request_id, data.body)
-
-    @post("/aftersales/{request_id:int}/return-shipped", status_code=200, summary="I have sent the goods back")
-    async def shipped(
-        self, state: AppState, request: AuthedRequest, request_id: FromPath[int], data: JSONBody[ShipmentIn]
-    ) -> RequestOut:
-        party = _buyer(request)
-        return await service.act(
-            state.db, party, request_id, "return_shipped", carrier=data.carrier, tracking=data.tracking_number
-        )
-
-    @post("/aftersales/{request_id:int}/withdraw", status_code=200)
-    async def withdraw(self, state: AppState, request: AuthedRequest, request_id: FromPath[int]) -> RequestOut:
-        return await service.act(state.db, _buyer(request), request_id, "withdraw")
-
-
-class _Deciding(Controller):
-    """Decisions a vendor takes on its requests and an admin on any."""
+class _Thread(Controller):
+    """Reading requests and writing in their threads, as whoever `party` says the caller is."""
 
     def party(self, request: AuthedRequest) -> Party:
         raise NotImplementedError
@@ -101,11 +51,48 @@ class _Deciding(Controller):
     async def one(self, state: AppState, request: AuthedRequest, request_id: FromPath[int]) -> RequestOut:
         return await service.get(state.db, self.party(request), request_id)
 
-    @post("/{request_id:int}/messages")
+    @post("/{request_id:int}/messages", summary="Write in the request's thread")
     async def message(
         self, state: AppState, request: AuthedRequest, request_id: FromPath[int], data: JSONBody[MessageIn]
     ) -> RequestOut:
         return await service.post_message(state.db, self.party(request), request_id, data.body)
+
+
+class OpenAftersalesController(Controller):
+    path = "/orders/{order_id:int}/aftersales"
+    tags = ["after-sales"]
+
+    @post("/", summary="Ask for a return, an exchange or a refund on a delivered order")
+    async def open(
+        self, state: AppState, request: AuthedRequest, order_id: FromPath[int], data: JSONBody[RequestIn]
+    ) -> RequestOut:
+        window = state.settings.aftersales_window_days
+        return await service.open_request(state.db, request.user.id, order_id, data, window)
+
+
+class BuyerAftersalesController(_Thread):
+    path = "/aftersales"
+    tags = ["after-sales"]
+
+    def party(self, request: AuthedRequest) -> Party:
+        return Party(request.user.id, "buyer")
+
+    @post("/{request_id:int}/return-shipped", status_code=200, summary="I have sent the goods back")
+    async def shipped(
+        self, state: AppState, request: AuthedRequest, request_id: FromPath[int], data: JSONBody[ShipmentIn]
+    ) -> RequestOut:
+        party = self.party(request)
+        return await service.act(
+            state.db, party, request_id, "return_shipped", carrier=data.carrier, tracking=data.tracking_number
+        )
+
+    @post("/{request_id:int}/withdraw", status_code=200)
+    async def withdraw(self, state: AppState, request: AuthedRequest, request_id: FromPath[int]) -> RequestOut:
+        return await service.act(state.db, self.party(request), request_id, "withdraw")
+
+
+class _Deciding(_Thread):
+    """Decisions a vendor takes on its requests and an admin on any."""
 
     @post("/{request_id:int}/approve", status_code=200)
     async def approve(self, state: AppState, request: AuthedRequest, request_id: FromPath[int]) -> RequestOut:
