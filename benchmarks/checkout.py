@@ -51,7 +51,7 @@ async def prepare(database_url: str, buyers: int) -> tuple[list[int], list[int],
         for buyer in buyer_ids:
             addresses[buyer] = await conn.fetchval(
                 "INSERT INTO addresses (user_id, recipient, phone, line1, city, postal_code, country, is_default)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, true) RETURNING id",
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, false) RETURNING id",
                 buyer,
                 *ADDRESS,
             )
