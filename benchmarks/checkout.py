@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--buyers", type=int, default=100)
     parser.add_argument("--hot", action="store_true", help="every checkout takes the same SKU")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers serving the API")
     args = parser.parse_args()
 
     with embedded_servers(DATA_DIR, os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")) as urls:
@@ -138,7 +139,7 @@ def main() -> None:
             "DATABASE_URL": database_url, "REDIS_URL": redis_url, "DATA_DIR": str(DATA_DIR), "SECRET_KEY": SECRET,
             "RECORD_INTERACTIONS": "true", "DB_POOL_MAX": "20",
         }  # fmt: skip
-        with Server("marketplace.app:create_app", env, factory=True) as app:
+        with Server("marketplace.app:create_app", env, factory=True, workers=args.workers) as app:
             api_count, api_seconds, api_lat, failures = asyncio.run(
                 through_api(app.port, buyers, skus, addresses, args.seconds, args.hot)
             )
@@ -147,7 +148,7 @@ def main() -> None:
         )
 
     print(f"\n{args.buyers} concurrent buyers, {'one hot SKU' if args.hot else 'two random SKUs'} per checkout")
-    print(summary("API (one uvicorn worker)", api_count, api_seconds, api_lat) + f"   failed {failures}")
+    print(summary(f"API ({args.workers} uvicorn worker(s))", api_count, api_seconds, api_lat) + f"   failed {failures}")
     print(summary("same transaction, asyncpg direct", direct_count, direct_seconds, direct_lat))
     ratio = (api_count / api_seconds) / (direct_count / direct_seconds)
     p99 = float(np.percentile(api_lat, 99))
