@@ -109,7 +109,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.recorder = InteractionRecorder(app.state.db, enabled=settings.record_interactions)
         app.state.recorder.start()
         app.state.gateway = SandboxGateway(settings.webhook_secret)
-        sweeper = asyncio.create_task(run_sweeper(app.state.db, settings.sweeper_interval_seconds))
+        sweeper = asyncio.create_task(
+            run_sweeper(app.state.db, settings.sweeper_interval_seconds, settings.auto_complete_days)
+        )
         try:
             yield
         finally:

@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # An unpaid checkout releases its stock after this long; the sweeper looks every few seconds.
     checkout_payment_minutes: int = 15
     sweeper_interval_seconds: float = 5.0
+    # Delivered orders the buyer does not confirm complete by themselves after this many days.
+    auto_complete_days: int = 14
     # Buyers may open a return, exchange or refund request this long after delivery.
     aftersales_window_days: int = 14
     # Where this marketplace is reachable; the sandbox gateway sends its callbacks here.

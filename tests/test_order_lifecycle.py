@@ -11,6 +11,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketplace.core.db import create_pool
+from marketplace.orders.sweeper import complete_delivered
 from tests.conftest import sign_up
 
 SHIP = {"carrier": "DHL", "tracking_number": "JD0146000012345", "estimated_arrival": "2026-12-01"}
@@ -126,3 +128,31 @@ async def test_accept_and_cancel_racing_end_in_one_state(shop: dict[str, Any], d
     assert history[-1] == final and history.count("cancelled") <= 1
     refunded = await db.fetchval("SELECT refunded_amount FROM payments")
     assert refunded == (orders[shop["alpha"].vendor_id]["total"] if final == "cancelled" else 0)
+
+
+async def test_unpaid_order_cannot_be_cancelled_while_its_payment_is_under_way(shop: dict[str, Any]) -> None:
+    orders = await shop["checkout"](pay=False)
+    buyer = shop["buyer"]
+    checkout_id = orders["checkout"]["id"]
+    assert (await buyer.post(f"/checkouts/{checkout_id}/payments", json={})).status_code == 201
+    r = await buyer.post(f"/orders/{orders[shop['alpha'].vendor_id]['id']}/cancel", json={"reason": "changed mind"})
+    assert r.status_code == 409
+
+
+async def test_delivered_orders_complete_themselves_after_the_confirmation_period(
+    shop: dict[str, Any], database_url: str, db: asyncpg.Connection
+) -> None:
+    orders = await shop["checkout"](pay=True)
+    alpha = shop["alpha"]
+    order_id = orders[alpha.vendor_id]["id"]
+    for step, body in [("accept", None), ("ship", SHIP), ("deliver", None)]:
+        await alpha.post(f"/vendor/orders/{order_id}/{step}", json=body)
+    pool = await create_pool(database_url, 1, 2)
+    try:
+        assert await complete_delivered(pool, 14) == 0
+        await db.execute("UPDATE orders SET updated_at = now() - interval '15 days' WHERE id = $1", order_id)
+        assert await complete_delivered(pool, 14) == 1
+    finally:
+        await pool.close()
+    detail = (await shop["buyer"].get(f"/orders/{order_id}")).json()
+    assert detail["order"]["status"] == "completed" and "automatically" in detail["history"][-1]["note"]

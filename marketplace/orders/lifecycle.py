@@ -85,6 +85,10 @@ async def transition(
 async def _give_back(conn: asyncpg.Connection, order: asyncpg.Record, current: OrderStatus, actor_id: int) -> None:
     lines = await conn.fetch(q.LINES_OF_ORDER, order["id"])
     if current == S.PENDING_PAYMENT:
+        # A payment under way covers the whole checkout; cancelling part of it now would let that payment
+        # settle the rest at the old total.
+        if await conn.fetchval(q.PAYMENT_UNDER_WAY, order["checkout_id"]):
+            raise Conflict("a payment for this checkout is under way; wait for it, then cancel for a refund")
         for line in lines:
             sku = await conn.fetchrow(q.RELEASE, line["sku_id"], line["quantity"])
             await announce(conn, line["sku_id"], sku)

@@ -138,3 +138,16 @@ UPDATE payments SET refunded_amount = refunded_amount + $2,
     status = CASE WHEN refunded_amount + $2 >= amount THEN 'refunded' ELSE status END
 WHERE id = $1
 """
+PAYMENT_UNDER_WAY = "SELECT EXISTS (SELECT 1 FROM payments WHERE checkout_id = $1 AND status = 'pending')"
+
+# Delivered orders the buyer never confirmed complete on their own after a while.
+AUTO_COMPLETE = """
+WITH due AS (
+    SELECT o.id, o.vendor_id, o.buyer_id FROM orders o
+    WHERE o.status = 'delivered' AND o.updated_at < now() - make_interval(days => $1)
+    ORDER BY o.id LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE orders o SET status = 'completed', updated_at = now() FROM due WHERE o.id = due.id
+RETURNING o.id, o.vendor_id, o.buyer_id
+"""

@@ -1,5 +1,6 @@
 """Releases what unpaid checkouts hold once their payment time is up: the reserved stock goes back and
-their orders are cancelled. Runs in every app process; SKIP LOCKED shares the work without overlap."""
+their orders are cancelled. Also completes delivered orders the buyer never confirmed. Runs in every app
+process; SKIP LOCKED shares the work without overlap."""
 
 from __future__ import annotations
 
@@ -37,10 +38,25 @@ async def expire_unpaid(db: asyncpg.Pool, batch: int = 100) -> int:
     return len(checkouts)
 
 
-async def run_sweeper(db: asyncpg.Pool, interval: float) -> None:
+async def complete_delivered(db: asyncpg.Pool, after_days: int, batch: int = 500) -> int:
+    """Complete delivered orders nobody confirmed within `after_days`; returns how many."""
+    async with db.acquire() as conn, conn.transaction():
+        done = await conn.fetch(q.AUTO_COMPLETE, after_days, batch)
+        for order in done:
+            note = f"completed automatically {after_days} days after delivery"
+            await conn.execute(q.INSERT_HISTORY, order["id"], OrderStatus.DELIVERED, OrderStatus.COMPLETED, None, note)
+            payload = {"order_id": order["id"], "status": OrderStatus.COMPLETED, "previous": OrderStatus.DELIVERED}
+            await append_event(conn, vendor_orders_topic(order["vendor_id"]), "order.completed", payload)
+            await append_event(conn, buyer_orders_topic(order["buyer_id"]), "order.completed", payload)
+    return len(done)
+
+
+async def run_sweeper(db: asyncpg.Pool, interval: float, complete_after_days: int) -> None:
     while True:
         try:
             while await expire_unpaid(db) > 0:
+                pass
+            while await complete_delivered(db, complete_after_days) > 0:
                 pass
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("checkout sweeper failed this round: %s", exc)
