@@ -12,16 +12,16 @@ WHERE c.user_id = $1
 ORDER BY p.vendor_id, c.added_at, c.sku_id
 """
 
+# Everything adding a SKU must check, in one round trip: is it for sale, would it mix currencies,
+# how many lines the cart holds already.
 SKU_FOR_CART = """
-SELECT s.id, s.product_id, p.currency
+SELECT s.id, s.product_id, p.currency,
+       EXISTS (SELECT 1 FROM cart_items c JOIN skus cs ON cs.id = c.sku_id JOIN products cp ON cp.id = cs.product_id
+               WHERE c.user_id = $2 AND c.sku_id <> $1 AND cp.currency <> p.currency) AS other_currency,
+       (SELECT count(*) FROM cart_items WHERE user_id = $2) AS lines
 FROM skus s JOIN products p ON p.id = s.product_id JOIN vendors v ON v.id = p.vendor_id
 WHERE s.id = $1 AND p.status = 'listed' AND v.status = 'active'
 """
-CART_CURRENCIES = """
-SELECT DISTINCT p.currency FROM cart_items c JOIN skus s ON s.id = c.sku_id JOIN products p ON p.id = s.product_id
-WHERE c.user_id = $1 AND c.sku_id <> $2
-"""
-COUNT_LINES = "SELECT count(*) FROM cart_items WHERE user_id = $1"
 UPSERT_LINE = """
 INSERT INTO cart_items (user_id, sku_id, quantity) VALUES ($1, $2, $3)
 ON CONFLICT (user_id, sku_id) DO UPDATE SET quantity = EXCLUDED.quantity

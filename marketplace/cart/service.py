@@ -41,13 +41,12 @@ async def get_cart(db: asyncpg.Pool | asyncpg.Connection, user_id: int) -> Cart:
 async def set_quantity(db: asyncpg.Pool, user_id: int, sku_id: int, quantity: int) -> tuple[Cart, int]:
     """Put `quantity` of a SKU in the cart (replacing what was there). Returns the cart and the product id."""
     async with db.acquire() as conn, conn.transaction():
-        sku = await conn.fetchrow(q.SKU_FOR_CART, sku_id)
+        sku = await conn.fetchrow(q.SKU_FOR_CART, sku_id, user_id)
         if sku is None:
             raise NotFound("no such product variant for sale")
-        currencies = {r["currency"] for r in await conn.fetch(q.CART_CURRENCIES, user_id, sku_id)}
-        if currencies - {sku["currency"]}:
+        if sku["other_currency"]:
             raise Unprocessable("a cart holds one currency; check out or remove the other items first")
-        if await conn.fetchval(q.COUNT_LINES, user_id) >= MAX_LINES:
+        if sku["lines"] >= MAX_LINES:
             raise Unprocessable(f"a cart holds at most {MAX_LINES} different items")
         await conn.execute(q.UPSERT_LINE, user_id, sku_id, quantity)
         return await get_cart(conn, user_id), sku["product_id"]

@@ -27,6 +27,15 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+class PooledConnection(asyncpg.Connection):
+    """Pool connections skip asyncpg's `RESET ALL; UNLISTEN *; ...` round trip on every release: this code
+    keeps no session state on pooled connections (no SET, LISTEN or session advisory locks; those use
+    connections of their own), and asyncpg still rolls back any open transaction on release."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def create_pool(url: str, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         url,
@@ -34,6 +43,7 @@ async def create_pool(url: str, min_size: int = 2, max_size: int = 20) -> asyncp
         max_size=max_size,
         init=init_connection,
         max_queries=1_000_000,
+        connection_class=PooledConnection,
         # Search treats a title word within this trigram similarity as a match (typos like "kettel").
         server_settings={"pg_trgm.word_similarity_threshold": "0.45"},
     )
