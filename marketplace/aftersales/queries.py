@@ -51,11 +51,4 @@ WHERE ($1::bigint IS NULL OR buyer_id = $1) AND ($2::bigint IS NULL OR vendor_id
   AND ($3::text IS NULL OR status = $3) AND ($4::bigint IS NULL OR id < $4)
 ORDER BY id DESC LIMIT $5
 """
-MOVE_STOCK = """
-UPDATE skus SET on_hand = on_hand + $2 WHERE id = $1 AND on_hand + $2 >= reserved
-RETURNING product_id, on_hand, reserved, available
-"""
-INSERT_MOVEMENT = """
-INSERT INTO stock_movements (sku_id, delta, on_hand, reason, actor_id, order_id) VALUES ($1, $2, $3, $4, $5, $6)
-"""
 ORDER_CHECKOUT = "SELECT checkout_id FROM orders WHERE id = $1"

@@ -13,7 +13,7 @@ from marketplace.aftersales import queries as q
 from marketplace.aftersales.schemas import LineOut, MessageOut, RequestIn, RequestOut
 from marketplace.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from marketplace.core.events import append_events
-from marketplace.inventory.service import announce
+from marketplace.inventory.service import move_on_hand
 from marketplace.orders.place_checkout import buyer_orders_topic
 from marketplace.payments.service import refund
 
@@ -169,16 +169,5 @@ async def act(
 
 async def _move_stock(conn: asyncpg.Connection, row: asyncpg.Record, actor_id: int, sign: int, reason: str) -> None:
     for line in await conn.fetch(q.REQUEST_LINES, row["id"]):
-        level = await conn.fetchrow(q.MOVE_STOCK, line["sku_id"], sign * line["quantity"])
-        if level is None:
+        if not await move_on_hand(conn, line["sku_id"], sign * line["quantity"], reason, actor_id, row["order_id"]):
             raise Conflict(f"not enough {line['title']} in stock for the replacement")
-        await conn.execute(
-            q.INSERT_MOVEMENT,
-            line["sku_id"],
-            sign * line["quantity"],
-            level["on_hand"],
-            reason,
-            actor_id,
-            row["order_id"],
-        )
-        await announce(conn, line["sku_id"], level)

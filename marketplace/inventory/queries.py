@@ -19,7 +19,20 @@ RETURNING on_hand, reserved, available, low_stock_threshold
 """
 
 INSERT_MOVEMENT = """
-INSERT INTO stock_movements (sku_id, delta, on_hand, reason, actor_id) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO stock_movements (sku_id, delta, on_hand, reason, actor_id, order_id) VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+# Units arriving or leaving the shelf outside a vendor's count (returns, cancelled paid orders, exchange
+# replacements); never below what checkouts hold.
+MOVE_ON_HAND = """
+UPDATE skus SET on_hand = on_hand + $2 WHERE id = $1 AND on_hand + $2 >= reserved
+RETURNING product_id, on_hand, reserved, available
+"""
+
+# An unpaid checkout's hold ends: the units are available again.
+RELEASE_RESERVED = """
+UPDATE skus SET reserved = reserved - $2 WHERE id = $1
+RETURNING product_id, on_hand, reserved, available
 """
 
 LIST_STOCK = f"""

@@ -39,23 +39,34 @@ def stock_event(product_id: int, sku_id: int, level: Mapping[str, int]) -> tuple
     return stock_topic(product_id), "stock.changed", figures
 
 
-async def stock_changed(
-    conn: asyncpg.Connection, product_id: int, sku_id: int, on_hand: int, reserved: int, available: int
-) -> None:
-    level = {"on_hand": on_hand, "reserved": reserved, "available": available}
-    await append_event(conn, *stock_event(product_id, sku_id, level))
-
-
-async def announce(conn: asyncpg.Connection, sku_id: int, row: asyncpg.Record) -> None:
+async def announce(conn: asyncpg.Connection, sku_id: int, level: Mapping[str, int]) -> None:
     """`stock.changed` from a row returned by an UPDATE ... RETURNING product_id, on_hand, reserved, available."""
-    await stock_changed(conn, row["product_id"], sku_id, row["on_hand"], row["reserved"], row["available"])
+    await append_event(conn, *stock_event(level["product_id"], sku_id, level))
 
 
 async def record_initial_stock(
     conn: asyncpg.Connection, product_id: int, sku_id: int, on_hand: int, actor_id: int
 ) -> None:
-    await conn.execute(q.INSERT_MOVEMENT, sku_id, on_hand, on_hand, "initial stock", actor_id)
-    await stock_changed(conn, product_id, sku_id, on_hand, 0, on_hand)
+    await conn.execute(q.INSERT_MOVEMENT, sku_id, on_hand, on_hand, "initial stock", actor_id, None)
+    level = {"product_id": product_id, "on_hand": on_hand, "reserved": 0, "available": on_hand}
+    await announce(conn, sku_id, level)
+
+
+async def move_on_hand(
+    conn: asyncpg.Connection, sku_id: int, delta: int, reason: str, actor_id: int | None, order_id: int | None
+) -> bool:
+    """Put units on the shelf (or take them off), with their movement and event. False, changing nothing,
+    if that would leave fewer on hand than checkouts hold."""
+    level = await conn.fetchrow(q.MOVE_ON_HAND, sku_id, delta)
+    if level is None:
+        return False
+    await conn.execute(q.INSERT_MOVEMENT, sku_id, delta, level["on_hand"], reason, actor_id, order_id)
+    await announce(conn, sku_id, level)
+    return True
+
+
+async def release_reserved(conn: asyncpg.Connection, sku_id: int, quantity: int) -> None:
+    await announce(conn, sku_id, await conn.fetchrow(q.RELEASE_RESERVED, sku_id, quantity))
 
 
 async def adjust(db: asyncpg.Pool, vendor_id: int, actor_id: int, sku_id: int, body: StockAdjustment) -> StockLevel:
@@ -73,10 +84,8 @@ async def adjust(db: asyncpg.Pool, vendor_id: int, actor_id: int, sku_id: int, b
             raise Conflict(f"{row['reserved']} units are reserved by checkouts; on hand cannot go below that")
         delta = after["on_hand"] - row["on_hand"]
         if delta:
-            await conn.execute(q.INSERT_MOVEMENT, sku_id, delta, after["on_hand"], body.reason, actor_id)
-            await stock_changed(
-                conn, row["product_id"], sku_id, after["on_hand"], after["reserved"], after["available"]
-            )
+            await conn.execute(q.INSERT_MOVEMENT, sku_id, delta, after["on_hand"], body.reason, actor_id, None)
+            await announce(conn, sku_id, {**dict(after), "product_id": row["product_id"]})
         low = after["available"] <= after["low_stock_threshold"]
         if low and not row["low"]:
             await append_event(

@@ -12,7 +12,7 @@ import asyncpg
 
 from marketplace.core.errors import Conflict, NotFound
 from marketplace.core.events import append_event
-from marketplace.inventory.service import announce
+from marketplace.inventory.service import move_on_hand, release_reserved
 from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
@@ -90,22 +90,11 @@ async def _give_back(conn: asyncpg.Connection, order: asyncpg.Record, current: O
         if await conn.fetchval(q.PAYMENT_UNDER_WAY, order["checkout_id"]):
             raise Conflict("a payment for this checkout is under way; wait for it, then cancel for a refund")
         for line in lines:
-            sku = await conn.fetchrow(q.RELEASE, line["sku_id"], line["quantity"])
-            await announce(conn, line["sku_id"], sku)
+            await release_reserved(conn, line["sku_id"], line["quantity"])
         if await conn.fetchval(q.OPEN_ORDERS_OF_CHECKOUT, order["checkout_id"]) <= 1:
             await conn.execute(q.CANCEL_CHECKOUT_IF_UNPAID, order["checkout_id"])
         return
     # Paid: the units were sold, so they come back onto the shelf, and the order's total is refunded.
     for line in lines:
-        sku = await conn.fetchrow(q.RESTOCK, line["sku_id"], line["quantity"])
-        await conn.execute(
-            q.INSERT_ORDER_MOVEMENT,
-            line["sku_id"],
-            line["quantity"],
-            sku["on_hand"],
-            "order cancelled",
-            actor_id,
-            order["id"],
-        )
-        await announce(conn, line["sku_id"], sku)
+        await move_on_hand(conn, line["sku_id"], line["quantity"], "order cancelled", actor_id, order["id"])
     await refund(conn, order["checkout_id"], order["id"], order["total"])

@@ -101,10 +101,6 @@ FROM order_lines l JOIN orders o ON o.id = l.order_id
 WHERE o.checkout_id = $1 AND o.status = 'pending_payment'
 GROUP BY l.sku_id ORDER BY l.sku_id
 """
-RELEASE = """
-UPDATE skus SET reserved = reserved - $2 WHERE id = $1
-RETURNING product_id, on_hand, reserved, available
-"""
 CANCEL_UNPAID_ORDERS = """
 UPDATE orders SET status = 'cancelled', cancel_reason = $2, updated_at = now()
 WHERE checkout_id = $1 AND status = 'pending_payment'
@@ -121,13 +117,6 @@ UPDATE orders SET status = $2, updated_at = now(),
 WHERE id = $1
 """
 LINES_OF_ORDER = "SELECT sku_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku_id"
-RESTOCK = """
-UPDATE skus SET on_hand = on_hand + $2 WHERE id = $1
-RETURNING product_id, on_hand, reserved, available
-"""
-INSERT_ORDER_MOVEMENT = """
-INSERT INTO stock_movements (sku_id, delta, on_hand, reason, actor_id, order_id) VALUES ($1, $2, $3, $4, $5, $6)
-"""
 OPEN_ORDERS_OF_CHECKOUT = "SELECT count(*) FROM orders WHERE checkout_id = $1 AND status <> 'cancelled'"
 CANCEL_CHECKOUT_IF_UNPAID = "UPDATE checkouts SET status = 'cancelled' WHERE id = $1 AND status = 'pending_payment'"
 SUCCEEDED_PAYMENT_FOR_UPDATE = """

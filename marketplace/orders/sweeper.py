@@ -10,7 +10,7 @@ import logging
 import asyncpg
 
 from marketplace.core.events import append_event
-from marketplace.inventory.service import announce
+from marketplace.inventory.service import release_reserved
 from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
@@ -25,8 +25,7 @@ async def expire_unpaid(db: asyncpg.Pool, batch: int = 100) -> int:
         checkouts = await conn.fetch(q.EXPIRED_CHECKOUTS, batch)
         for checkout in checkouts:
             for line in await conn.fetch(q.RESERVED_LINES_OF_CHECKOUT, checkout["id"]):
-                sku = await conn.fetchrow(q.RELEASE, line["sku_id"], line["quantity"])
-                await announce(conn, line["sku_id"], sku)
+                await release_reserved(conn, line["sku_id"], line["quantity"])
             for order in await conn.fetch(q.CANCEL_UNPAID_ORDERS, checkout["id"], REASON):
                 await conn.execute(
                     q.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED, None, REASON
