@@ -17,7 +17,7 @@ from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
 from marketplace.orders.read import OrderDetail, order_for
-from marketplace.payments.service import refund
+from marketplace.payments.service import payment_under_way, refund
 
 S = OrderStatus
 # (from, to) → who may do it
@@ -87,7 +87,7 @@ async def _give_back(conn: asyncpg.Connection, order: asyncpg.Record, current: O
     if current == S.PENDING_PAYMENT:
         # A payment under way covers the whole checkout; cancelling part of it now would let that payment
         # settle the rest at the old total.
-        if await conn.fetchval(q.PAYMENT_UNDER_WAY, order["checkout_id"]):
+        if await payment_under_way(conn, order["checkout_id"]):
             raise Conflict("a payment for this checkout is under way; wait for it, then cancel for a refund")
         for line in lines:
             await release_reserved(conn, line["sku_id"], line["quantity"])

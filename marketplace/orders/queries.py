@@ -119,15 +119,6 @@ WHERE id = $1
 LINES_OF_ORDER = "SELECT sku_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku_id"
 OPEN_ORDERS_OF_CHECKOUT = "SELECT count(*) FROM orders WHERE checkout_id = $1 AND status <> 'cancelled'"
 CANCEL_CHECKOUT_IF_UNPAID = "UPDATE checkouts SET status = 'cancelled' WHERE id = $1 AND status = 'pending_payment'"
-SUCCEEDED_PAYMENT_FOR_UPDATE = """
-SELECT id, amount, refunded_amount FROM payments WHERE checkout_id = $1 AND status = 'succeeded' FOR UPDATE
-"""
-REFUND = """
-UPDATE payments SET refunded_amount = refunded_amount + $2,
-    status = CASE WHEN refunded_amount + $2 >= amount THEN 'refunded' ELSE status END
-WHERE id = $1
-"""
-PAYMENT_UNDER_WAY = "SELECT EXISTS (SELECT 1 FROM payments WHERE checkout_id = $1 AND status = 'pending')"
 
 # Delivered orders the buyer never confirmed complete on their own after a while.
 AUTO_COMPLETE = """

@@ -55,3 +55,14 @@ SELECT id, checkout_id, method, provider_ref, amount, currency, status, refunded
 FROM payments WHERE checkout_id = $1 ORDER BY id
 """
 PAYMENT_BY_REF = "SELECT amount, currency FROM payments WHERE provider_ref = $1"
+
+# Refunds and the payment state other domains ask about.
+SUCCEEDED_PAYMENT_FOR_UPDATE = """
+SELECT id, amount, refunded_amount FROM payments WHERE checkout_id = $1 AND status = 'succeeded' FOR UPDATE
+"""
+REFUND = """
+UPDATE payments SET refunded_amount = refunded_amount + $2,
+    status = CASE WHEN refunded_amount + $2 >= amount THEN 'refunded' ELSE status END
+WHERE id = $1
+"""
+PAYMENT_UNDER_WAY = "SELECT EXISTS (SELECT 1 FROM payments WHERE checkout_id = $1 AND status = 'pending')"

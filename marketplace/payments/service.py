@@ -159,10 +159,14 @@ async def pending_transfers(db: asyncpg.Pool) -> list[PaymentOut]:
 async def refund(conn: asyncpg.Connection, checkout_id: int, order_id: int, amount: int) -> None:
     """Give `amount` of an order's money back through the checkout's payment and the ledger. The sandbox
     provider refunds at once; a real provider's refund call would be made here."""
-    payment = await conn.fetchrow(order_queries.SUCCEEDED_PAYMENT_FOR_UPDATE, checkout_id)
+    payment = await conn.fetchrow(q.SUCCEEDED_PAYMENT_FOR_UPDATE, checkout_id)
     if payment is None:
         raise Conflict("this order has no settled payment to refund")
     if payment["refunded_amount"] + amount > payment["amount"]:
         raise Conflict("the refund would exceed what was paid")
-    await conn.execute(order_queries.REFUND, payment["id"], amount)
+    await conn.execute(q.REFUND, payment["id"], amount)
     await post_refund(conn, order_id, amount)
+
+
+async def payment_under_way(conn: asyncpg.Connection, checkout_id: int) -> bool:
+    return await conn.fetchval(q.PAYMENT_UNDER_WAY, checkout_id)
