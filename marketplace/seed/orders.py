@@ -18,7 +18,7 @@ import numpy as np
 
 from marketplace.orders.place_checkout import shipping_for
 from marketplace.seed.generator import DAY, Demo
-from marketplace.settlement import COMMISSION, GATEWAY, vendor_account
+from marketplace.settlement import payment_entries, refund_entries
 from marketplace.settlement.service import commission_of
 
 PLATFORM_RATE_BP = 1000
@@ -245,11 +245,7 @@ async def load_orders(
         total = row[7]
         paid_total[int(row[0])] += total
         posting = uuid.uuid4()
-        for account, amount in [
-            (GATEWAY, total),
-            (vendor_account(int(vendor_ids[v])), -(total - commission)),
-            (COMMISSION, -commission),
-        ]:
+        for account, amount in payment_entries(int(vendor_ids[v]), total, commission).items():
             ledger.append((posting, account, amount, "EUR", "payment", oid, _ts(at + 120)))
         if "delivered" in stages and rng.random() < RETURN_SHARE:
             # The first item came back: refunded in full and restocked, as a vendor would handle it.
@@ -257,13 +253,8 @@ async def load_orders(
             line_index = len(lines) - len(products)
             returns.append((oid, int(buyer_ids[checkout.buyer]), int(vendor_ids[v]), line_index, price[p], at))
             refunded_total[int(row[0])] += price[p]
-            share = (commission * price[p] * 2 + total) // (2 * total)
             refund_posting = uuid.uuid4()
-            for account, amount in [
-                (GATEWAY, -price[p]),
-                (vendor_account(int(vendor_ids[v])), price[p] - share),
-                (COMMISSION, share),
-            ]:
+            for account, amount in refund_entries(int(vendor_ids[v]), total, commission, price[p]).items():
                 ledger.append((refund_posting, account, amount, "EUR", "refund", oid, _ts(at + 6 * DAY)))
             movements.append((int(first_sku_ids[p]), 1, "return received", oid, _ts(at + 6 * DAY)))
         if "delivered" in stages:

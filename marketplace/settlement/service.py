@@ -15,7 +15,7 @@ import asyncpg
 
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
-from marketplace.settlement import COMMISSION, GATEWAY, vendor_account
+from marketplace.settlement import GATEWAY, payment_entries, refund_entries, vendor_account
 from marketplace.settlement import queries as q
 from marketplace.settlement.schemas import (
     AccountBalance,
@@ -55,11 +55,7 @@ async def post_payments(conn: asyncpg.Connection, order_ids: list[int]) -> None:
     for order_id in order_ids:
         await conn.execute(q.SET_COMMISSION, order_id, commission[order_id])
         order = await conn.fetchrow(q.ORDER_MONEY, order_id)
-        entries = {
-            GATEWAY: order["total"],
-            vendor_account(order["vendor_id"]): -(order["total"] - order["commission"]),
-            COMMISSION: -order["commission"],
-        }
+        entries = payment_entries(order["vendor_id"], order["total"], order["commission"])
         await _post(conn, entries, order["currency"], "payment", order_id)
 
 
@@ -68,12 +64,7 @@ async def post_refund(conn: asyncpg.Connection, order_id: int, amount: int | Non
     proportion, the commission share rounded half up to the cent."""
     order = await conn.fetchrow(q.ORDER_MONEY, order_id)
     amount = order["total"] if amount is None else amount
-    commission = (order["commission"] * amount * 2 + order["total"]) // (2 * order["total"]) if order["total"] else 0
-    entries = {
-        GATEWAY: -amount,
-        vendor_account(order["vendor_id"]): amount - commission,
-        COMMISSION: commission,
-    }
+    entries = refund_entries(order["vendor_id"], order["total"], order["commission"], amount)
     await _post(conn, entries, order["currency"], "refund", order_id)
 
 
