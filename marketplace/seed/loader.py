@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import asyncpg
 import numpy as np
@@ -14,6 +13,7 @@ from tqdm import tqdm
 from marketplace.accounts.passwords import hash_password
 from marketplace.core.errors import Conflict
 from marketplace.seed import queries as q
+from marketplace.seed.bulk import copy_with_ids, next_ids, timestamp
 from marketplace.seed.generator import SIZES, WEEK, Demo, generate
 from marketplace.seed.orders import load_orders, plan_checkouts, sold_per_product
 
@@ -21,18 +21,8 @@ DEMO_PASSWORD = "marketplace-demo"
 CHUNK = 100_000
 
 
-def _ts(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-
-
-async def _next_ids(conn: asyncpg.Connection, table: str, count: int) -> np.ndarray:
-    """Ids the rows just copied got. COPY in one session numbers them consecutively."""
-    last = await conn.fetchval(q.MAX_ID[table])
-    return np.arange(last - count + 1, last + 1)
 
 
 async def seed(
@@ -95,8 +85,8 @@ async def _categories(conn: asyncpg.Connection, demo: Demo) -> list[int]:
 
 async def _users(conn: asyncpg.Connection, demo: Demo, password_hash: str) -> tuple[np.ndarray, np.ndarray]:
     size = demo.size
-    joined = [_ts(demo.start + w * WEEK) for w in demo.buyer_joined]
-    earliest = _ts(demo.start - 30 * WEEK)
+    joined = [timestamp(demo.start + w * WEEK) for w in demo.buyer_joined]
+    earliest = timestamp(demo.start - 30 * WEEK)
     rows = [
         (f"vendor{i + 1}@demo.test", password_hash, name, ["buyer", "vendor"], earliest)
         for i, name in enumerate(demo.vendor_names)
@@ -108,7 +98,7 @@ async def _users(conn: asyncpg.Connection, demo: Demo, password_hash: str) -> tu
         columns=("ord", "email", "password_hash", "display_name", "roles", "created_at"),
     )
     await conn.execute(q.USERS_FROM_STAGING)
-    ids = await _next_ids(conn, "users", len(rows))
+    ids = await next_ids(conn, "users", len(rows))
     return ids[: size.vendors], ids[size.vendors :]
 
 
@@ -117,10 +107,9 @@ async def _vendors(conn: asyncpg.Connection, demo: Demo, user_ids: np.ndarray) -
         (int(user_ids[i]), name, f"{name}: a demo shop", f"vendor{i + 1}@demo.test", f"DEMO-{1000 + i}")
         for i, name in enumerate(demo.vendor_names)
     ]
-    await conn.copy_records_to_table(
-        "vendors", records=rows, columns=("user_id", "shop_name", "description", "contact_email", "licence_number")
+    return await copy_with_ids(
+        conn, "vendors", ("user_id", "shop_name", "description", "contact_email", "licence_number"), rows
     )
-    return await _next_ids(conn, "vendors", len(rows))
 
 
 async def _products(
@@ -138,19 +127,15 @@ async def _products(
             "listed",
             "EUR",
             float(demo.product_rating[i]),
-            _ts(demo.product_created[i]),
+            timestamp(demo.product_created[i]),
         )
         for i in range(demo.size.products)
     ]
-    await conn.copy_records_to_table(
-        "products",
-        records=rows,
-        columns=(
-            "vendor_id", "category_id", "title", "brand", "model", "description", "status", "currency",
-            "rating_avg", "created_at",
-        ),
+    columns = (
+        "vendor_id", "category_id", "title", "brand", "model", "description", "status", "currency", "rating_avg",
+        "created_at",
     )  # fmt: skip
-    return await _next_ids(conn, "products", len(rows))
+    return await copy_with_ids(conn, "products", columns, rows)
 
 
 async def _skus(conn: asyncpg.Connection, demo: Demo, product_ids: np.ndarray, sold: np.ndarray) -> np.ndarray:
@@ -168,10 +153,7 @@ async def _skus(conn: asyncpg.Connection, demo: Demo, product_ids: np.ndarray, s
             demo.sku_product, demo.sku_code, demo.sku_attributes, demo.sku_price, opening, strict=True
         )
     ]
-    await conn.copy_records_to_table(
-        "skus", records=rows, columns=("product_id", "code", "attributes", "price", "on_hand")
-    )
-    sku_ids = await _next_ids(conn, "skus", len(rows))
+    sku_ids = await copy_with_ids(conn, "skus", ("product_id", "code", "attributes", "price", "on_hand"), rows)
     movements = [
         (int(sku_id), int(stock), int(stock), "initial stock")
         for sku_id, stock in zip(sku_ids, opening, strict=True)
@@ -200,7 +182,7 @@ def _interaction_rows(demo: Demo, buyer_ids: np.ndarray, product_ids: np.ndarray
                 1 if kinds[i] in ("cart", "purchase") else None,
                 demo.query[i],
                 None,
-                _ts(times[i]),
+                timestamp(times[i]),
             )
             for i in range(begin, min(begin + CHUNK, len(kinds)))
         ]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import asyncpg
 import numpy as np
 
 from marketplace.orders.place_checkout import shipping_for
+from marketplace.seed.bulk import copy_with_ids, timestamp
 from marketplace.seed.generator import DAY, Demo
 from marketplace.settlement import payment_entries, refund_entries
 from marketplace.settlement.service import commission_of
@@ -78,19 +78,6 @@ def _stage(age_days: float, roll: float) -> list[str]:
     return ["accepted"] if roll < 0.5 else []
 
 
-def _ts(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-async def _copy(conn: asyncpg.Connection, table: str, columns: tuple[str, ...], rows: list[tuple]) -> np.ndarray:
-    """COPY rows and return the ids they got (consecutive within one session's COPY)."""
-    await conn.copy_records_to_table(table, records=rows, columns=columns)
-    if not rows:
-        return np.array([], dtype=np.int64)
-    last = await conn.fetchval(f"SELECT max(id) FROM {table}")  # table names are constants of this module
-    return np.arange(last - len(rows) + 1, last + 1)
-
-
 async def load_orders(
     conn: asyncpg.Connection,
     demo: Demo,
@@ -145,13 +132,13 @@ async def load_orders(
                 ship,
                 items + ship,
                 address,
-                _ts(checkout.at + 900),
-                None if checkout.cancelled else _ts(checkout.at + 120),
-                _ts(checkout.at),
+                timestamp(checkout.at + 900),
+                None if checkout.cancelled else timestamp(checkout.at + 120),
+                timestamp(checkout.at),
             )
         )
         order_plan.append((checkout, by_vendor, totals, shipping))
-    checkout_ids = await _copy(
+    checkout_ids = await copy_with_ids(
         conn,
         "checkouts",
         (
@@ -191,12 +178,12 @@ async def load_orders(
                     "DHL" if shipped else None,
                     f"DEMO{checkout_id:08d}{v:03d}" if shipped else None,
                     "payment not received in time" if checkout.cancelled else None,
-                    _ts(checkout.at),
-                    _ts(checkout.at + 60),
+                    timestamp(checkout.at),
+                    timestamp(checkout.at + 60),
                 )
             )
             order_meta.append((checkout, v, products, stages, commission))
-    order_ids = await _copy(
+    order_ids = await copy_with_ids(
         conn,
         "orders",
         (
@@ -231,22 +218,24 @@ async def load_orders(
             lines.append(
                 (oid, int(first_sku_ids[p]), int(product_ids[p]), demo.product_title[p], code[p], price[p], 1, price[p])
             )
-        history.append((oid, None, "pending_payment", None, "placed", _ts(at)))
+        history.append((oid, None, "pending_payment", None, "placed", timestamp(at)))
         if checkout.cancelled:
-            history.append((oid, "pending_payment", "cancelled", None, "payment not received in time", _ts(at + 900)))
+            history.append(
+                (oid, "pending_payment", "cancelled", None, "payment not received in time", timestamp(at + 900))
+            )
             continue
         previous = "paid"
-        history.append((oid, "pending_payment", "paid", None, "paid", _ts(at + 120)))
+        history.append((oid, "pending_payment", "paid", None, "paid", timestamp(at + 120)))
         for step, status in enumerate(stages, start=1):
-            history.append((oid, previous, status, None, None, _ts(at + step * DAY * 0.9)))
+            history.append((oid, previous, status, None, None, timestamp(at + step * DAY * 0.9)))
             previous = status
         for p in products:
-            movements.append((int(first_sku_ids[p]), -1, "sold", oid, _ts(at + 120)))
+            movements.append((int(first_sku_ids[p]), -1, "sold", oid, timestamp(at + 120)))
         total = row[7]
         paid_total[int(row[0])] += total
         posting = uuid.uuid4()
         for account, amount in payment_entries(int(vendor_ids[v]), total, commission).items():
-            ledger.append((posting, account, amount, "EUR", "payment", oid, _ts(at + 120)))
+            ledger.append((posting, account, amount, "EUR", "payment", oid, timestamp(at + 120)))
         if "delivered" in stages and rng.random() < RETURN_SHARE:
             # The first item came back: refunded in full and restocked, as a vendor would handle it.
             p = products[0]
@@ -255,8 +244,8 @@ async def load_orders(
             refunded_total[int(row[0])] += price[p]
             refund_posting = uuid.uuid4()
             for account, amount in refund_entries(int(vendor_ids[v]), total, commission, price[p]).items():
-                ledger.append((refund_posting, account, amount, "EUR", "refund", oid, _ts(at + 6 * DAY)))
-            movements.append((int(first_sku_ids[p]), 1, "return received", oid, _ts(at + 6 * DAY)))
+                ledger.append((refund_posting, account, amount, "EUR", "refund", oid, timestamp(at + 6 * DAY)))
+            movements.append((int(first_sku_ids[p]), 1, "return received", oid, timestamp(at + 6 * DAY)))
         if "delivered" in stages:
             for p in products:
                 key = (checkout.buyer, p)
@@ -272,7 +261,7 @@ async def load_orders(
                         int(buyer_ids[checkout.buyer]),
                         rating,
                         text[rating - 1],
-                        _ts(at + 4 * DAY),
+                        timestamp(at + 4 * DAY),
                     )
                 )
     for checkout_id, checkout in zip(checkout_ids, checkouts, strict=True):
@@ -287,18 +276,18 @@ async def load_orders(
                     "EUR",
                     "refunded" if refunded_total[int(checkout_id)] == amount else "succeeded",
                     refunded_total[int(checkout_id)],
-                    _ts(checkout.at + 60),
-                    _ts(checkout.at + 120),
+                    timestamp(checkout.at + 60),
+                    timestamp(checkout.at + 120),
                 )
             )
 
-    line_ids = await _copy(
+    line_ids = await copy_with_ids(
         conn,
         "order_lines",
         ("order_id", "sku_id", "product_id", "title", "sku_code", "unit_price", "quantity", "line_total"),
         lines,
     )
-    request_ids = await _copy(
+    request_ids = await copy_with_ids(
         conn,
         "aftersales_requests",
         (
@@ -329,8 +318,8 @@ async def load_orders(
                 "DHL",
                 f"RET{order:09d}",
                 True,
-                _ts(at + 4 * DAY),
-                _ts(at + 6 * DAY),
+                timestamp(at + 4 * DAY),
+                timestamp(at + 6 * DAY),
             )
             for order, buyer, vendor, _, amount, at in returns
         ],

@@ -13,12 +13,6 @@ VALUES ($1, $2, $3, $4, COALESCE((SELECT path FROM categories WHERE id = $1), '{
 RETURNING id
 """
 CATEGORY_PATH_SELF = "UPDATE categories SET path = path || id WHERE id = $1"
-MAX_ID = {
-    "users": "SELECT max(id) FROM users",
-    "vendors": "SELECT max(id) FROM vendors",
-    "products": "SELECT max(id) FROM products",
-    "skus": "SELECT max(id) FROM skus",
-}
 # After the orders are in: stock, sales counts and ratings follow from them, as the live code keeps them.
 TOTALS_FROM_ORDERS = [
     """
