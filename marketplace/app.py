@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.db.close()
 
     passwords.configure(settings.password_hash_memory_kib, settings.password_hash_time_cost)
-    jwt_auth = build_jwt_auth(settings.token_secret, settings.access_token_minutes)
+    jwt_auth = build_jwt_auth(settings.secret_key, settings.access_token_minutes)
     return Litestar(
         route_handlers=ROUTES,
         state=AppState(),

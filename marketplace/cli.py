@@ -50,7 +50,7 @@ def _servers(settings: Settings, need_redis: bool = True) -> Iterator[Settings]:
             database_url=database_url,
             redis_url=redis_url,
             data_dir=str(settings.data_dir),
-            secret_key=settings.token_secret,
+            secret_key=settings.secret_key,
         )
 
 
@@ -80,7 +80,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
     port = port or settings.port
     with _servers(settings) as ready:
         # Workers are separate processes: they find the servers and the signing key in the environment.
-        os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.token_secret)
+        os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.secret_key)
         os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
         if demo:
             asyncio.run(_seed(ready.database_url, demo_size, 42, reset=False, only_if_empty=True))

@@ -51,14 +51,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     debug: bool = False
 
     @property
-    def token_secret(self) -> str:
-        return self.secret_key or _dev_secret(self.data_dir)
-
-    @property
     def webhook_secret(self) -> str:
         if self.sandbox_webhook_secret:
             return self.sandbox_webhook_secret
-        return hashlib.sha256(b"sandbox-webhook:" + self.token_secret.encode()).hexdigest()
+        return hashlib.sha256(b"sandbox-webhook:" + self.secret_key.encode()).hexdigest()
 
 
 _ENV_NAMES = {name: name.upper() for name in Settings.__struct_fields__}
@@ -71,7 +67,11 @@ def load_settings(**overrides: object) -> Settings:
     }
     raw.update({k: v for k, v in overrides.items() if v is not None})
     # strict=False lets "30" become 30 and "true" become True, as environment strings must.
-    return msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
+    settings = msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
+    if not settings.secret_key:
+        # Resolved once here, not on every use: tokens are signed and checked on hot paths.
+        settings = msgspec.structs.replace(settings, secret_key=_dev_secret(settings.data_dir))
+    return settings
 
 
 def _decode_path(type_: type, value: object) -> object:

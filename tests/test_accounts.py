@@ -80,7 +80,7 @@ async def test_expired_access_token_is_refused(client: AsyncTestClient[Litestar]
     import jwt
 
     ann = await sign_up(client, "exp@example.com")
-    expired = jwt.encode({"sub": str(ann.id), "exp": 1_000_000_000, "jti": "x"}, settings.token_secret, "HS256")
+    expired = jwt.encode({"sub": str(ann.id), "exp": 1_000_000_000, "jti": "x"}, settings.secret_key, "HS256")
     assert (await client.get("/me", headers={"Authorization": f"Bearer {expired}"})).status_code == 401
 
 

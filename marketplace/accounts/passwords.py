@@ -15,17 +15,21 @@ MIN_LENGTH = 10
 MAX_LENGTH = 128
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 "low memory") parameters
-# Verified against when the account does not exist, so timing does not reveal which emails are registered.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 def configure(memory_kib: int, time_cost: int) -> None:
     """Set the cost of new hashes (existing hashes carry their own parameters and still verify).
     The test suite uses a cheap setting; production keeps the defaults."""
-    global _hasher, _DUMMY_HASH
+    global _hasher
     if (memory_kib, time_cost) != (_hasher.memory_cost, _hasher.time_cost):
         _hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost)
-        _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash(memory_kib: int, time_cost: int) -> str:
+    """Verified against when the account does not exist, so timing does not reveal which emails are
+    registered. Made on first use, at the current cost, rather than when the module is imported."""
+    return PasswordHasher(memory_cost=memory_kib, time_cost=time_cost).hash("not-a-real-password")
 
 
 @cache
@@ -54,7 +58,8 @@ async def hash_password(password: str) -> str:
 async def verify_password(password_hash: str | None, password: str) -> bool:
     def verify() -> bool:
         try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+            stored = password_hash or _dummy_hash(_hasher.memory_cost, _hasher.time_cost)
+            return _hasher.verify(stored, password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 

@@ -81,7 +81,7 @@ async def login(db: asyncpg.Pool, redis: Redis, settings: Settings, body: LoginI
         await _check_totp(redis, row["id"], row["totp_secret"], body.totp_code)
     async with db.acquire() as conn:
         return await tokens.issue_pair(
-            conn, row["id"], settings.token_secret, settings.access_token_minutes, settings.refresh_token_days
+            conn, row["id"], settings.secret_key, settings.access_token_minutes, settings.refresh_token_days
         )
 
 
@@ -99,7 +99,7 @@ async def refresh(db: asyncpg.Pool, settings: Settings, refresh_token: str) -> T
         return await tokens.rotate(
             conn,
             refresh_token,
-            settings.token_secret,
+            settings.secret_key,
             settings.access_token_minutes,
             settings.refresh_token_days,
         )

@@ -82,7 +82,7 @@ class SearchController(Controller):
         response = await cached_json(state.cache, query.cache_key(), state.settings.search_cache_seconds, produce)
         if query.text:
             total = _TOTAL.decode(response.content).total
-            user_id, session_id = browsing_identity(request, state.settings.token_secret)
+            user_id, session_id = browsing_identity(request, state.settings.secret_key)
             state.recorder.record(
                 Kind.SEARCH, user_id=user_id, session_id=session_id, query=query.text, result_count=total
             )
@@ -98,6 +98,6 @@ class SearchController(Controller):
         response = await cached_json(
             state.cache, f"page:product:{product_id}", state.settings.product_cache_seconds, produce
         )
-        user_id, session_id = browsing_identity(request, state.settings.token_secret)
+        user_id, session_id = browsing_identity(request, state.settings.secret_key)
         state.recorder.record(Kind.VIEW, user_id=user_id, session_id=session_id, product_id=product_id)
         return response
