@@ -8,7 +8,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import asyncpg
-import msgspec
 
 from marketplace.catalog import ProductStatus, images
 from marketplace.catalog import queries as q
@@ -73,7 +72,7 @@ async def create_category(db: asyncpg.Pool, admin_id: int, body: CategoryIn) -> 
             raise Conflict("a category with this slug exists; choose another slug", field="slug") from None
         row = await conn.fetchrow(q.APPEND_OWN_ID_TO_PATH, row["id"])
         category = CategoryOut(**dict(row))
-        await record_audit(conn, admin_id, "category.created", "category", category.id, None, _dump(category))
+        await record_audit(conn, admin_id, "category.created", "category", category.id, None, category)
     return category
 
 
@@ -102,10 +101,6 @@ async def delete_category(db: asyncpg.Pool, admin_id: int, category_id: int) -> 
 
 
 # Products
-
-
-def _dump(obj: msgspec.Struct) -> dict[str, object]:
-    return msgspec.to_builtins(obj)
 
 
 def _sku(row: asyncpg.Record) -> SkuOut:

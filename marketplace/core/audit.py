@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import msgspec
 
 INSERT_AUDIT = """
 INSERT INTO audit_log (actor_id, action, object_type, object_id, before, after)
@@ -18,8 +19,13 @@ async def record_audit(
     action: str,
     object_type: str,
     object_id: int | str,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
+    before: Any = None,
+    after: Any = None,
 ) -> None:
-    """Append to the audit log in the caller's transaction, so a decision and its record commit together."""
-    await conn.execute(INSERT_AUDIT, actor_id, action, object_type, str(object_id), before, after)
+    """Append to the audit log in the caller's transaction, so a decision and its record commit together.
+    `before` and `after` may be dicts or msgspec structs; they are stored as JSON objects."""
+    await conn.execute(INSERT_AUDIT, actor_id, action, object_type, str(object_id), _as_json(before), _as_json(after))
+
+
+def _as_json(value: Any) -> Any:
+    return None if value is None else msgspec.to_builtins(value)

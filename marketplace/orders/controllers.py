@@ -16,7 +16,7 @@ from marketplace.core.idempotency import run_once
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.orders import OrderStatus, read
 from marketplace.orders.lifecycle import S, Shipment, transition
-from marketplace.orders.place_checkout import encode, place_checkout
+from marketplace.orders.place_checkout import place_checkout
 from marketplace.orders.schemas import CancelIn, CheckoutIn, CheckoutOut, OrderOut, ShipIn
 
 IdempotencyKey = Annotated[
@@ -41,7 +41,7 @@ class CheckoutController(Controller):
             checkout = await place_checkout(
                 conn, request.user.id, data.address_id, state.settings.checkout_payment_minutes
             )
-            return 201, encode(checkout)
+            return 201, msgspec.json.encode(checkout)
 
         body = msgspec.json.encode(data)
         return await run_once(state.db, request.user.id, "POST /checkouts", idempotency_key, body, work)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 import asyncpg
-import msgspec
 
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
 from marketplace.core.events import append_events
@@ -168,7 +167,3 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
         created_at=checkout["created_at"],
         orders=order_out,
     )
-
-
-def encode(checkout: CheckoutOut) -> bytes:
-    return msgspec.json.encode(checkout)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
-import msgspec
 
 from marketplace.accounts import queries as account_queries
 from marketplace.core.audit import record_audit
@@ -29,10 +26,6 @@ def _application(row: asyncpg.Record) -> ApplicationOut:
 
 def _vendor(row: asyncpg.Record) -> VendorOut:
     return VendorOut(**dict(row))
-
-
-def _snapshot(obj: msgspec.Struct) -> dict[str, Any]:
-    return msgspec.to_builtins(obj)
 
 
 async def apply(db: asyncpg.Pool, user_id: int, body: ApplicationIn) -> ApplicationOut:
@@ -101,8 +94,8 @@ async def approve(db: asyncpg.Pool, admin_id: int, application_id: int) -> Vendo
             "vendor_application.approved",
             "vendor_application",
             application_id,
-            _snapshot(before),
-            _snapshot(after),
+            before,
+            after,
         )
         await append_event(
             conn,
@@ -125,8 +118,8 @@ async def reject(db: asyncpg.Pool, admin_id: int, application_id: int, reason: s
             "vendor_application.rejected",
             "vendor_application",
             application_id,
-            _snapshot(before),
-            _snapshot(after),
+            before,
+            after,
         )
         await append_event(
             conn,
@@ -164,7 +157,7 @@ async def set_status(
             raise Conflict(f"this vendor is already {status}")
         after = _vendor(await conn.fetchrow(q.SET_VENDOR_STATUS, vendor_id, status, reason))
         action = "vendor.suspended" if status == VendorStatus.SUSPENDED else "vendor.reinstated"
-        await record_audit(conn, admin_id, action, "vendor", vendor_id, _snapshot(before), _snapshot(after))
+        await record_audit(conn, admin_id, action, "vendor", vendor_id, before, after)
         await append_event(conn, f"vendor:{vendor_id}", action, {"vendor_id": vendor_id, "reason": reason})
     return after
 
