@@ -104,13 +104,13 @@ async def _apply(conn: asyncpg.Connection, provider: str, callback: Callback, bo
         return "duplicate"  # another event already settled this payment
     if callback.type == "payment.failed":
         await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.FAILED, 0)
+        outcome = "applied"
     else:
         outcome = await _settle(conn, payment)
-        if outcome != "applied":
-            await conn.execute(q.LOG_CALLBACK, provider, callback.event_id, callback.ref, body, "applied")
-            return outcome
+    # Logged as applied in the same transaction: the unique index on applied events makes a concurrent
+    # duplicate fail here and roll back.
     await conn.execute(q.LOG_CALLBACK, provider, callback.event_id, callback.ref, body, "applied")
-    return "applied"
+    return outcome
 
 
 async def _settle(conn: asyncpg.Connection, payment: asyncpg.Record) -> str:
