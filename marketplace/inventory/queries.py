@@ -15,7 +15,7 @@ FOR UPDATE OF s
 SET_ON_HAND = """
 UPDATE skus SET on_hand = $2, low_stock_threshold = COALESCE($3, low_stock_threshold)
 WHERE id = $1 AND $2 >= reserved
-RETURNING on_hand, reserved, available, low_stock_threshold
+RETURNING product_id, on_hand, reserved, available, low_stock_threshold
 """
 
 INSERT_MOVEMENT = """

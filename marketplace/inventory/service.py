@@ -85,7 +85,7 @@ async def adjust(db: asyncpg.Pool, vendor_id: int, actor_id: int, sku_id: int, b
         delta = after["on_hand"] - row["on_hand"]
         if delta:
             await conn.execute(q.INSERT_MOVEMENT, sku_id, delta, after["on_hand"], body.reason, actor_id, None)
-            await announce(conn, sku_id, {**dict(after), "product_id": row["product_id"]})
+            await announce(conn, sku_id, after)
         low = after["available"] <= after["low_stock_threshold"]
         if low and not row["low"]:
             await append_event(

@@ -62,18 +62,18 @@ class SearchController(Controller):
         if min_price is not None and max_price is not None and min_price > max_price:
             raise BadRequest("min_price is above max_price")
         query = service.SearchQuery(
-            q,
-            category,
-            min_price,
-            max_price,
-            brand,
-            vendor,
-            _attributes(attr or []),
-            in_stock,
-            sort,
-            page,
-            page_size,
-            facets,
+            text=q,
+            category_id=category,
+            min_price=min_price,
+            max_price=max_price,
+            brands=brand,
+            vendor_id=vendor,
+            attributes=_attributes(attr or []),
+            in_stock=in_stock,
+            sort=sort,
+            page=page,
+            page_size=page_size,
+            facets=facets,
         )
 
         async def produce() -> bytes:
