@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auto_complete_days: int = 14
     # Buyers may open a return, exchange or refund request this long after delivery.
     aftersales_window_days: int = 14
+    # Cash on delivery is offered up to this checkout total (minor units); couriers carry limited cash.
+    cash_on_delivery_limit: int = 50_000
     # Where this marketplace is reachable; the sandbox gateway sends its callbacks here.
     public_url: str = "http://127.0.0.1:8000"
     # Shared with the payment gateway to sign callbacks; derived from the secret key when unset.

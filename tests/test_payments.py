@@ -12,10 +12,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketplace.core.db import create_pool
+from marketplace.orders.sweeper import expire_unpaid
 from marketplace.payments.sandbox import SIGNATURE_HEADER, Callback, SandboxGateway
 from marketplace.settings import Settings
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import ADDRESS, Actor, approved_vendor, sign_up
+from tests.test_order_lifecycle import SHIP
 
 
 @pytest.fixture
@@ -189,3 +192,75 @@ async def test_bank_transfer_is_paid_when_an_admin_confirms_the_money(
     assert again.status_code == 409
     assert await db.fetchval("SELECT sum(amount) FROM ledger_entries") == 0
     assert await db.fetchval("SELECT action FROM audit_log ORDER BY id DESC LIMIT 1") == "payment.transfer_confirmed"
+
+
+async def pay_cash(buyer: Actor, checkout_id: int) -> Any:
+    return await buyer.post(f"/checkouts/{checkout_id}/payments", json={"method": "cash_on_delivery"})
+
+
+async def test_cash_on_delivery_goes_ahead_unpaid_and_settles_on_delivery(
+    shop: dict[str, Any], database_url: str, db: asyncpg.Connection
+) -> None:
+    alpha, beta, buyer = shop["alpha"], shop["beta"], shop["buyer"]
+    orders = await shop["checkout"](pay=False)  # kettles 2 x 3000 (alpha), hose 1 x 6000 (beta)
+    checkout_id = orders["checkout"]["id"]
+    r = await pay_cash(buyer, checkout_id)
+    assert r.status_code == 201, r.text
+    assert r.json()["next_action"]["type"] == "cash_on_delivery" and r.json()["payment"]["status"] == "pending"
+    checkout = (await buyer.get(f"/checkouts/{checkout_id}")).json()
+    assert checkout["status"] == "cash_on_delivery"
+    assert {(o["status"], o["cash_on_delivery"]) for o in checkout["orders"]} == {("confirmed", True)}
+    kettle = await db.fetchrow("SELECT on_hand, reserved FROM skus WHERE id = $1", shop["kettle"]["skus"][0]["id"])
+    assert tuple(kettle) == (8, 0)  # sold, not merely reserved
+    # The payment deadline no longer applies: the sweeper leaves the checkout alone.
+    await db.execute("UPDATE checkouts SET expires_at = now() - interval '1 second'")
+    pool = await create_pool(database_url, 1, 2)
+    try:
+        assert await expire_unpaid(pool) == 0
+    finally:
+        await pool.close()
+    assert await db.fetchval("SELECT count(*) FROM events WHERE type = 'order.confirmed'") == 4
+
+    # Alpha's courier delivers and takes the cash: alpha now owes us its 10% commission.
+    kettles = orders[alpha.vendor_id]["id"]
+    for action, body in (("accept", None), ("ship", SHIP), ("deliver", None)):
+        r = await alpha.post(f"/vendor/orders/{kettles}/{action}", json=body)
+        assert r.status_code == 200, r.text
+    assert (await alpha.get("/vendor/settlement/balance")).json()["balance"] == -600
+    statement = (await alpha.get("/vendor/settlement/statement")).json()["items"]
+    assert [(s["kind"], s["amount"]) for s in statement] == [("cash_collected", -600)]
+    assert (await buyer.get(f"/checkouts/{checkout_id}/payments")).json()[0]["status"] == "succeeded"
+
+    # Beta refuses its order before delivery: the hose goes back on the shelf and nothing is refunded.
+    r = await beta.post(f"/vendor/orders/{orders[beta.vendor_id]['id']}/reject", json={"reason": "out of stock"})
+    assert r.status_code == 200 and r.json()["order"]["status"] == "cancelled"
+    hose = await db.fetchval("SELECT on_hand FROM skus WHERE id = $1", shop["hose"]["skus"][0]["id"])
+    assert hose == 10
+    assert await db.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'refund'") == 0
+    assert await db.fetchval("SELECT sum(amount) FROM ledger_entries") == 0
+
+
+async def test_cash_on_delivery_cancelled_entirely_is_never_due(shop: dict[str, Any], db: asyncpg.Connection) -> None:
+    buyer = shop["buyer"]
+    orders = await shop["checkout"](pay=False)
+    assert (await pay_cash(buyer, orders["checkout"]["id"])).status_code == 201
+    for vendor_id in (shop["alpha"].vendor_id, shop["beta"].vendor_id):
+        r = await buyer.post(f"/orders/{orders[vendor_id]['id']}/cancel", json={"reason": "changed my mind"})
+        assert r.status_code == 200, r.text
+    assert (await buyer.get(f"/checkouts/{orders['checkout']['id']}/payments")).json()[0]["status"] == "failed"
+    assert await db.fetchval("SELECT count(*) FROM ledger_entries") == 0
+    stock = await db.fetch("SELECT on_hand, reserved FROM skus ORDER BY id")
+    assert [tuple(s) for s in stock] == [(10, 0), (10, 0)]
+
+
+async def test_cash_on_delivery_above_the_limit_is_refused(shop: dict[str, Any], db: asyncpg.Connection) -> None:
+    buyer = shop["buyer"]
+    await buyer.put(f"/cart/items/{shop['hose']['skus'][0]['id']}", json={"quantity": 9})  # 54,000 > 50,000
+    address_id = (await buyer.get("/me/addresses")).json()[0]["id"]
+    checkout = (await buyer.post("/checkouts", json={"address_id": address_id})).json()
+    r = await pay_cash(buyer, checkout["id"])
+    assert r.status_code == 422 and r.json()["limit"] == 50_000
+    assert await db.fetchval("SELECT count(*) FROM payments") == 0
+    assert (await buyer.get(f"/checkouts/{checkout['id']}")).json()["status"] == "pending_payment"
+    # Still payable another way.
+    assert (await buyer.post(f"/checkouts/{checkout['id']}/payments", json={})).status_code == 201

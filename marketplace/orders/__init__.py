@@ -2,7 +2,8 @@
 
 Order states: pending_payment → paid → accepted → shipped → delivered → completed; cancelled from
 pending_payment (buyer, or the sweeper when payment times out) or from paid/accepted (buyer before shipment,
-or vendor rejecting). Checkout states: pending_payment → paid | expired | cancelled.
+or vendor rejecting). Cash on delivery: pending_payment → confirmed → accepted → ..., the cash changing hands
+on delivery. Checkout states: pending_payment → paid | cash_on_delivery | expired | cancelled.
 """
 
 from enum import StrEnum
@@ -10,6 +11,7 @@ from enum import StrEnum
 
 class OrderStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"
+    CONFIRMED = "confirmed"  # to be paid in cash on delivery
     PAID = "paid"
     ACCEPTED = "accepted"
     SHIPPED = "shipped"
@@ -21,5 +23,6 @@ class OrderStatus(StrEnum):
 class CheckoutStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"
     PAID = "paid"
+    CASH_ON_DELIVERY = "cash_on_delivery"
     EXPIRED = "expired"
     CANCELLED = "cancelled"

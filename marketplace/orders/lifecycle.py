@@ -1,7 +1,7 @@
 """The order state machine. Every transition is checked against who may make it from which state (anything
 else is a 409), recorded in the order's history and appended as an event for both live feeds, in one
 transaction. Cancelling gives stock back: reserved units if unpaid, sold units (restocked) and the money
-(refunded through the payment) if paid."""
+(refunded through the payment) if paid. Delivering a cash-on-delivery order records the cash collected."""
 
 from __future__ import annotations
 
@@ -17,16 +17,18 @@ from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
 from marketplace.orders.read import OrderDetail, order_for
-from marketplace.payments.service import payment_under_way, refund
+from marketplace.payments.service import cancel_cash_order, collect_cash, payment_under_way, refund
 
 S = OrderStatus
 # (from, to) → who may do it
 ALLOWED: dict[tuple[OrderStatus, OrderStatus], str] = {
     (S.PAID, S.ACCEPTED): "vendor",
+    (S.CONFIRMED, S.ACCEPTED): "vendor",
     (S.ACCEPTED, S.SHIPPED): "vendor",
     (S.SHIPPED, S.DELIVERED): "vendor",
     (S.DELIVERED, S.COMPLETED): "buyer",
     (S.PENDING_PAYMENT, S.CANCELLED): "buyer",
+    (S.CONFIRMED, S.CANCELLED): "buyer or vendor",
     (S.PAID, S.CANCELLED): "buyer or vendor",
     (S.ACCEPTED, S.CANCELLED): "buyer or vendor",
 }
@@ -64,6 +66,8 @@ async def transition(
             raise Conflict(f"a {role} cannot move a {current} order to {target}", order_status=current)
         if target == S.CANCELLED:
             await _give_back(conn, order, current, actor_id)
+        if target == S.DELIVERED and order["cash_on_delivery"]:
+            await collect_cash(conn, order)
         await conn.execute(
             q.SET_ORDER_STATUS,
             order_id,
@@ -94,7 +98,11 @@ async def _give_back(conn: asyncpg.Connection, order: asyncpg.Record, current: O
         if await conn.fetchval(q.OPEN_ORDERS_OF_CHECKOUT, order["checkout_id"]) <= 1:
             await conn.execute(q.CANCEL_CHECKOUT_IF_UNPAID, order["checkout_id"])
         return
-    # Paid: the units were sold, so they come back onto the shelf, and the order's total is refunded.
+    # Paid or confirmed: the units were sold, so they come back onto the shelf, and any money paid is refunded
+    # (cash on delivery has taken none yet).
     for line in lines:
         await move_on_hand(conn, line["sku_id"], line["quantity"], "order cancelled", actor_id, order["id"])
-    await refund(conn, order["checkout_id"], order["id"], order["total"])
+    if order["cash_on_delivery"]:
+        await cancel_cash_order(conn, order)
+    else:
+        await refund(conn, order["checkout_id"], order["id"], order["total"])

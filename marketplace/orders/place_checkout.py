@@ -133,6 +133,7 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
             items_total=totals[v],
             shipping_total=shipping[v],
             total=totals[v] + shipping[v],
+            cash_on_delivery=False,
             carrier=None,
             tracking_number=None,
             estimated_arrival=None,

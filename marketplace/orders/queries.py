@@ -65,7 +65,7 @@ CHECKOUT_COLUMNS = """id, status, currency, items_total, shipping_total, grand_t
 created_at"""
 GET_CHECKOUT = f"SELECT {CHECKOUT_COLUMNS}, buyer_id FROM checkouts WHERE id = $1"
 ORDER_COLUMNS = """id, checkout_id, buyer_id, vendor_id, status, currency, items_total, shipping_total, total,
-carrier, tracking_number, estimated_arrival, cancel_reason, created_at, updated_at"""
+cash_on_delivery, carrier, tracking_number, estimated_arrival, cancel_reason, created_at, updated_at"""
 ORDERS_OF_CHECKOUT = f"SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = $1 ORDER BY id"
 LINES_OF_ORDERS = """
 SELECT order_id, id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total

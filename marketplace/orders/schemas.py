@@ -33,6 +33,7 @@ class OrderOut(Struct):
     items_total: int
     shipping_total: int
     total: int
+    cash_on_delivery: bool  # the courier collects `total` in cash on delivery
     carrier: str | None
     tracking_number: str | None
     estimated_arrival: date | None

@@ -33,7 +33,14 @@ class CheckoutPaymentController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PaymentStarted]:
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
-            started = await service.start_payment(conn, state.gateway, request.user.id, checkout_id, data.method)
+            started = await service.start_payment(
+                conn,
+                state.gateway,
+                request.user.id,
+                checkout_id,
+                data.method,
+                state.settings.cash_on_delivery_limit,
+            )
             return 201, msgspec.json.encode(started)
 
         route = f"POST /checkouts/{checkout_id}/payments"

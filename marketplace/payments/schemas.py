@@ -27,8 +27,8 @@ class PaymentOut(Struct):
 
 
 class NextAction(Struct):
-    """What the buyer does next: approve at the gateway (`redirect`, `url`) or transfer the money
-    (`bank_transfer`, instructions in `url`)."""
+    """What the buyer does next: approve at the gateway (`redirect`, `url`), transfer the money
+    (`bank_transfer`, instructions in `url`) or pay the couriers (`cash_on_delivery`, instructions in `url`)."""
 
     type: str
     url: str

@@ -19,14 +19,19 @@ from marketplace.payments import PaymentMethod, PaymentStatus
 from marketplace.payments import queries as q
 from marketplace.payments.sandbox import Callback, SandboxGateway
 from marketplace.payments.schemas import NextAction, PaymentOut, PaymentStarted
-from marketplace.settlement.service import post_payments, post_refund
+from marketplace.settlement.service import fix_commission, post_cash_collected, post_payments, post_refund
 
 TRANSFER_DAYS = 3
 PLATFORM_IBAN = "DE89 3704 0044 0532 0130 00"  # the demo marketplace's collection account
 
 
 async def start_payment(
-    conn: asyncpg.Connection, gateway: SandboxGateway, buyer_id: int, checkout_id: int, method: PaymentMethod
+    conn: asyncpg.Connection,
+    gateway: SandboxGateway,
+    buyer_id: int,
+    checkout_id: int,
+    method: PaymentMethod,
+    cash_limit: int,
 ) -> PaymentStarted:
     """Open a payment for the buyer's unpaid checkout (inside the caller's transaction)."""
     checkout = await conn.fetchrow(q.CHECKOUT_FOR_PAYMENT, checkout_id)
@@ -36,6 +41,8 @@ async def start_payment(
         raise Conflict(f"this checkout is {checkout['status']}; it cannot be paid")
     if await conn.fetchrow(q.LIVE_PAYMENT, checkout_id):
         raise Conflict("this checkout already has a payment under way")
+    if method == PaymentMethod.CASH_ON_DELIVERY:
+        return await _confirm_cash_on_delivery(conn, checkout, cash_limit)
     if method == PaymentMethod.BANK_TRANSFER:
         reference = "BT-" + secrets.token_hex(6).upper()
         # A transfer takes days, so the checkout holds its stock that long.
@@ -51,6 +58,51 @@ async def start_payment(
     )
     payment = PaymentOut(**dict(row))
     return PaymentStarted(payment, NextAction("redirect", f"/sandbox-gateway/{payment.provider_ref}"))
+
+
+async def _confirm_cash_on_delivery(
+    conn: asyncpg.Connection, checkout: asyncpg.Record, cash_limit: int
+) -> PaymentStarted:
+    """The buyer pays each vendor's courier on delivery: the orders go ahead unpaid and their units are
+    sold now (a cancellation puts them back), so the sweeper no longer expires the checkout."""
+    if checkout["grand_total"] > cash_limit:
+        raise Unprocessable(
+            f"cash on delivery is offered up to {cash_limit}; this checkout is {checkout['grand_total']}",
+            limit=cash_limit,
+        )
+    row = await conn.fetchrow(
+        q.INSERT_PAYMENT,
+        checkout["id"],
+        PaymentMethod.CASH_ON_DELIVERY,
+        "COD-" + secrets.token_hex(6).upper(),
+        checkout["grand_total"],
+        checkout["currency"],
+    )
+    await conn.execute(q.SET_CHECKOUT_CASH_ON_DELIVERY, checkout["id"])
+    orders = await conn.fetch(q.CONFIRM_CASH_ORDERS, checkout["id"])
+    await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
+    await fix_commission(conn, [o["id"] for o in orders])
+    await _announce(conn, orders, checkout["buyer_id"], OrderStatus.CONFIRMED, "cash on delivery")
+    instructions = f"Pay each courier in cash on delivery, {row['amount']} {row['currency']} in all"
+    action = NextAction("cash_on_delivery", instructions)
+    return PaymentStarted(PaymentOut(**dict(row)), action)
+
+
+async def collect_cash(conn: asyncpg.Connection, order: asyncpg.Record) -> None:
+    """A cash-on-delivery order was delivered and paid to the courier (inside the delivery's transaction)."""
+    await conn.execute(q.CASH_ARRIVED, order["checkout_id"])
+    await post_cash_collected(conn, order["id"])
+
+
+async def _announce(
+    conn: asyncpg.Connection, orders: list[asyncpg.Record], buyer_id: int, status: OrderStatus, note: str
+) -> None:
+    """Record that pending orders moved to `status`, in their history and on both live feeds."""
+    for order in orders:
+        await conn.execute(order_queries.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, status, None, note)
+        summary = {"order_id": order["id"], "status": status, "total": order["total"]}
+        await append_event(conn, vendor_orders_topic(order["vendor_id"]), f"order.{status}", summary)
+        await append_event(conn, buyer_orders_topic(buyer_id), f"order.{status}", summary)
 
 
 async def payments_of(db: asyncpg.Pool, buyer_id: int, checkout_id: int) -> list[PaymentOut]:
@@ -126,13 +178,7 @@ async def _settle(conn: asyncpg.Connection, payment: asyncpg.Record) -> str:
     orders = await conn.fetch(q.PAY_ORDERS, payment["checkout_id"])
     await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
     await post_payments(conn, [o["id"] for o in orders])
-    for order in orders:
-        await conn.execute(
-            order_queries.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, None, "paid"
-        )
-        summary = {"order_id": order["id"], "status": OrderStatus.PAID, "total": order["total"]}
-        await append_event(conn, vendor_orders_topic(order["vendor_id"]), "order.paid", summary)
-        await append_event(conn, buyer_orders_topic(checkout["buyer_id"]), "order.paid", summary)
+    await _announce(conn, orders, checkout["buyer_id"], OrderStatus.PAID, "paid")
     return "applied"
 
 
@@ -166,6 +212,12 @@ async def refund(conn: asyncpg.Connection, checkout_id: int, order_id: int, amou
         raise Conflict("the refund would exceed what was paid")
     await conn.execute(q.REFUND, payment["id"], amount)
     await post_refund(conn, order_id, amount)
+
+
+async def cancel_cash_order(conn: asyncpg.Connection, order: asyncpg.Record) -> None:
+    """A cash-on-delivery order is cancelled before delivery: no cash changed hands, so nothing is refunded;
+    once every order of the checkout is cancelled its payment will never be made."""
+    await conn.execute(q.CASH_NEVER_DUE, order["checkout_id"], order["id"])
 
 
 async def payment_under_way(conn: asyncpg.Connection, checkout_id: int) -> bool:

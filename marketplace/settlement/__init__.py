@@ -14,6 +14,13 @@ def payment_entries(vendor_id: int, total: int, commission: int) -> dict[str, in
     return {GATEWAY: total, vendor_account(vendor_id): -(total - commission), COMMISSION: -commission}
 
 
+def cash_collected_entries(vendor_id: int, commission: int) -> dict[str, int]:
+    """The posting for a cash-on-delivery order paid to the vendor's courier: as if the gateway had taken the
+    money (a payment posting) and the vendor then kept it on our behalf, which nets to the vendor owing the
+    commission. A later refund reverses it exactly like a card order's."""
+    return {vendor_account(vendor_id): commission, COMMISSION: -commission}
+
+
 def refund_entries(vendor_id: int, total: int, commission: int, amount: int) -> dict[str, int]:
     """The posting for refunding `amount` of an order: its payment posting reversed in proportion, the
     commission share rounded half up to the cent."""

@@ -2,6 +2,7 @@
 is paid; shipping carries no commission. Every money movement is one posting whose entries sum to zero:
 
     payment   gateway +total          vendor -(total - commission)   commission -commission
+    cash      vendor +commission      commission -commission   (cash on delivery: the vendor kept the total)
     refund    the payment's posting for that order, reversed (in proportion, for a partial refund)
     payout    vendor +amount          gateway -amount
 """
@@ -15,7 +16,13 @@ import asyncpg
 
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
-from marketplace.settlement import GATEWAY, payment_entries, refund_entries, vendor_account
+from marketplace.settlement import (
+    GATEWAY,
+    cash_collected_entries,
+    payment_entries,
+    refund_entries,
+    vendor_account,
+)
 from marketplace.settlement import queries as q
 from marketplace.settlement.schemas import (
     AccountBalance,
@@ -47,16 +54,29 @@ async def _post(
     )
 
 
-async def post_payments(conn: asyncpg.Connection, order_ids: list[int]) -> None:
-    """Paid orders: fix each one's commission and post what the vendor is now owed."""
+async def fix_commission(conn: asyncpg.Connection, order_ids: list[int]) -> None:
+    """Work out each order's commission at the rates in force now (when it is paid or confirmed)."""
     commission: dict[int, int] = defaultdict(int)
     for line in await conn.fetch(q.LINE_RATES, order_ids):
         commission[line["order_id"]] += commission_of(line["line_total"], line["rate_bp"])
     for order_id in order_ids:
         await conn.execute(q.SET_COMMISSION, order_id, commission[order_id])
+
+
+async def post_payments(conn: asyncpg.Connection, order_ids: list[int]) -> None:
+    """Paid orders: fix each one's commission and post what the vendor is now owed."""
+    await fix_commission(conn, order_ids)
+    for order_id in order_ids:
         order = await conn.fetchrow(q.ORDER_MONEY, order_id)
         entries = payment_entries(order["vendor_id"], order["total"], order["commission"])
         await _post(conn, entries, order["currency"], "payment", order_id)
+
+
+async def post_cash_collected(conn: asyncpg.Connection, order_id: int) -> None:
+    """A cash-on-delivery order was paid to the vendor's courier: the vendor now owes the commission."""
+    order = await conn.fetchrow(q.ORDER_MONEY, order_id)
+    entries = cash_collected_entries(order["vendor_id"], order["commission"])
+    await _post(conn, entries, order["currency"], "cash_collected", order_id)
 
 
 async def post_refund(conn: asyncpg.Connection, order_id: int, amount: int | None = None) -> None:
