@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +56,9 @@ from marketplace.vendors.controllers import (
     PublicVendorController,
     ShopController,
 )
+from realtime.feed import feed
+from realtime.hub import Hub
+from realtime.relay import Relay
 
 ROUTES = [
     health,
@@ -90,6 +92,7 @@ ROUTES = [
     BuyerAftersalesController,
     VendorAftersalesController,
     AdminAftersalesController,
+    feed,
 ]
 
 
@@ -109,15 +112,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.recorder = InteractionRecorder(app.state.db, enabled=settings.record_interactions)
         app.state.recorder.start()
         app.state.gateway = SandboxGateway(settings.webhook_secret)
-        sweeper = asyncio.create_task(
-            run_sweeper(app.state.db, settings.sweeper_interval_seconds, settings.auto_complete_days)
-        )
+        app.state.hub = Hub(app.state.db, settings.redis_url)
+        # Every worker runs a relay; one leads at a time (realtime/relay.py).
+        background = [
+            asyncio.create_task(
+                run_sweeper(app.state.db, settings.sweeper_interval_seconds, settings.auto_complete_days)
+            ),
+            asyncio.create_task(app.state.hub.run()),
+            asyncio.create_task(Relay(settings.database_url, app.state.cache).run()),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            await app.state.hub.stop()
+            for task in background:
+                task.cancel()
+            await asyncio.wait(background, timeout=5)
             await app.state.recorder.stop()
             await app.state.cache.aclose()
             await app.state.redis.aclose()

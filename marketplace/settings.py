@@ -46,6 +46,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = "http://127.0.0.1:8000"
     # Shared with the payment gateway to sign callbacks; derived from the secret key when unset.
     sandbox_webhook_secret: str = ""
+    # Live feed: a socket with more than this many events waiting is closed with the resume code; idle
+    # sockets get a heartbeat this often.
+    feed_max_pending: int = 1000
+    feed_heartbeat_seconds: float = 15.0
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
     db_pool_min: int = 2

@@ -47,7 +47,7 @@ def revoked_jti_key(jti: str) -> str:
     return f"revoked:jti:{jti}"
 
 
-async def _retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+async def load_caller(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
     try:
         user_id = int(token.sub)
     except ValueError:
@@ -58,15 +58,15 @@ async def _retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any,
     return CurrentUser(row["id"], tuple(row["roles"]), row["vendor_id"], row["vendor_status"])
 
 
-async def _is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+async def is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     # Logout puts the access token's id here until it would have expired anyway.
     return bool(token.jti and await connection.app.state.redis.exists(revoked_jti_key(token.jti)))
 
 
 def build_jwt_auth(secret: str, access_minutes: int) -> JWTAuth[CurrentUser]:
     return JWTAuth[CurrentUser](
-        retrieve_user_handler=_retrieve_user,
-        revoked_token_handler=_is_revoked,
+        retrieve_user_handler=load_caller,
+        revoked_token_handler=is_revoked,
         token_secret=secret,
         default_token_expiration=timedelta(minutes=access_minutes),
         exclude=["^/schema", "^/health", "^/static"],

@@ -18,6 +18,7 @@ from marketplace.settings import Settings
 if TYPE_CHECKING:
     from marketplace.interactions.recorder import InteractionRecorder
     from marketplace.payments.sandbox import SandboxGateway
+    from realtime.hub import Hub
 
 
 class AppState(State):
@@ -27,6 +28,7 @@ class AppState(State):
     settings: Settings
     recorder: InteractionRecorder
     gateway: SandboxGateway
+    hub: Hub
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

@@ -1,0 +1,201 @@
+"""The WebSocket endpoint: authenticate, subscribe to topics, replay what was missed, then stream.
+
+Only the sender task writes to the socket; everything else queues on the socket's `Subscriber`. The
+protocol, with examples, is in docs/realtime.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
+
+from marketplace.accounts.tokens import decode_access
+from marketplace.core.auth import CurrentUser, is_revoked, load_caller
+from realtime import CLOSE_POLICY, CLOSE_RESUME
+from realtime import queries as q
+from realtime.schemas import (
+    Auth,
+    Authenticated,
+    ClientMessage,
+    Error,
+    FeedEvent,
+    Heartbeat,
+    Ping,
+    Pong,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Unsubscribed,
+)
+from realtime.subscriber import Subscriber
+from realtime.topics import authorize
+
+if TYPE_CHECKING:
+    from marketplace.core.deps import AppState
+    from realtime.hub import Hub
+
+log = logging.getLogger(__name__)
+MAX_TOPICS = 100
+REPLAY_PAGE = 500
+decode_message = msgspec.json.Decoder(ClientMessage).decode
+encode = msgspec.json.Encoder().encode
+
+
+class FeedSession:
+    def __init__(self, socket: WebSocket[Any, Any, Any], state: AppState) -> None:
+        self.socket = socket
+        self.state = state
+        self.hub: Hub = state.hub
+        self.subscriber = Subscriber(state.settings.feed_max_pending)
+        self.user: CurrentUser | None = None
+        self.expires_at: datetime | None = None
+        self.topics: set[str] = set()
+        self.closing: tuple[int, str] | None = None
+
+    async def run(self) -> None:
+        await self.socket.accept()
+        header = self.socket.headers.get("authorization", "")
+        if header.lower().startswith("bearer ") and not await self._authenticate(header[7:].strip()):
+            await self.socket.close(CLOSE_POLICY, "invalid or expired token")
+            return
+        sender = asyncio.create_task(self._send())
+        try:
+            while self.closing is None:
+                event = await self.socket.receive()
+                if event["type"] == "websocket.disconnect":
+                    break
+                await self._handle(event.get("text") or event.get("bytes") or b"")  # text or binary frames
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.hub.unwatch(self.subscriber, list(self.topics))
+            if self.closing is not None:
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(sender, 5)  # let it send what is queued, then close
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender  # a send to a socket that went away fails; the socket is gone either way
+
+    async def _handle(self, raw: str | bytes) -> None:
+        try:
+            message = decode_message(raw)
+        except msgspec.DecodeError as error:
+            self._say(Error("bad_request", str(error)))
+            return
+        match message:
+            case Auth(token=token):
+                if not await self._authenticate(token):
+                    self._close(CLOSE_POLICY, "invalid or expired token")
+            case Subscribe(topics=topics, last_id=last_id):
+                await self._subscribe(topics, last_id)
+            case Unsubscribe(topics=topics):
+                gone = [t for t in topics if t in self.topics]
+                self.hub.unwatch(self.subscriber, gone)
+                self.subscriber.forget(gone)
+                self.topics.difference_update(gone)
+                self._say(Unsubscribed(gone))
+            case Ping():
+                self._say(Pong())
+
+    async def _authenticate(self, encoded: str) -> bool:
+        """Check a token and load its user fresh; a later `auth` message with a new token extends the
+        session before the old one expires (and re-checks what the socket watches)."""
+        try:
+            token = decode_access(encoded, self.state.settings.secret_key)
+        except NotAuthorizedException:
+            return False
+        if await is_revoked(token, self.socket):
+            return False
+        user = await load_caller(token, self.socket)
+        if user is None or (self.user is not None and user.id != self.user.id):
+            return False
+        self.user, self.expires_at = user, token.exp
+        _, refused = await authorize(self.state.db, user, list(self.topics))
+        if refused:  # e.g. a vendor suspended or a product taken down since subscribing
+            self.hub.unwatch(self.subscriber, refused)
+            self.topics.difference_update(refused)
+            self._say(Error("forbidden", "you may no longer watch these topics", refused))
+        self._say(Authenticated(user.id, token.exp))
+        return True
+
+    async def _subscribe(self, topics: list[str], last_id: int | None) -> None:
+        allowed, refused = await authorize(self.state.db, self.user, topics)
+        if refused:
+            detail = "sign in to watch these topics" if self.user is None else "you may not watch these topics"
+            self._say(Error("unauthorized" if self.user is None else "forbidden", detail, refused))
+        new = [t for t in allowed if t not in self.topics]
+        if len(self.topics) + len(new) > MAX_TOPICS:
+            self._say(Error("too_many_topics", f"a socket may watch at most {MAX_TOPICS} topics", new))
+            return
+        if not allowed:
+            return
+        replayed = 0
+        if last_id is None:
+            self.hub.watch(self.subscriber, new)
+        else:
+            # Live events are held from the moment the topics are watched, so together with the replay
+            # they leave no gap; whatever both deliver is dropped by id.
+            self.subscriber.hold()
+            self.hub.watch(self.subscriber, new)
+            replayed = await self._replay(new, last_id)
+        self.topics.update(new)
+        self._say(Subscribed(allowed, replayed, self.hub.last_id))
+        self.subscriber.release()
+
+    async def _replay(self, topics: list[str], after: int) -> int:
+        replayed = 0
+        while rows := await self.state.db.fetch(q.REPLAY, topics, after, REPLAY_PAGE):
+            for row in rows:
+                event = FeedEvent.of(row)
+                self.subscriber.queue(event.id, event.topic, encode(event).decode())
+            replayed += len(rows)
+            after = rows[-1]["id"]
+            if len(self.subscriber.pending) > REPLAY_PAGE:
+                await self.subscriber.drained.wait()  # let the sender catch up before reading more
+        return replayed
+
+    def _say(self, message: msgspec.Struct) -> None:
+        self.subscriber.say(encode(message).decode())
+
+    def _close(self, code: int, reason: str) -> None:
+        self.closing = (code, reason)
+        self.subscriber.wake.set()
+
+    async def _send(self) -> None:
+        """The only writer: queued messages in order, heartbeats when idle, and the close."""
+        subscriber, heartbeat = self.subscriber, self.state.settings.feed_heartbeat_seconds
+        while True:
+            timeout = heartbeat
+            if self.expires_at is not None:
+                timeout = min(timeout, max(0.0, (self.expires_at - datetime.now(UTC)).total_seconds()))
+            try:
+                await asyncio.wait_for(subscriber.wake.wait(), timeout)
+            except TimeoutError:
+                if self.expires_at is not None and datetime.now(UTC) >= self.expires_at:
+                    self._close(CLOSE_POLICY, "token expired; reconnect with a fresh token and your last id")
+                else:
+                    self._say(Heartbeat(self.hub.last_id, datetime.now(UTC)))
+            subscriber.wake.clear()
+            if subscriber.overflowed:
+                self.closing = (CLOSE_RESUME, "too far behind; reconnect with your last id")
+            while subscriber.pending and not subscriber.overflowed:
+                _, wire = subscriber.pending.popitem(last=False)
+                await self.socket.send_data(wire)
+            subscriber.drained.set()
+            if self.closing is not None:
+                await self.socket.close(*self.closing)
+                return
+
+
+@websocket("/feed", opt={"exclude_from_auth": True})
+async def feed(socket: WebSocket[Any, Any, Any]) -> None:
+    """Live events. Authenticate with `Authorization: Bearer <token>` or an `auth` message, then
+    `subscribe`; see docs/realtime.md."""
+    await FeedSession(socket, socket.app.state).run()

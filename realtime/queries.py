@@ -1,0 +1,23 @@
+"""All SQL of the live feed."""
+
+# The relay. A session advisory lock elects one leader; it dies with the leader's connection.
+TRY_LEAD = "SELECT pg_try_advisory_lock(hashtext('marketplace.feed.relay'))"
+# Committed, not yet numbered: only committed rows are visible, so in-flight events wait their turn.
+UNSEQUENCED = """
+SELECT id, topic, type, payload::text AS data, created_at AS at FROM events WHERE seq IS NULL ORDER BY id LIMIT $1
+"""
+LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM events"
+NUMBER = "UPDATE events e SET seq = u.seq FROM unnest($1::bigint[], $2::bigint[]) AS u(id, seq) WHERE e.id = u.id"
+PUBLISHED_SEQ = "SELECT published_seq FROM feed_relay"
+SET_PUBLISHED = "UPDATE feed_relay SET published_seq = $1 WHERE published_seq < $1"
+
+# Reading the numbered feed: a hub filling a gap, a socket replaying what it missed.
+FEED_COLUMNS = "seq AS id, topic, type, payload::text AS data, created_at AS at"
+BETWEEN = f"SELECT {FEED_COLUMNS} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
+REPLAY = f"SELECT {FEED_COLUMNS} FROM events WHERE topic = ANY($1::text[]) AND seq > $2 ORDER BY seq LIMIT $3"
+
+# Who may watch a product: listed products are public, their vendor sees them whatever their state.
+PRODUCTS_VISIBLE = """
+SELECT p.id FROM products p JOIN vendors v ON v.id = p.vendor_id
+WHERE p.id = ANY($1::bigint[]) AND ((p.status = 'listed' AND v.status = 'active') OR p.vendor_id = $2)
+"""

@@ -1,0 +1,109 @@
+"""The relay: publishes committed events to Redis, numbered in the order it publishes them.
+
+Every app process runs one; a session advisory lock lets exactly one lead, and when the leader's process
+or connection dies PostgreSQL drops its lock and a standby takes over within `standby_seconds`. The leader
+wakes on the events trigger's NOTIFY and also polls, so a lost notification delays an event by at most
+`poll_seconds`.
+
+Each round numbers a batch of committed events in one transaction, then publishes the batch, then records
+how far it published. A crash between numbering and publishing is healed by the next leader, which
+republishes from the recorded point: delivery is at least once, and receivers drop what they have seen by
+its number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from realtime import CHANNEL, NOTIFY_CHANNEL
+from realtime import queries as q
+from realtime.schemas import FeedEvent
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    def __init__(
+        self,
+        database_url: str,
+        redis: Redis,
+        *,
+        poll_seconds: float = 0.5,
+        standby_seconds: float = 1.0,
+        batch: int = 1000,
+    ) -> None:
+        self.database_url = database_url
+        self.redis = redis
+        self.poll_seconds = poll_seconds
+        self.standby_seconds = standby_seconds
+        self.batch = batch
+        self.leading = False
+
+    async def run(self) -> None:
+        """Stand by, lead when the lock comes free, and start over after any connection failure."""
+        while True:
+            try:
+                conn = await asyncpg.connect(self.database_url)
+                try:
+                    await self._wait_for_lead(conn)
+                    await self._lead(conn)
+                finally:
+                    self.leading = False
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(conn.close(timeout=2))
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, RedisError) as error:
+                log.warning("feed relay: %s; retrying", error)
+                await asyncio.sleep(self.standby_seconds)
+
+    async def _wait_for_lead(self, conn: asyncpg.Connection) -> None:
+        while True:
+            if await conn.fetchval(q.TRY_LEAD):
+                return
+            await asyncio.sleep(self.standby_seconds)
+
+    async def _lead(self, conn: asyncpg.Connection) -> None:
+        self.leading = True
+        log.info("feed relay: leading")
+        wake = asyncio.Event()
+        await conn.add_listener(NOTIFY_CHANNEL, lambda *_: wake.set())
+        next_seq = await conn.fetchval(q.LAST_SEQ) + 1
+        published = await conn.fetchval(q.PUBLISHED_SEQ)
+        while published < next_seq - 1:  # the last leader numbered events it may not have published
+            rows = await conn.fetch(q.BETWEEN, published, next_seq - 1, self.batch)
+            await self._publish(conn, [FeedEvent.of(r) for r in rows])
+            published = rows[-1]["id"]
+        while True:
+            wake.clear()
+            numbered = await self._number(conn, next_seq)
+            if numbered:
+                next_seq = numbered[-1].id + 1
+                await self._publish(conn, numbered)
+            if len(numbered) < self.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.poll_seconds)
+            if conn.is_closed():
+                raise asyncpg.InterfaceError("the relay's connection closed")
+
+    async def _number(self, conn: asyncpg.Connection, next_seq: int) -> list[FeedEvent]:
+        async with conn.transaction():
+            rows = await conn.fetch(q.UNSEQUENCED, self.batch)
+            if not rows:
+                return []
+            seqs = list(range(next_seq, next_seq + len(rows)))
+            await conn.execute(q.NUMBER, [r["id"] for r in rows], seqs)
+        return [FeedEvent.of(r, seq) for seq, r in zip(seqs, rows, strict=True)]
+
+    async def _publish(self, conn: asyncpg.Connection, events: list[FeedEvent]) -> None:
+        for start in range(0, len(events), self.batch):
+            chunk = events[start : start + self.batch]
+            await self.redis.publish(CHANNEL, msgspec.json.encode(chunk))
+            await conn.execute(q.SET_PUBLISHED, chunk[-1].id)

@@ -1,0 +1,43 @@
+"""Who may watch which topic. Owners watch their own feeds (a vendor its shop's, a buyer its own);
+anyone, signed in or not, may watch a listed product; admins may watch any vendor or product."""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+
+from marketplace.core.auth import CurrentUser
+from realtime import queries as q
+
+PRODUCT = re.compile(r"product:(\d{1,18})(:stock)?")
+VENDOR = re.compile(r"vendor:(\d{1,18})(:orders|:stock|:aftersales)?")
+USER = re.compile(r"user:(\d{1,18})(:orders|:recommendations)?")
+
+
+def coalesces(topic: str) -> bool:
+    """A product's stock is a value, not a story: a socket that falls behind gets only the latest."""
+    return topic.startswith("product:") and topic.endswith(":stock")
+
+
+async def authorize(db: asyncpg.Pool, user: CurrentUser | None, topics: list[str]) -> tuple[list[str], list[str]]:
+    """Split `topics` into those `user` (None when not signed in) may watch and those it may not."""
+    allowed: list[str] = []
+    products: dict[str, int] = {}
+    admin = user is not None and user.has("admin")
+    for topic in dict.fromkeys(topics):
+        if match := PRODUCT.fullmatch(topic):
+            products[topic] = int(match[1])
+        elif match := VENDOR.fullmatch(topic):
+            if admin or (user is not None and user.vendor_id == int(match[1])):
+                allowed.append(topic)
+        elif (match := USER.fullmatch(topic)) and user is not None and user.id == int(match[1]):
+            allowed.append(topic)
+    if products:
+        if admin:
+            allowed += products
+        else:
+            owner = user.vendor_id if user is not None else None
+            visible = {r["id"] for r in await db.fetch(q.PRODUCTS_VISIBLE, list(set(products.values())), owner)}
+            allowed += [topic for topic, product_id in products.items() if product_id in visible]
+    return allowed, [topic for topic in dict.fromkeys(topics) if topic not in allowed]
