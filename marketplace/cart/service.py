@@ -39,17 +39,17 @@ async def get_cart(db: asyncpg.Pool | asyncpg.Connection, user_id: int) -> Cart:
 
 
 async def set_quantity(db: asyncpg.Pool, user_id: int, sku_id: int, quantity: int) -> tuple[Cart, int]:
-    """Put `quantity` of a SKU in the cart (replacing what was there). Returns the cart and the product id."""
-    async with db.acquire() as conn, conn.transaction():
-        sku = await conn.fetchrow(q.SKU_FOR_CART, sku_id, user_id)
-        if sku is None:
-            raise NotFound("no such product variant for sale")
-        if sku["other_currency"]:
-            raise Unprocessable("a cart holds one currency; check out or remove the other items first")
-        if sku["lines"] >= MAX_LINES:
-            raise Unprocessable(f"a cart holds at most {MAX_LINES} different items")
-        await conn.execute(q.UPSERT_LINE, user_id, sku_id, quantity)
-        return await get_cart(conn, user_id), sku["product_id"]
+    """Put `quantity` of a SKU in the cart (replacing what was there). Returns the cart and the product id.
+    The checks and the write are one statement, then the cart is read: two round trips, no transaction
+    to open and commit around them."""
+    sku = await db.fetchrow(q.SET_LINE, sku_id, user_id, quantity, MAX_LINES)
+    if sku is None:
+        raise NotFound("no such product variant for sale")
+    if sku["other_currency"]:
+        raise Unprocessable("a cart holds one currency; check out or remove the other items first")
+    if sku["lines"] >= MAX_LINES:
+        raise Unprocessable(f"a cart holds at most {MAX_LINES} different items")
+    return await get_cart(db, user_id), sku["product_id"]
 
 
 async def remove(db: asyncpg.Pool, user_id: int, sku_id: int) -> Cart:

@@ -11,8 +11,7 @@ from collections import defaultdict
 import asyncpg
 
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
-from marketplace.core.events import append_events
-from marketplace.inventory.service import stock_event
+from marketplace.inventory.service import stock_topic
 from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.schemas import CheckoutOut, OrderLineOut, OrderOut
@@ -36,16 +35,15 @@ def buyer_orders_topic(buyer_id: int) -> str:
 
 async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: int, payment_minutes: int) -> CheckoutOut:
     """Must run inside a transaction (the caller's, which may also complete an idempotency key).
-    A fixed number of statements whatever the cart holds: each step handles all SKUs or all vendors."""
-    cart = await conn.fetch(q.LOCK_CART, buyer_id)
-    if not cart:
+    Two statements whatever the cart holds: one reads and locks the cart, its SKUs and the address, the
+    other writes the whole checkout (see queries.py)."""
+    skus = await conn.fetch(q.CHECKOUT_CART, buyer_id, address_id)
+    if not skus:
         raise Unprocessable("your cart is empty")
-    address = await conn.fetchrow(q.ADDRESS_OF_BUYER, address_id, buyer_id)
-    if address is None:
+    if not skus[0]["address_found"]:
         raise NotFound("no such address in your address book")
-    quantities = {r["sku_id"]: r["quantity"] for r in cart}
-    skus = await conn.fetch(q.SKUS_FOR_ORDER, list(quantities))
-    gone = [s["title"] for s in skus if not s["visible"]] + ["(removed item)"] * (len(quantities) - len(skus))
+    quantities = {s["sku_id"]: s["quantity"] for s in skus}
+    gone = [s["title"] for s in skus if not s["visible"]] + ["(removed item)"] * (skus[0]["cart_lines"] - len(skus))
     if gone:
         raise Conflict("some items are no longer for sale; remove them from your cart", items=gone)
     currencies = {s["currency"] for s in skus}
@@ -58,8 +56,6 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
                 sku_id=sku["sku_id"],
                 available=sku["available"],
             )
-    reserved = await conn.fetch(q.RESERVE_ALL, [s["sku_id"] for s in skus], [quantities[s["sku_id"]] for s in skus])
-    await append_events(conn, [stock_event(r["product_id"], r["sku_id"], r) for r in reserved])
 
     by_vendor: dict[int, list[asyncpg.Record]] = defaultdict(list)
     for sku in skus:
@@ -67,10 +63,12 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
     vendors = sorted(by_vendor)
     totals = {v: sum(s["price"] * quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
     shipping = {v: shipping_for(totals[v]) for v in vendors}
+    items = {v: sum(quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
     currency = currencies.pop()
-    address_json = dict(address)
-    checkout = await conn.fetchrow(
-        q.INSERT_CHECKOUT,
+    address_json = {column: skus[0][column] for column in q.ADDRESS_COLUMNS}
+    line_skus = [s for v in vendors for s in by_vendor[v]]
+    rows = await conn.fetch(
+        q.PLACE_CHECKOUT,
         buyer_id,
         currency,
         sum(totals.values()),
@@ -78,54 +76,33 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
         sum(totals.values()) + sum(shipping.values()),
         address_json,
         payment_minutes * 60,
-    )
-    orders = {
-        r["vendor_id"]: r
-        for r in await conn.fetch(
-            q.INSERT_ORDERS,
-            checkout["id"],
-            buyer_id,
-            currency,
-            vendors,
-            [totals[v] for v in vendors],
-            [shipping[v] for v in vendors],
-        )
-    }
-    line_skus = [s for v in vendors for s in by_vendor[v]]
-    lines = await conn.fetch(
-        q.INSERT_LINES,
-        [orders[s["vendor_id"]]["id"] for s in line_skus],
+        vendors,
+        [totals[v] for v in vendors],
+        [shipping[v] for v in vendors],
+        [items[v] for v in vendors],
+        [vendor_orders_topic(v) for v in vendors],
+        buyer_orders_topic(buyer_id),
+        [s["vendor_id"] for s in line_skus],
         [s["sku_id"] for s in line_skus],
         [s["product_id"] for s in line_skus],
         [s["title"] for s in line_skus],
         [s["code"] for s in line_skus],
         [s["price"] for s in line_skus],
         [quantities[s["sku_id"]] for s in line_skus],
+        [s["sku_id"] for s in skus],
+        [quantities[s["sku_id"]] for s in skus],
+        [stock_topic(s["product_id"]) for s in skus],
+        OrderStatus.PENDING_PAYMENT,
+        "placed",
     )
-    line_ids = {(r["order_id"], r["sku_id"]): r["id"] for r in lines}
-    order_ids = [orders[v]["id"] for v in vendors]
-    await conn.execute(q.INSERT_HISTORIES, order_ids, OrderStatus.PENDING_PAYMENT, buyer_id, "placed")
-    events = []
-    for v in vendors:
-        summary = {
-            "order_id": orders[v]["id"],
-            "checkout_id": checkout["id"],
-            "status": OrderStatus.PENDING_PAYMENT,
-            "total": totals[v] + shipping[v],
-            "currency": currency,
-            "items": sum(quantities[s["sku_id"]] for s in by_vendor[v]),
-        }
-        events += [
-            (vendor_orders_topic(v), "order.placed", summary),
-            (buyer_orders_topic(buyer_id), "order.placed", summary),
-        ]
-    await append_events(conn, events)
-    await conn.execute(q.REMOVE_FROM_CART, buyer_id, list(quantities))
+    checkout = rows[0]
+    orders = {r["vendor_id"]: r for r in rows}
+    line_ids = {(r["order_id"], r["sku_id"]): r["line_id"] for r in rows}
 
     order_out = [
         OrderOut(
-            id=orders[v]["id"],
-            checkout_id=checkout["id"],
+            id=orders[v]["order_id"],
+            checkout_id=checkout["checkout_id"],
             buyer_id=buyer_id,
             vendor_id=v,
             status=orders[v]["status"],
@@ -142,7 +119,7 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
             updated_at=orders[v]["updated_at"],
             lines=[
                 OrderLineOut(
-                    id=line_ids[(orders[v]["id"], s["sku_id"])],
+                    id=line_ids[(orders[v]["order_id"], s["sku_id"])],
                     sku_id=s["sku_id"],
                     product_id=s["product_id"],
                     title=s["title"],
@@ -157,14 +134,14 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
         for v in vendors
     ]
     return CheckoutOut(
-        id=checkout["id"],
-        status=checkout["status"],
+        id=checkout["checkout_id"],
+        status=checkout["checkout_status"],
         currency=currency,
         items_total=sum(totals.values()),
         shipping_total=sum(shipping.values()),
         grand_total=sum(totals.values()) + sum(shipping.values()),
         shipping_address=address_json,
         expires_at=checkout["expires_at"],
-        created_at=checkout["created_at"],
+        created_at=checkout["checkout_created_at"],
         orders=order_out,
     )

@@ -1,64 +1,108 @@
 """All SQL of checkout and orders."""
 
-# Checkout. Cart rows are locked first (one buyer's checkouts serialise), then SKUs in id order (so two
-# checkouts touching the same SKUs always lock them in the same order and cannot deadlock).
-LOCK_CART = """
-SELECT c.sku_id, c.quantity FROM cart_items c WHERE c.user_id = $1 ORDER BY c.sku_id FOR UPDATE
-"""
-ADDRESS_OF_BUYER = """
-SELECT recipient, phone, line1, line2, city, region, postal_code, country FROM addresses
-WHERE id = $1 AND user_id = $2
-"""
-# Locks the SKU rows in id order; availability is then checked and reserved under that lock.
-SKUS_FOR_ORDER = """
-SELECT s.id AS sku_id, s.product_id, s.code, s.price, s.available, p.title, p.vendor_id, p.currency,
-       (p.status = 'listed' AND v.status = 'active') AS visible
-FROM skus s JOIN products p ON p.id = s.product_id JOIN vendors v ON v.id = p.vendor_id
-WHERE s.id = ANY($1::bigint[])
+# Checkout runs two statements: one reads and locks everything the checkout decides on, the other writes
+# the whole checkout. Each statement costs a round trip, a bind and an executor start-up on every call, and
+# those (not the rows) are what a checkout spends its time on.
+#
+# Cart rows are locked first (one buyer's checkouts serialise: the Sort below the row locks pulls the whole
+# CTE before any SKU is locked), then SKUs in id order (so two checkouts touching the same SKUs always lock
+# them in the same order and cannot deadlock). SKUs take FOR NO KEY UPDATE, the lock the reserving UPDATE
+# needs anyway: FOR UPDATE would also block the foreign-key checks of everyone putting the same SKU in a cart
+# or on an order line meanwhile. Availability is then checked and reserved under that lock. The address
+# rides along (NULL columns when it is not the buyer's); `cart_lines` counts cart rows whose SKU has gone.
+# `s.id = ANY(ARRAY(...))` makes SKUs an index lookup whatever the planner believes about the size of carts
+# (a plain join to the CTE is planned as a sequential scan of skus when cart_items looks big or empty).
+CHECKOUT_CART = """
+WITH cart AS MATERIALIZED (
+    SELECT sku_id, quantity FROM cart_items WHERE user_id = $1 ORDER BY sku_id FOR UPDATE
+)
+SELECT c.sku_id, c.quantity, s.product_id, s.code, s.price, s.available, p.title, p.vendor_id, p.currency,
+       (p.status = 'listed' AND v.status = 'active') AS visible, (SELECT count(*) FROM cart) AS cart_lines,
+       a.id IS NOT NULL AS address_found,
+       a.recipient, a.phone, a.line1, a.line2, a.city, a.region, a.postal_code, a.country
+FROM cart c
+JOIN skus s ON s.id = c.sku_id
+JOIN products p ON p.id = s.product_id
+JOIN vendors v ON v.id = p.vendor_id
+LEFT JOIN addresses a ON a.id = $2 AND a.user_id = $1
+WHERE s.id = ANY(ARRAY(SELECT sku_id FROM cart))
 ORDER BY s.id
-FOR UPDATE OF s
+FOR NO KEY UPDATE OF s
 """
-# The CHECK (reserved <= on_hand) on skus stays as the last guard against overselling.
-RESERVE_ALL = """
-UPDATE skus SET reserved = skus.reserved + u.quantity
-FROM unnest($1::bigint[], $2::int[]) AS u(sku_id, quantity)
-WHERE skus.id = u.sku_id
-RETURNING skus.id AS sku_id, skus.product_id, skus.on_hand, skus.reserved, skus.available
-"""
-# The guard that makes overselling impossible: the row changes only if enough is left.
-INSERT_CHECKOUT = """
-INSERT INTO checkouts (buyer_id, currency, items_total, shipping_total, grand_total, shipping_address, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
-RETURNING id, status, created_at, expires_at
-"""
-INSERT_ORDERS = """
-INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total)
-SELECT $1, $2, o.vendor_id, $3, o.items_total, o.shipping_total, o.items_total + o.shipping_total
-FROM unnest($4::bigint[], $5::bigint[], $6::bigint[]) WITH ORDINALITY AS o(vendor_id, items_total, shipping_total, n)
-ORDER BY o.n
-RETURNING id, vendor_id, status, created_at, updated_at
+ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "postal_code", "country")
+# Everything a checkout writes, in one statement: reserve the (locked, checked) stock, the checkout, one
+# order per vendor (ids in vendor order), their lines (in line order), the first history entry of each
+# order, the outbox events (stock.changed per SKU in SKU order, then per vendor order.placed for the vendor
+# and for the buyer, the order they had when written one by one) and the cart lines bought. The CHECK
+# (reserved <= on_hand) on skus stays as the last guard against overselling. Foreign keys between the CTEs
+# (line -> order -> checkout) are checked at the end of the statement, when all rows exist.
+#   $1 buyer, $2 currency, $3 items, $4 shipping, $5 grand total, $6 address, $7 seconds to pay,
+#   $8.. per vendor: id, items total, shipping, item count, orders topic; $13 buyer's orders topic,
+#   $14.. per line (vendor order, then SKU id): vendor, SKU, product, title, code, price, quantity,
+#   $21.. per SKU (id order): id, quantity, stock topic; $24 order status, $25 history note.
+PLACE_CHECKOUT = """
+WITH reserved AS (
+    UPDATE skus SET reserved = skus.reserved + u.quantity
+    FROM unnest($21::bigint[], $22::int[], $23::text[]) AS u(sku_id, quantity, topic)
+    WHERE skus.id = u.sku_id
+    RETURNING skus.id AS sku_id, u.topic, skus.on_hand, skus.reserved, skus.available
+), checkout AS (
+    INSERT INTO checkouts (buyer_id, currency, items_total, shipping_total, grand_total, shipping_address, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+    RETURNING id, status, created_at, expires_at
+), vendor AS (
+    SELECT * FROM unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::text[])
+        WITH ORDINALITY AS o(vendor_id, items_total, shipping_total, items, topic, n)
+), placed AS (
+    INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total)
+    SELECT checkout.id, $1, vendor.vendor_id, $2, vendor.items_total, vendor.shipping_total,
+           vendor.items_total + vendor.shipping_total
+    FROM checkout, vendor
+    ORDER BY vendor.n
+    RETURNING id, checkout_id, vendor_id, total, status, created_at, updated_at
+), lines AS (
+    INSERT INTO order_lines (order_id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total)
+    SELECT placed.id, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, l.quantity, l.unit_price * l.quantity
+    FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::int[])
+         WITH ORDINALITY AS l(vendor_id, sku_id, product_id, title, sku_code, unit_price, quantity, n)
+    JOIN placed ON placed.vendor_id = l.vendor_id
+    ORDER BY l.n
+    RETURNING id, order_id, sku_id
+), history AS (
+    INSERT INTO order_history (order_id, from_status, to_status, actor_id, note)
+    SELECT id, NULL, $24, $1, $25 FROM placed ORDER BY id
+), outbox AS (
+    INSERT INTO events (topic, type, payload)
+    SELECT e.topic, e.type, e.payload FROM (
+        SELECT 1 AS part, r.sku_id AS k, 1 AS sub, r.topic, 'stock.changed' AS type,
+               jsonb_build_object('sku_id', r.sku_id, 'on_hand', r.on_hand, 'reserved', r.reserved,
+                                  'available', r.available) AS payload
+        FROM reserved r
+        UNION ALL
+        SELECT 2, vendor.n, t.sub, t.topic, 'order.placed',
+               jsonb_build_object('order_id', placed.id, 'checkout_id', placed.checkout_id, 'status', $24::text,
+                                  'total', placed.total, 'currency', $2::text, 'items', vendor.items)
+        FROM placed
+        JOIN vendor ON vendor.vendor_id = placed.vendor_id
+        CROSS JOIN LATERAL (VALUES (1, vendor.topic), (2, $13::text)) AS t(sub, topic)
+    ) e
+    ORDER BY e.part, e.k, e.sub
+), emptied AS (
+    DELETE FROM cart_items WHERE user_id = $1 AND sku_id = ANY($21::bigint[])
+)
+SELECT checkout.id AS checkout_id, checkout.status AS checkout_status, checkout.created_at AS checkout_created_at,
+       checkout.expires_at, placed.id AS order_id, placed.vendor_id, placed.status, placed.created_at,
+       placed.updated_at, lines.id AS line_id, lines.sku_id
+FROM lines JOIN placed ON placed.id = lines.order_id CROSS JOIN checkout
 """
 INSERT_ORDER = """
 INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING id
 """
-INSERT_LINES = """
-INSERT INTO order_lines (order_id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total)
-SELECT l.order_id, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, l.quantity, l.unit_price * l.quantity
-FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::int[])
-     WITH ORDINALITY AS l(order_id, sku_id, product_id, title, sku_code, unit_price, quantity, n)
-ORDER BY l.n
-RETURNING id, order_id, sku_id
-"""
-INSERT_HISTORIES = """
-INSERT INTO order_history (order_id, from_status, to_status, actor_id, note)
-SELECT unnest($1::bigint[]), NULL, $2, $3, $4
-"""
 INSERT_HISTORY = """
 INSERT INTO order_history (order_id, from_status, to_status, actor_id, note) VALUES ($1, $2, $3, $4, $5)
 """
-REMOVE_FROM_CART = "DELETE FROM cart_items WHERE user_id = $1 AND sku_id = ANY($2::bigint[])"
 
 # Reading
 CHECKOUT_COLUMNS = """id, status, currency, items_total, shipping_total, grand_total, shipping_address, expires_at,
