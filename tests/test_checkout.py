@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace.core.db import create_pool
+from marketplace.orders.place_checkout import place_checkout
 from marketplace.orders.sweeper import expire_unpaid
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import ADDRESS, Actor, approved_vendor, sign_up
@@ -85,6 +86,36 @@ async def test_checkout_splits_into_one_order_per_vendor_priced_on_the_server(
         f"vendor:{market['beta'].vendor_id}:orders",
         f"user:{buyer.id}:orders",
     }
+
+
+async def test_a_checkout_is_two_statements_however_many_vendors_and_lines(
+    client: AsyncTestClient[Litestar], market: dict[str, Any], db: asyncpg.Connection
+) -> None:
+    buyer, address = await shopper(client, "count@example.com")
+    items = [sku(market[name]) for name in ("kettle", "teapot", "hose")]
+    for item in items:
+        await buyer.put(f"/cart/items/{item}", json={"quantity": 1})
+    statements: list[str] = []
+    db.add_query_logger(lambda record: statements.append(record.query))
+    async with db.transaction():
+        checkout = await place_checkout(db, buyer.id, address, 15)
+    # asyncpg's own type introspection (first use of a type on this connection) is not the checkout's.
+    introspection = ("pg_catalog.pg_type", "'jit'")
+    ours = [s for s in statements if s not in ("BEGIN;", "COMMIT;") and not any(i in s for i in introspection)]
+    assert len(ours) == 2
+    assert [len(o.lines) for o in checkout.orders] == [2, 1]
+    events = await db.fetch("SELECT topic, type, payload FROM events ORDER BY id DESC LIMIT 7")
+    stock = [e["payload"]["sku_id"] for e in reversed(events) if e["type"] == "stock.changed"]
+    assert stock[-3:] == sorted(items)
+    placed = [(e["topic"], e["payload"]["order_id"]) for e in reversed(events) if e["type"] == "order.placed"]
+    alpha, beta = checkout.orders
+    assert placed == [
+        (f"vendor:{alpha.vendor_id}:orders", alpha.id),
+        (f"user:{buyer.id}:orders", alpha.id),
+        (f"vendor:{beta.vendor_id}:orders", beta.id),
+        (f"user:{buyer.id}:orders", beta.id),
+    ]
+    assert await db.fetchval("SELECT count(*) FROM cart_items WHERE user_id = $1", buyer.id) == 0
 
 
 async def test_small_orders_pay_shipping(client: AsyncTestClient[Litestar], market: dict[str, Any]) -> None:
