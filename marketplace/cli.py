@@ -147,6 +147,18 @@ async def _seed(database_url: str, size: str, seed_value: int, reset: bool, only
         await conn.close()
 
 
+@main.command()
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The marketplace to watch")
+@click.option("--email", "identifier", required=True, help="Email or phone to log in with")
+@click.option("--password", prompt=True, hide_input=True)
+@click.option("--topic", "topics", multiple=True, help="A topic to watch (repeatable); default: your own feeds")
+def watch(url: str, identifier: str, password: str, topics: tuple[str, ...]) -> None:
+    """Print a live feed (your orders, stock and after-sales by default); reconnects and resumes by itself."""
+    from realtime.watch import watch as follow
+
+    follow(url, identifier, password, list(topics))
+
+
 @main.command(name="create-admin")
 @click.option("--email", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)

@@ -25,7 +25,8 @@ from marketplace.app import create_app
 from marketplace.settings import Settings
 from realtime import CLOSE_POLICY, CLOSE_RESUME
 from realtime.subscriber import Subscriber
-from tests.conftest import Actor
+from realtime.watch import Watcher
+from tests.conftest import PASSWORD, Actor
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -234,3 +235,39 @@ async def test_memory_stays_flat_as_topics_come_and_go(shop: dict[str, Any], liv
         await ws.close()
     await asyncio.sleep(0.2)
     assert live.app.state.hub.topic_count == 0
+
+
+async def test_the_watch_client_resumes_after_a_drop_without_losing_or_repeating(
+    shop: dict[str, Any], live: Live, settings: Settings
+) -> None:
+    """`marketplace watch` against the live server: the server cuts it off, orders are placed meanwhile,
+    and the client reconnects by itself and prints each order exactly once."""
+    lines: list[str] = []
+    http_url = live.replace("ws://", "http://").removesuffix("/feed")
+    watcher = Watcher(http_url, "alpha@example.com", PASSWORD, [], lines.append)
+    task = asyncio.create_task(watcher.run())
+    try:
+        for _ in range(100):
+            if any(line.startswith("-- watching") for line in lines):
+                break
+            await asyncio.sleep(0.05)
+        first = await shop["checkout"](pay=False)
+        await wait_for_line(lines, str(first[shop["alpha"].vendor_id]["id"]))
+        # Drop every socket of the live server as a lost network would.
+        for sub in list(live.app.state.hub._topics.get(f"vendor:{shop['alpha'].vendor_id}:orders", ())):
+            sub._overflow()
+        second = await shop["checkout"](pay=False)
+        await wait_for_line(lines, str(second[shop["alpha"].vendor_id]["id"]))
+    finally:
+        task.cancel()
+    placed = [line for line in lines if "order.placed" in line]
+    assert len(placed) == 2
+    assert any("reconnecting" in line for line in lines)
+
+
+async def wait_for_line(lines: list[str], needle: str) -> None:
+    for _ in range(200):
+        if any(needle in line and "order.placed" in line for line in lines):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{needle} never printed: {lines}")
