@@ -11,7 +11,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from marketplace.accounts import passwords
 from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
@@ -96,6 +96,12 @@ ROUTES = [
 ]
 
 
+def redis_client(url: str, **options: bool) -> Redis:
+    """A client whose pool makes a burst of callers wait for a connection (up to 5 s) instead of failing:
+    redis-py's default pool raises "Too many connections" once its limit is reached."""
+    return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64, timeout=5, **options))
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app. Workers started by `marketplace serve` call this with no arguments and read the
     URLs the CLI put in their environment."""
@@ -107,8 +113,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def resources(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
-        app.state.redis = Redis.from_url(settings.redis_url, decode_responses=True)
-        app.state.cache = Redis.from_url(settings.redis_url)  # bytes in, bytes out
+        app.state.redis = redis_client(settings.redis_url, decode_responses=True)
+        app.state.cache = redis_client(settings.redis_url)  # bytes in, bytes out
         app.state.recorder = InteractionRecorder(app.state.db, enabled=settings.record_interactions)
         app.state.recorder.start()
         app.state.gateway = SandboxGateway(settings.webhook_secret)

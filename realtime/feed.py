@@ -198,4 +198,8 @@ class FeedSession:
 async def feed(socket: WebSocket[Any, Any, Any]) -> None:
     """Live events. Authenticate with `Authorization: Bearer <token>` or an `auth` message, then
     `subscribe`; see docs/realtime.md."""
-    await FeedSession(socket, socket.app.state).run()
+    try:
+        await FeedSession(socket, socket.app.state).run()
+    except Exception:
+        log.exception("feed socket failed")  # the app logs nothing else; Litestar closes with 4500
+        raise

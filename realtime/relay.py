@@ -75,12 +75,14 @@ class Relay:
         log.info("feed relay: leading")
         wake = asyncio.Event()
         await conn.add_listener(NOTIFY_CHANNEL, lambda *_: wake.set())
-        next_seq = await conn.fetchval(q.LAST_SEQ) + 1
+        last = await conn.fetchval(q.LAST_SEQ)
         published = await conn.fetchval(q.PUBLISHED_SEQ)
-        while published < next_seq - 1:  # the last leader numbered events it may not have published
-            rows = await conn.fetch(q.BETWEEN, published, next_seq - 1, self.batch)
+        while published < last:  # the last leader numbered events it may not have published
+            rows = await conn.fetch(q.BETWEEN, published, last, self.batch)
             await self._publish(conn, [FeedEvent.of(r) for r in rows])
             published = rows[-1]["id"]
+        # Never below the published mark, even if old events were deleted: receivers drop ids they have seen.
+        next_seq = max(last, published) + 1
         while True:
             wake.clear()
             numbered = await self._number(conn, next_seq)
