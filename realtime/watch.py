@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import Callable
 from datetime import datetime
@@ -119,5 +120,6 @@ def describe(event: dict[str, Any]) -> str:
 
 
 def watch(url: str, identifier: str, password: str, topics: list[str]) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the feed, not every request, is the output
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(Watcher(url, identifier, password, topics, lambda line: print(line, flush=True)).run())
