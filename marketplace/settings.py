@@ -50,6 +50,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # sockets get a heartbeat this often.
     feed_max_pending: int = 1000
     feed_heartbeat_seconds: float = 15.0
+    # Published events older than this are deleted (hourly, by the leading relay); resuming works within it.
+    feed_retention_days: int = 30
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
     db_pool_min: int = 2

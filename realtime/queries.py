@@ -21,3 +21,12 @@ PRODUCTS_VISIBLE = """
 SELECT p.id FROM products p JOIN vendors v ON v.id = p.vendor_id
 WHERE p.id = ANY($1::bigint[]) AND ((p.status = 'listed' AND v.status = 'active') OR p.vendor_id = $2)
 """
+
+# Retention: events older than the window go, once published; a client can resume only within it.
+PRUNE = """
+DELETE FROM events WHERE id IN (
+    SELECT id FROM events
+    WHERE created_at < now() - make_interval(days => $1) AND seq <= (SELECT published_seq FROM feed_relay)
+    ORDER BY id LIMIT $2
+)
+"""

@@ -29,6 +29,19 @@ from realtime.schemas import FeedEvent
 log = logging.getLogger(__name__)
 
 
+PRUNE_EVERY_SECONDS = 3600
+
+
+async def prune(conn: asyncpg.Connection, retention_days: int, batch: int = 10_000) -> int:
+    """Delete published events older than the retention window, in batches; returns how many."""
+    deleted = 0
+    while True:
+        count = int((await conn.execute(q.PRUNE, retention_days, batch)).split()[-1])
+        deleted += count
+        if count < batch:
+            return deleted
+
+
 class Relay:
     def __init__(
         self,
@@ -36,12 +49,14 @@ class Relay:
         redis: Redis,
         *,
         poll_seconds: float = 0.5,
+        retention_days: int = 30,
         standby_seconds: float = 1.0,
         batch: int = 1000,
     ) -> None:
         self.database_url = database_url
         self.redis = redis
         self.poll_seconds = poll_seconds
+        self.retention_days = retention_days
         self.standby_seconds = standby_seconds
         self.batch = batch
         self.leading = False
@@ -83,7 +98,12 @@ class Relay:
             published = rows[-1]["id"]
         # Never below the published mark, even if old events were deleted: receivers drop ids they have seen.
         next_seq = max(last, published) + 1
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time()
         while True:
+            if loop.time() >= next_prune:
+                await prune(conn, self.retention_days)
+                next_prune = loop.time() + PRUNE_EVERY_SECONDS
             wake.clear()
             numbered = await self._number(conn, next_seq)
             if numbered:

@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from marketplace.app import create_app
 from marketplace.settings import Settings
 from realtime import CLOSE_POLICY, CLOSE_RESUME
+from realtime.relay import prune
 from realtime.subscriber import Subscriber
 from realtime.watch import Watcher
 from tests.conftest import PASSWORD, Actor
@@ -293,3 +294,17 @@ async def test_ids_keep_growing_after_old_events_are_deleted(
     event = await until(ws, "event")
     assert event["data"]["order_id"] == orders[alpha.vendor_id]["id"] and event["id"] > mark
     await ws.close()
+
+
+async def test_old_published_events_are_pruned_and_unpublished_ones_kept(db: asyncpg.Connection) -> None:
+    await db.execute("UPDATE feed_relay SET published_seq = 2")
+    await db.execute(
+        "INSERT INTO events (topic, type, payload, seq, created_at) VALUES"
+        " ('t', 'old', '{}', 1, now() - interval '40 days'), ('t', 'recent', '{}', 2, now()),"
+        " ('t', 'old but unpublished', '{}', 3, now() - interval '40 days'),"
+        " ('t', 'old, not numbered', '{}', NULL, now() - interval '40 days')"
+    )
+    assert await prune(db, 30, batch=1) == 1
+    assert await db.fetchval("SELECT array_agg(type ORDER BY id) FROM events WHERE topic = 't'") == [
+        "recent", "old but unpublished", "old, not numbered",
+    ]  # fmt: skip
