@@ -35,7 +35,7 @@ from realtime.schemas import (
     Unsubscribed,
 )
 from realtime.subscriber import Subscriber
-from realtime.topics import authorize
+from realtime.topics import authorize, coalescing_key
 
 if TYPE_CHECKING:
     from marketplace.core.deps import AppState
@@ -154,7 +154,7 @@ class FeedSession:
         while rows := await self.state.db.fetch(q.REPLAY, topics, after, REPLAY_PAGE):
             for row in rows:
                 event = FeedEvent.of(row)
-                self.subscriber.queue(event.id, event.topic, encode(event).decode())
+                self.subscriber.queue(event.id, event.topic, encode(event).decode(), coalescing_key(event))
             replayed += len(rows)
             after = rows[-1]["id"]
             if len(self.subscriber.pending) > REPLAY_PAGE:

@@ -21,6 +21,7 @@ from realtime import CHANNEL
 from realtime import queries as q
 from realtime.schemas import FeedEvent
 from realtime.subscriber import Subscriber
+from realtime.topics import coalescing_key
 
 log = logging.getLogger(__name__)
 CATCH_UP_PAGE = 5000
@@ -125,5 +126,6 @@ class Hub:
         watchers = self._topics.get(event.topic)
         if watchers:
             wire = encode(event).decode()  # encoded once for every socket
+            key = coalescing_key(event)
             for subscriber in list(watchers):
-                subscriber.offer(event.id, event.topic, wire)
+                subscriber.offer(event.id, event.topic, wire, key)

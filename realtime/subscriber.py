@@ -1,7 +1,7 @@
 """One socket's side of the hub: a bounded queue of what is still to be sent.
 
-Events reach the queue in id order and at most once per topic (`seen`). A product's stock keeps only its
-latest value in the queue (moved to the back, so ids still only grow on the wire). While a subscription
+Events reach the queue in id order and at most once per topic (`seen`). A product's stock keeps only the
+latest value of each SKU in the queue (moved to the back, so ids still only grow on the wire). While a subscription
 replays the past, live events wait in `held` and follow the replay; duplicates fall out by id. When the
 queue outgrows its bound the socket is marked `overflowed` and gets closed with the resume code: the
 client reconnects with its last id and loses nothing.
@@ -13,8 +13,6 @@ import asyncio
 import itertools
 from collections import OrderedDict
 
-from realtime.topics import coalesces
-
 _control_keys = itertools.count()
 
 
@@ -23,27 +21,28 @@ class Subscriber:
         self.max_pending = max_pending
         self.pending: OrderedDict[object, str] = OrderedDict()
         self.seen: dict[str, int] = {}  # topic → the highest id queued for it
-        self.held: list[tuple[int, str, str]] | None = None  # live events waiting out a replay
+        self.held: list[tuple[int, str, str, object]] | None = None  # live events waiting out a replay
         self.overflowed = False
         self.wake = asyncio.Event()  # something to send
         self.drained = asyncio.Event()  # the queue was emptied (or abandoned)
 
-    def offer(self, event_id: int, topic: str, wire: str) -> None:
+    def offer(self, event_id: int, topic: str, wire: str, key: object) -> None:
         """A live event from the hub (never blocks: the hub serves every socket of the process)."""
         if self.overflowed:
             return
         if self.held is not None:
-            self.held.append((event_id, topic, wire))
+            self.held.append((event_id, topic, wire, key))
             if len(self.held) > self.max_pending:
                 self._overflow()
         else:
-            self.queue(event_id, topic, wire)
+            self.queue(event_id, topic, wire, key)
 
-    def queue(self, event_id: int, topic: str, wire: str) -> None:
+    def queue(self, event_id: int, topic: str, wire: str, key: object) -> None:
+        """`key` is the event's place in the queue: its id, or a key it shares with the events it replaces
+        (`topics.coalescing_key`)."""
         if event_id <= self.seen.get(topic, 0):
             return
         self.seen[topic] = event_id
-        key = ("latest", topic) if coalesces(topic) else event_id
         self.pending.pop(key, None)
         self.pending[key] = wire
         self.drained.clear()

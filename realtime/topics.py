@@ -9,15 +9,24 @@ import asyncpg
 
 from marketplace.core.auth import CurrentUser
 from realtime import queries as q
+from realtime.schemas import FeedEvent
 
 PRODUCT = re.compile(r"product:(\d{1,18})(:stock)?")
 VENDOR = re.compile(r"vendor:(\d{1,18})(:orders|:stock|:aftersales)?")
 USER = re.compile(r"user:(\d{1,18})(:orders|:recommendations)?")
 
 
-def coalesces(topic: str) -> bool:
-    """A product's stock is a value, not a story: a socket that falls behind gets only the latest."""
-    return topic.startswith("product:") and topic.endswith(":stock")
+SUBJECT = re.compile(rb'"(?:sale_id|sku_id)": ?(\d+)')
+
+
+def coalescing_key(event: FeedEvent) -> object:
+    """Where a socket's queue keeps `event`. A product's stock is a value, not a story: a socket that falls
+    behind gets only the latest figures of each SKU (and each flash sale), so those events share a key per
+    subject; every other event has its own (its id)."""
+    if not (event.topic.startswith("product:") and event.topic.endswith(":stock")):
+        return event.id
+    subject = SUBJECT.search(event.data)
+    return ("latest", event.topic, event.type, subject[1] if subject else None)
 
 
 async def authorize(db: asyncpg.Pool, user: CurrentUser | None, topics: list[str]) -> tuple[list[str], list[str]]:

@@ -9,6 +9,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -25,7 +26,9 @@ from marketplace.app import create_app
 from marketplace.settings import Settings
 from realtime import CLOSE_POLICY, CLOSE_RESUME
 from realtime.relay import prune
+from realtime.schemas import FeedEvent
 from realtime.subscriber import Subscriber
+from realtime.topics import coalescing_key
 from realtime.watch import Watcher
 from tests.conftest import PASSWORD, Actor
 
@@ -208,23 +211,31 @@ async def test_a_dead_relay_leader_is_replaced(shop: dict[str, Any], live: str, 
     await ws.close()
 
 
+def offer(subscriber: Subscriber, event_id: int, topic: str, data: bytes = b"{}", type_: str = "x") -> None:
+    """An event as the hub hands it over, its wire form being its data."""
+    event = FeedEvent(event_id, topic, type_, msgspec.Raw(data), datetime.now(UTC))
+    subscriber.offer(event_id, topic, data.decode(), coalescing_key(event))
+
+
 def test_a_slow_socket_is_cut_off_with_the_resume_code_not_buffered() -> None:
     subscriber = Subscriber(max_pending=3)
     for event_id in range(1, 4):
-        subscriber.offer(event_id, "vendor:1:orders", "{}")
+        offer(subscriber, event_id, "vendor:1:orders")
     assert not subscriber.overflowed
-    subscriber.offer(4, "vendor:1:orders", "{}")
+    offer(subscriber, 4, "vendor:1:orders")
     assert subscriber.overflowed and not subscriber.pending
     assert CLOSE_RESUME == 4000
 
 
-def test_a_products_stock_keeps_only_its_latest_value_and_ids_only_grow() -> None:
+def test_a_products_stock_keeps_only_the_latest_value_of_each_sku_and_ids_only_grow() -> None:
     subscriber = Subscriber(max_pending=10)
-    subscriber.offer(1, "product:7:stock", "a")
-    subscriber.offer(2, "vendor:1:orders", "b")
-    subscriber.offer(3, "product:7:stock", "c")
-    subscriber.offer(3, "product:7:stock", "c")  # a duplicate
-    assert list(subscriber.pending.values()) == ["b", "c"]
+    offer(subscriber, 1, "product:7:stock", b'{"sku_id": 70, "n": 1}', "stock.changed")
+    offer(subscriber, 2, "vendor:1:orders", b'{"n": 2}')
+    offer(subscriber, 3, "product:7:stock", b'{"sku_id": 71, "n": 3}', "stock.changed")
+    offer(subscriber, 4, "product:7:stock", b'{"sale_id": 5, "sku_id": 70, "n": 4}', "flash_sale.changed")
+    offer(subscriber, 5, "product:7:stock", b'{"sku_id": 70, "n": 5}', "stock.changed")
+    offer(subscriber, 5, "product:7:stock", b'{"sku_id": 70, "n": 5}', "stock.changed")  # a duplicate
+    assert [msgspec.json.decode(w)["n"] for w in subscriber.pending.values()] == [2, 3, 4, 5]
 
 
 async def test_memory_stays_flat_as_topics_come_and_go(shop: dict[str, Any], live: Live) -> None:
