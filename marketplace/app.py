@@ -34,6 +34,12 @@ from marketplace.core.cache import catalog_generation_middleware
 from marketplace.core.db import create_pool
 from marketplace.core.deps import AppState
 from marketplace.core.errors import exception_handlers
+from marketplace.flash_sales.controllers import (
+    FlashSaleController,
+    MarketingFlashSaleController,
+    VendorFlashSaleController,
+)
+from marketplace.flash_sales.gate import Gate, GateKeeper
 from marketplace.health import health
 from marketplace.interactions.recorder import InteractionRecorder
 from marketplace.inventory.controllers import InventoryController
@@ -92,6 +98,9 @@ ROUTES = [
     BuyerAftersalesController,
     VendorAftersalesController,
     AdminAftersalesController,
+    FlashSaleController,
+    VendorFlashSaleController,
+    MarketingFlashSaleController,
     feed,
 ]
 
@@ -119,12 +128,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.recorder.start()
         app.state.gateway = SandboxGateway(settings.webhook_secret)
         app.state.hub = Hub(app.state.db, settings.redis_url)
+        app.state.gate = Gate(app.state.redis)
         # Every worker runs a relay; one leads at a time (realtime/relay.py).
         background = [
             asyncio.create_task(
                 run_sweeper(app.state.db, settings.sweeper_interval_seconds, settings.auto_complete_days)
             ),
             asyncio.create_task(app.state.hub.run()),
+            asyncio.create_task(GateKeeper(app.state.db, app.state.gate, settings.flash_gate_check_seconds).run()),
             asyncio.create_task(
                 Relay(settings.database_url, app.state.cache, retention_days=settings.feed_retention_days).run()
             ),

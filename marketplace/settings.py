@@ -52,6 +52,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     feed_heartbeat_seconds: float = 15.0
     # Published events older than this are deleted (hourly, by the leading relay); resuming works within it.
     feed_retention_days: int = 30
+    # Flash sales: an admitted buyer's checkout is held this long for payment; purchase attempts allowed per
+    # second from one IP and from one buyer (0 turns a limit off); how often gates are checked against PostgreSQL.
+    flash_sale_hold_minutes: int = 5
+    flash_sale_rate_per_ip: int = 20
+    flash_sale_rate_per_buyer: int = 2
+    flash_gate_check_seconds: float = 1.0
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
     db_pool_min: int = 2

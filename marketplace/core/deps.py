@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from marketplace.settings import Settings
 
 if TYPE_CHECKING:
+    from marketplace.flash_sales.gate import Gate
     from marketplace.interactions.recorder import InteractionRecorder
     from marketplace.payments.sandbox import SandboxGateway
     from realtime.hub import Hub
@@ -29,6 +30,7 @@ class AppState(State):
     recorder: InteractionRecorder
     gateway: SandboxGateway
     hub: Hub
+    gate: Gate
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +56,20 @@ class Unprocessable(DomainError):
     status_code = 422
 
 
-class TooManyRequests(DomainError):
-    status_code = 429
+class RetryLater(DomainError):
+    """An error the client should retry after `retry_after` seconds (sent as Retry-After too)."""
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class TooManyRequests(RetryLater):
+    status_code = 429
+
+
+class ServiceUnavailable(RetryLater):
+    status_code = 503
 
 
 RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
@@ -81,7 +91,7 @@ def problem(
 
 
 def _domain_error(request: Request, exc: DomainError) -> Response[dict[str, Any]]:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
     return problem(request, exc.status_code, exc.detail, headers=headers, **exc.extra)
 
 
@@ -111,6 +121,12 @@ def _undecodable(request: Request, exc: UnicodeDecodeError | RecursionError) -> 
     return _unexpected(request, exc)
 
 
+def _redis_down(request: Request, exc: RedisConnectionError | RedisTimeoutError) -> Response[dict[str, Any]]:
+    # Redis restarting or unreachable: a moment's outage the client can ride out, not a bug.
+    log.warning("redis unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem(request, 503, "temporarily unavailable; try again in a moment", headers={"Retry-After": "1"})
+
+
 def _unexpected(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "internal error; it has been logged")
@@ -121,6 +137,8 @@ exception_handlers = {
     HTTPException: _http_error,
     asyncpg.DataError: _data_error,
     asyncpg.IntegrityConstraintViolationError: _integrity_error,
+    RedisConnectionError: _redis_down,
+    RedisTimeoutError: _redis_down,
     UnicodeDecodeError: _undecodable,
     RecursionError: _undecodable,
     Exception: _unexpected,

@@ -12,6 +12,7 @@ import asyncpg
 
 from marketplace.core.errors import Conflict, NotFound
 from marketplace.core.events import append_event
+from marketplace.flash_sales.service import return_units
 from marketplace.inventory.service import move_on_hand, release_reserved
 from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
@@ -88,11 +89,12 @@ async def transition(
 
 async def _give_back(conn: asyncpg.Connection, order: asyncpg.Record, current: OrderStatus, actor_id: int) -> None:
     lines = await conn.fetch(q.LINES_OF_ORDER, order["id"])
+    # A payment under way covers the whole checkout; cancelling part of it now would let that payment
+    # settle the rest at the old total.
+    if current == S.PENDING_PAYMENT and await payment_under_way(conn, order["checkout_id"]):
+        raise Conflict("a payment for this checkout is under way; wait for it, then cancel for a refund")
+    await return_units(conn, [order["id"]])  # before any SKU lock, as purchases take them
     if current == S.PENDING_PAYMENT:
-        # A payment under way covers the whole checkout; cancelling part of it now would let that payment
-        # settle the rest at the old total.
-        if await payment_under_way(conn, order["checkout_id"]):
-            raise Conflict("a payment for this checkout is under way; wait for it, then cancel for a refund")
         for line in lines:
             await release_reserved(conn, line["sku_id"], line["quantity"])
         if await conn.fetchval(q.OPEN_ORDERS_OF_CHECKOUT, order["checkout_id"]) <= 1:

@@ -40,9 +40,40 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
     skus = await conn.fetch(q.CHECKOUT_CART, buyer_id, address_id)
     if not skus:
         raise Unprocessable("your cart is empty")
+    return await _place(conn, buyer_id, skus, payment_minutes * 60)
+
+
+async def place_flash_checkout(
+    conn: asyncpg.Connection,
+    buyer_id: int,
+    address_id: int,
+    sale_id: int,
+    sku_id: int,
+    sale_price: int,
+    quantity: int,
+    hold_seconds: int,
+) -> CheckoutOut:
+    """A checkout of one flash-sale line at the sale price, held `hold_seconds` for payment; the buyer's cart
+    is left as it was. Same rules and statements as a cart checkout (inside the caller's transaction)."""
+    skus = await conn.fetch(q.CHECKOUT_SKU, buyer_id, address_id, sku_id, quantity)
+    if not skus:
+        raise NotFound("no such SKU")
+    return await _place(conn, buyer_id, skus, hold_seconds, prices={sku_id: sale_price}, flash_sale_id=sale_id)
+
+
+async def _place(
+    conn: asyncpg.Connection,
+    buyer_id: int,
+    skus: list[asyncpg.Record],
+    hold_seconds: int,
+    prices: dict[int, int] | None = None,
+    flash_sale_id: int | None = None,
+) -> CheckoutOut:
+    """Check the locked lines and write the checkout; `prices` overrides list prices by SKU."""
     if not skus[0]["address_found"]:
         raise NotFound("no such address in your address book")
     quantities = {s["sku_id"]: s["quantity"] for s in skus}
+    price = {s["sku_id"]: (prices or {}).get(s["sku_id"], s["price"]) for s in skus}
     gone = [s["title"] for s in skus if not s["visible"]] + ["(removed item)"] * (skus[0]["cart_lines"] - len(skus))
     if gone:
         raise Conflict("some items are no longer for sale; remove them from your cart", items=gone)
@@ -61,7 +92,7 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
     for sku in skus:
         by_vendor[sku["vendor_id"]].append(sku)
     vendors = sorted(by_vendor)
-    totals = {v: sum(s["price"] * quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
+    totals = {v: sum(price[s["sku_id"]] * quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
     shipping = {v: shipping_for(totals[v]) for v in vendors}
     items = {v: sum(quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
     currency = currencies.pop()
@@ -75,7 +106,7 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
         sum(shipping.values()),
         sum(totals.values()) + sum(shipping.values()),
         address_json,
-        payment_minutes * 60,
+        hold_seconds,
         vendors,
         [totals[v] for v in vendors],
         [shipping[v] for v in vendors],
@@ -87,13 +118,15 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
         [s["product_id"] for s in line_skus],
         [s["title"] for s in line_skus],
         [s["code"] for s in line_skus],
-        [s["price"] for s in line_skus],
+        [price[s["sku_id"]] for s in line_skus],
         [quantities[s["sku_id"]] for s in line_skus],
         [s["sku_id"] for s in skus],
         [quantities[s["sku_id"]] for s in skus],
         [stock_topic(s["product_id"]) for s in skus],
         OrderStatus.PENDING_PAYMENT,
         "placed",
+        [flash_sale_id] * len(line_skus),
+        flash_sale_id is None,
     )
     checkout = rows[0]
     orders = {r["vendor_id"]: r for r in rows}
@@ -124,9 +157,10 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
                     product_id=s["product_id"],
                     title=s["title"],
                     sku_code=s["code"],
-                    unit_price=s["price"],
+                    unit_price=price[s["sku_id"]],
                     quantity=quantities[s["sku_id"]],
-                    line_total=s["price"] * quantities[s["sku_id"]],
+                    line_total=price[s["sku_id"]] * quantities[s["sku_id"]],
+                    flash_sale_id=flash_sale_id,
                 )
                 for s in by_vendor[v]
             ],

@@ -12,10 +12,8 @@
 # rides along (NULL columns when it is not the buyer's); `cart_lines` counts cart rows whose SKU has gone.
 # `s.id = ANY(ARRAY(...))` makes SKUs an index lookup whatever the planner believes about the size of carts
 # (a plain join to the CTE is planned as a sequential scan of skus when cart_items looks big or empty).
-CHECKOUT_CART = """
-WITH cart AS MATERIALIZED (
-    SELECT sku_id, quantity FROM cart_items WHERE user_id = $1 ORDER BY sku_id FOR UPDATE
-)
+_CHECKOUT_LINES = """
+WITH cart AS MATERIALIZED ({lines})
 SELECT c.sku_id, c.quantity, s.product_id, s.code, s.price, s.available, p.title, p.vendor_id, p.currency,
        (p.status = 'listed' AND v.status = 'active') AS visible, (SELECT count(*) FROM cart) AS cart_lines,
        a.id IS NOT NULL AS address_found,
@@ -29,6 +27,11 @@ WHERE s.id = ANY(ARRAY(SELECT sku_id FROM cart))
 ORDER BY s.id
 FOR NO KEY UPDATE OF s
 """
+CHECKOUT_CART = _CHECKOUT_LINES.format(
+    lines="SELECT sku_id, quantity FROM cart_items WHERE user_id = $1 ORDER BY sku_id FOR UPDATE"
+)
+# A flash-sale purchase: one SKU and quantity ($3, $4) instead of the cart, with the same reads and locks.
+CHECKOUT_SKU = _CHECKOUT_LINES.format(lines="SELECT $3::bigint AS sku_id, $4::int AS quantity")
 ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "postal_code", "country")
 # Everything a checkout writes, in one statement: reserve the (locked, checked) stock, the checkout, one
 # order per vendor (ids in vendor order), their lines (in line order), the first history entry of each
@@ -39,7 +42,8 @@ ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "po
 #   $1 buyer, $2 currency, $3 items, $4 shipping, $5 grand total, $6 address, $7 seconds to pay,
 #   $8.. per vendor: id, items total, shipping, item count, orders topic; $13 buyer's orders topic,
 #   $14.. per line (vendor order, then SKU id): vendor, SKU, product, title, code, price, quantity,
-#   $21.. per SKU (id order): id, quantity, stock topic; $24 order status, $25 history note.
+#   $21.. per SKU (id order): id, quantity, stock topic; $24 order status, $25 history note,
+#   $26 per line: flash sale (or NULL); $27 whether the lines bought leave the cart.
 PLACE_CHECKOUT = """
 WITH reserved AS (
     UPDATE skus SET reserved = skus.reserved + u.quantity
@@ -61,10 +65,13 @@ WITH reserved AS (
     ORDER BY vendor.n
     RETURNING id, checkout_id, vendor_id, total, status, created_at, updated_at
 ), lines AS (
-    INSERT INTO order_lines (order_id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total)
-    SELECT placed.id, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, l.quantity, l.unit_price * l.quantity
-    FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::int[])
-         WITH ORDINALITY AS l(vendor_id, sku_id, product_id, title, sku_code, unit_price, quantity, n)
+    INSERT INTO order_lines (order_id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total,
+                             flash_sale_id)
+    SELECT placed.id, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, l.quantity, l.unit_price * l.quantity,
+           l.flash_sale_id
+    FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::int[],
+                $26::bigint[])
+         WITH ORDINALITY AS l(vendor_id, sku_id, product_id, title, sku_code, unit_price, quantity, flash_sale_id, n)
     JOIN placed ON placed.vendor_id = l.vendor_id
     ORDER BY l.n
     RETURNING id, order_id, sku_id
@@ -88,7 +95,7 @@ WITH reserved AS (
     ) e
     ORDER BY e.part, e.k, e.sub
 ), emptied AS (
-    DELETE FROM cart_items WHERE user_id = $1 AND sku_id = ANY($21::bigint[])
+    DELETE FROM cart_items WHERE $27::bool AND user_id = $1 AND sku_id = ANY($21::bigint[])
 )
 SELECT checkout.id AS checkout_id, checkout.status AS checkout_status, checkout.created_at AS checkout_created_at,
        checkout.expires_at, placed.id AS order_id, placed.vendor_id, placed.status, placed.created_at,
@@ -112,7 +119,7 @@ ORDER_COLUMNS = """id, checkout_id, buyer_id, vendor_id, status, currency, items
 cash_on_delivery, carrier, tracking_number, estimated_arrival, cancel_reason, created_at, updated_at"""
 ORDERS_OF_CHECKOUT = f"SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = $1 ORDER BY id"
 LINES_OF_ORDERS = """
-SELECT order_id, id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total
+SELECT order_id, id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total, flash_sale_id
 FROM order_lines WHERE order_id = ANY($1::bigint[]) ORDER BY id
 """
 BUYER_ORDERS = f"""
@@ -144,6 +151,9 @@ SELECT l.sku_id, sum(l.quantity)::int AS quantity
 FROM order_lines l JOIN orders o ON o.id = l.order_id
 WHERE o.checkout_id = $1 AND o.status = 'pending_payment'
 GROUP BY l.sku_id ORDER BY l.sku_id
+"""
+UNPAID_ORDERS_OF_CHECKOUTS = """
+SELECT array_agg(id) FROM orders WHERE checkout_id = ANY($1::bigint[]) AND status = 'pending_payment'
 """
 CANCEL_UNPAID_ORDERS = """
 UPDATE orders SET status = 'cancelled', cancel_reason = $2, updated_at = now()

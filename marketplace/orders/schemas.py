@@ -21,6 +21,7 @@ class OrderLineOut(Struct):
     unit_price: int
     quantity: int
     line_total: int
+    flash_sale_id: int | None = None  # bought in this flash sale, at its price
 
 
 class OrderOut(Struct):

@@ -10,6 +10,7 @@ import logging
 import asyncpg
 
 from marketplace.core.events import append_event
+from marketplace.flash_sales.service import return_units
 from marketplace.inventory.service import release_reserved
 from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.orders import queries as q
@@ -23,6 +24,8 @@ async def expire_unpaid(db: asyncpg.Pool, batch: int = 100) -> int:
     """Expire up to `batch` overdue checkouts in one transaction; returns how many."""
     async with db.acquire() as conn, conn.transaction():
         checkouts = await conn.fetch(q.EXPIRED_CHECKOUTS, batch)
+        if checkouts:  # flash-sale units first: purchases lock the sale before the SKU
+            await return_units(conn, await conn.fetchval(q.UNPAID_ORDERS_OF_CHECKOUTS, [c["id"] for c in checkouts]))
         for checkout in checkouts:
             for line in await conn.fetch(q.RESERVED_LINES_OF_CHECKOUT, checkout["id"]):
                 await release_reserved(conn, line["sku_id"], line["quantity"])

@@ -1,0 +1,246 @@
+"""Flash-sale rules: scheduling and cancelling sales, and the purchase path built for a crowd.
+
+A purchase passes the Redis gate first (see gate.py); only admitted buyers reach PostgreSQL, where one
+transaction takes the units from the sale and from the buyer's allowance with conditional updates, then
+places an ordinary checkout of one line at the sale price, held `flash_sale_hold_minutes` for payment.
+Paying is a normal payment. An unpaid checkout that expires, or any cancelled order, gives its units back
+to the sale (`return_units`); the gate keeper copies that into Redis within a couple of seconds."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Response
+from redis.exceptions import RedisError
+
+from marketplace.core.audit import record_audit
+from marketplace.core.deps import AppState
+from marketplace.core.errors import Conflict, NotFound, ServiceUnavailable, TooManyRequests, Unprocessable
+from marketplace.core.events import append_events
+from marketplace.core.idempotency import run_once
+from marketplace.flash_sales import queries as q
+from marketplace.flash_sales.gate import Gate
+from marketplace.flash_sales.schemas import FlashSaleIn, FlashSaleOut, PurchaseIn, Status
+from marketplace.inventory.service import stock_topic
+from marketplace.orders.place_checkout import place_flash_checkout
+
+log = logging.getLogger(__name__)
+
+GATE_ATTEMPTS = 40  # times a purchase waits (50 ms each) for another request to rebuild a missing gate
+
+
+class Rejected(Conflict):
+    """A purchase the sale cannot take, with a machine-readable `reason`."""
+
+    def __init__(self, reason: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail, reason=reason, **extra)
+        self.reason = reason
+
+
+def _status(row: asyncpg.Record) -> Status:
+    if row["cancelled_at"] is not None:
+        return "cancelled"
+    if row["now"] >= row["ends_at"]:
+        return "ended"
+    if row["now"] < row["starts_at"]:
+        return "scheduled"
+    return "sold_out" if row["sold"] >= row["units"] else "live"
+
+
+def sale_out(row: asyncpg.Record) -> FlashSaleOut:
+    fields = {k: row[k] for k in FlashSaleOut.__struct_fields__ if k in row}
+    return FlashSaleOut(
+        **fields,
+        remaining=row["units"] - row["sold"],
+        status=_status(row),
+        seconds_to_start=max(0.0, (row["starts_at"] - row["now"]).total_seconds()),
+        seconds_to_end=max(0.0, (row["ends_at"] - row["now"]).total_seconds()),
+    )
+
+
+def changed_event(sale: asyncpg.Record) -> tuple[str, str, dict[str, int]]:
+    """`flash_sale.changed` on the product's stock topic: what a countdown page shows as units left."""
+    figures = {"sale_id": sale["id"], "sku_id": sale["sku_id"], "units": sale["units"], "sold": sale["sold"]}
+    return stock_topic(sale["product_id"]), "flash_sale.changed", figures | {"remaining": sale["units"] - sale["sold"]}
+
+
+async def get(db: asyncpg.Pool, sale_id: int) -> FlashSaleOut:
+    row = await db.fetchrow(q.GET_SALE, sale_id)
+    if row is None:
+        raise NotFound("no such flash sale")
+    return sale_out(row)
+
+
+async def listing(
+    db: asyncpg.Pool, status: str | None, product_id: int | None, cursor: int | None, limit: int
+) -> list[FlashSaleOut]:
+    return [sale_out(r) for r in await db.fetch(q.PUBLIC_SALES, status, product_id, cursor, limit + 1)]
+
+
+async def vendor_listing(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit: int) -> list[FlashSaleOut]:
+    return [sale_out(r) for r in await db.fetch(q.VENDOR_SALES, vendor_id, cursor, limit + 1)]
+
+
+async def create(db: asyncpg.Pool, gate: Gate, actor_id: int, body: FlashSaleIn, vendor_id: int | None) -> FlashSaleOut:
+    """Schedule a sale: a vendor for its own SKUs (`vendor_id`), a marketer or admin for any (None)."""
+    if body.ends_at <= body.starts_at:
+        raise Unprocessable("a flash sale ends after it starts")
+    if body.ends_at <= datetime.now(UTC):
+        raise Unprocessable("this flash sale would already be over")
+    if body.per_buyer_limit > body.units:
+        raise Unprocessable("the per-buyer limit cannot exceed the units on sale")
+    async with db.acquire() as conn, conn.transaction():
+        sku = await conn.fetchrow(q.SKU_FOR_SALE, body.sku_id)
+        if sku is None or (vendor_id is not None and sku["vendor_id"] != vendor_id):
+            raise NotFound("no such SKU")
+        if not sku["visible"]:
+            raise Conflict("list the product before putting it on sale")
+        if body.sale_price >= sku["price"]:
+            raise Unprocessable(f"the sale price must be below the list price ({sku['price']})")
+        if body.units > sku["available"]:
+            raise Conflict(f"only {sku['available']} available to put on sale", available=sku["available"])
+        try:
+            async with conn.transaction():
+                sale_id = await conn.fetchval(
+                    q.INSERT_SALE, sku["id"], sku["product_id"], sku["vendor_id"], body.sale_price, body.units,
+                    body.per_buyer_limit, body.starts_at, body.ends_at, actor_id,
+                )  # fmt: skip
+        except asyncpg.ExclusionViolationError:
+            raise Conflict("this SKU already has a flash sale at that time") from None
+        sale = sale_out(await conn.fetchrow(q.GET_SALE, sale_id))
+        await record_audit(conn, actor_id, "flash_sale.created", "flash_sale", sale_id, None, sale)
+    await _rebuild_quietly(db, gate, sale_id)
+    return sale
+
+
+async def cancel(db: asyncpg.Pool, gate: Gate, actor_id: int, sale_id: int, vendor_id: int | None) -> FlashSaleOut:
+    """Stop a sale that has not ended; orders already placed stand."""
+    async with db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(q.GET_SALE, sale_id)
+        if row is None or (vendor_id is not None and row["vendor_id"] != vendor_id):
+            raise NotFound("no such flash sale")
+        if await conn.fetchval(q.CANCEL_SALE, sale_id) is None:
+            raise Conflict(f"this flash sale is {_status(row)} and cannot be cancelled")
+        sale = sale_out(await conn.fetchrow(q.GET_SALE, sale_id))
+        await record_audit(conn, actor_id, "flash_sale.cancelled", "flash_sale", sale_id, sale_out(row), sale)
+    await _rebuild_quietly(db, gate, sale_id)
+    return sale
+
+
+async def _rebuild_quietly(db: asyncpg.Pool, gate: Gate, sale_id: int) -> None:
+    try:
+        await gate.rebuild(db, sale_id)
+    except RedisError as exc:  # the keeper builds it once Redis answers again
+        log.warning("flash sale %d: gate not rebuilt now: %s", sale_id, exc)
+
+
+async def purchase(
+    state: AppState, buyer_id: int, ip: str, sale_id: int, body: PurchaseIn, key: str | None
+) -> Response[bytes]:
+    """Buy in a flash sale: the gate, then one transaction; see the module docstring. A retry with the
+    same Idempotency-Key gets the same checkout back, even once the buyer's limit is reached."""
+    gate, settings = state.gate, state.settings
+    route, request_body = f"POST /flash-sales/{sale_id}/purchase", msgspec.json.encode(body)
+
+    async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+        taken = await conn.fetchrow(q.TAKE_UNITS, sale_id, body.quantity)
+        if taken is None:
+            raise await _why_not(conn, sale_id)
+        if await conn.fetchval(q.COUNT_BUYER_UNITS, sale_id, buyer_id, body.quantity, taken["per_buyer_limit"]) is None:
+            raise _limit_reached(taken["per_buyer_limit"])
+        try:
+            checkout = await place_flash_checkout(
+                conn, buyer_id, body.address_id, sale_id, taken["sku_id"], taken["sale_price"], body.quantity,
+                settings.flash_sale_hold_minutes * 60,
+            )  # fmt: skip
+        except Conflict as exc:
+            if "available" in exc.extra:  # the shelf ran out before the sale did
+                raise Rejected("sold_out", "sold out") from exc
+            raise
+        await append_events(conn, [changed_event({**dict(taken), "id": sale_id})])
+        return 201, msgspec.json.encode(checkout)
+
+    verdict = await _admit(state, sale_id, buyer_id, ip, body.quantity)
+    if verdict.outcome == "limit_reached" and key is not None:
+
+        async def refuse(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            raise _verdict_error(verdict.outcome, verdict.number)
+
+        return await run_once(state.db, buyer_id, route, key, request_body, refuse)  # replays a purchase made
+    if verdict.outcome != "admitted":
+        raise _verdict_error(verdict.outcome, verdict.number)
+    try:
+        response = await run_once(state.db, buyer_id, route, key, request_body, work)
+    except Rejected as exc:
+        if exc.reason != "sold_out":  # a unit PostgreSQL refused as sold out is gone for the gate too
+            await _release_quietly(gate, sale_id, buyer_id, body.quantity)
+        raise
+    except BaseException:
+        await _release_quietly(gate, sale_id, buyer_id, body.quantity)
+        raise
+    if response.headers.get("Idempotent-Replayed"):  # the units were taken by the first request
+        await _release_quietly(gate, sale_id, buyer_id, body.quantity)
+    return response
+
+
+async def _admit(state: AppState, sale_id: int, buyer_id: int, ip: str, quantity: int) -> Any:
+    settings, gate = state.settings, state.gate
+    per_ip, per_buyer = settings.flash_sale_rate_per_ip, settings.flash_sale_rate_per_buyer
+    try:
+        for _ in range(GATE_ATTEMPTS):
+            verdict = await gate.admit(sale_id, buyer_id, ip, quantity, per_ip, per_buyer)
+            if verdict.outcome != "missing":
+                return verdict
+            per_ip = per_buyer = 0  # the same attempt, counted once
+            await gate.build_once(state.db, sale_id)
+            if await state.db.fetchval(q.SALE_FOR_GATE, sale_id) is None:
+                raise NotFound("no such flash sale")
+    except RedisError as exc:
+        log.warning("flash sale gate unavailable: %s", exc)
+        raise ServiceUnavailable("flash sales are catching their breath; try again in a moment", 1) from None
+    raise ServiceUnavailable("this flash sale is opening; try again in a moment", 1)
+
+
+async def _release_quietly(gate: Gate, sale_id: int, buyer_id: int, quantity: int) -> None:
+    try:
+        await gate.release(sale_id, buyer_id, quantity)
+    except RedisError as exc:  # the keeper finds gate and database disagreeing and rebuilds the gate
+        log.warning("flash sale %d: admission not given back: %s", sale_id, exc)
+
+
+def _limit_reached(limit: int) -> Rejected:
+    return Rejected("limit_reached", f"limit reached: at most {limit} per buyer in this sale", per_buyer_limit=limit)
+
+
+def _verdict_error(outcome: str, number: int) -> Exception:
+    match outcome:
+        case "rate_limited":
+            return TooManyRequests("too many attempts; slow down", retry_after=1)
+        case "limit_reached":
+            return Rejected("limit_reached", f"limit reached: you already hold {number} from this sale")
+        case "not_started":
+            return Rejected("not_started", "this flash sale has not started yet")
+        case "ended":
+            return Rejected("ended", "this flash sale has ended")
+        case _:
+            return Rejected("sold_out", "sold out")
+
+
+async def _why_not(conn: asyncpg.Connection, sale_id: int) -> Exception:
+    """Why PostgreSQL refused units the gate admitted (the gate and the truth can briefly differ)."""
+    row = await conn.fetchrow(q.GET_SALE, sale_id)
+    if row is None:
+        return NotFound("no such flash sale")
+    status = _status(row)
+    return _verdict_error({"cancelled": "ended", "scheduled": "not_started"}.get(status, status), 0)
+
+
+async def return_units(conn: asyncpg.Connection, order_ids: list[int]) -> None:
+    """Cancelled orders give their flash-sale units back (in the cancelling transaction, before any SKU is
+    locked: purchases lock the sale first, then the SKU)."""
+    sales = await conn.fetch(q.RETURN_UNITS, order_ids)
+    await append_events(conn, [changed_event(sale) for sale in sales])
