@@ -41,8 +41,8 @@ def free_port() -> int:
 class Server:
     """One uvicorn worker in its own process, as `marketplace serve` would run it."""
 
-    def __init__(self, target: str, env: dict[str, str], factory: bool, workers: int = 1) -> None:
-        self.port = free_port()
+    def __init__(self, target: str, env: dict[str, str], factory: bool, workers: int = 1, port: int = 0) -> None:
+        self.port = port or free_port()
         args = [sys.executable, "-m", "uvicorn", target, "--port", str(self.port), "--log-level", "warning"]
         args += ["--workers", str(workers)]
         args += ["--no-access-log", "--loop", "uvloop", "--http", "httptools"] + (["--factory"] if factory else [])

@@ -1,1 +1,2 @@
-"""Locust scenarios for flash-sale concurrency and the checks run after each load test."""
+"""Locust scenarios against a freshly seeded, served marketplace, and the runner that checks the database's
+invariants afterwards: `python -m loadtest flash-sale|browse --help` (see docs/loadtest.md)."""

@@ -1,0 +1,3 @@
+from loadtest.runner import main
+
+main()
