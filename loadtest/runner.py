@@ -1,10 +1,10 @@
 """Runs a Locust scenario headless against a freshly seeded marketplace and checks the database afterwards.
 
-    python -m loadtest flash-sale [--buyers 5000] [--units 500] [--limit 1] [--spawn-rate 1000] [--workers 2]
+    python -m loadtest flash-sale [--buyers 5000] [--units 500] [--limit 1] [--spawn-rate 1000] [--spread 1]
     python -m loadtest browse [--users 200] [--seconds 30] [--workers 2]
 
-Each run wipes `.data/loadtest`, starts embedded PostgreSQL and Valkey there, seeds the tiny demo, serves the
-app with uvicorn in its own process, prepares the scenario (buyers made in SQL with addresses and signed
+Each run starts embedded PostgreSQL and Valkey under `.data/loadtest/<pid>` (removed afterwards), seeds the
+tiny demo, serves the app with uvicorn in its own process, prepares the scenario (buyers made in SQL with addresses and signed
 tokens: signing up thousands through argon2 would take longer than the test), runs Locust, and prints
 requests per second, latency percentiles, orders per second and the invariants. Reports (Locust's CSV and
 HTML, and the results) go to loadtest/reports/<time>-<scenario>/. Exits 1 if an invariant fails."""
@@ -33,7 +33,7 @@ from benchmarks.catalog import Server, free_port
 from loadtest.invariants import Check, check_flash_sale
 from marketplace.accounts.tokens import access_token
 from marketplace.core.db import init_connection, migrate
-from marketplace.embedded import embedded_servers
+from marketplace.embedded import embedded_servers, remove_dead_runs
 from marketplace.flash_sales.gate import gate_keys
 from marketplace.seed.loader import seed
 
@@ -53,16 +53,23 @@ def main() -> None:
 def served(workers: int, **env: str) -> Any:
     """Fresh embedded servers, migrated and seeded, and the app serving them; yields (database URL,
     Redis URL, app URL)."""
-    shutil.rmtree(DATA_DIR, ignore_errors=True)
-    with embedded_servers(DATA_DIR, "", "") as (database_url, redis_url):
-        click.echo("seeding the tiny demo marketplace ...")
-        asyncio.run(_seed(database_url))
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        settings = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET, "PUBLIC_URL": url}
-        target = "marketplace.app:create_app"
-        with Server(target, settings | {"RECORD_INTERACTIONS": "true"} | env, factory=True, workers=workers, port=port):
-            yield database_url, redis_url, url
+    remove_dead_runs(DATA_DIR)  # what killed runs left behind
+    data_dir = DATA_DIR / str(os.getpid())
+    try:
+        with embedded_servers(data_dir, "", "") as urls:
+            yield from _serve(workers, *urls, **env)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _serve(workers: int, database_url: str, redis_url: str, **env: str) -> Any:
+    click.echo("seeding the tiny demo marketplace ...")
+    asyncio.run(_seed(database_url))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET, "PUBLIC_URL": url}
+    with Server("marketplace.app:create_app", settings | env, factory=True, workers=workers, port=port):
+        yield database_url, redis_url, url
 
 
 async def _seed(database_url: str) -> None:
@@ -100,9 +107,11 @@ def print_stats(out: Path) -> int:
             f"{row['50%']:>7}{row['95%']:>7}{row['99%']:>7}{float(row['Max Response Time']):>8.0f}"
         )
     click.echo("(latencies in ms, measured by the load generator on the same machine)")
-    failures = out / "locust_failures.csv"
-    with open(failures) as file:
-        return sum(int(row["Occurrences"]) for row in csv.DictReader(file))
+    failed = 0
+    for kind in ("failures", "exceptions"):  # failed requests, and errors raised in the scenario itself
+        with open(out / f"locust_{kind}.csv") as file:
+            failed += sum(int(row.get("Occurrences") or row.get("Count") or 0) for row in csv.DictReader(file))
+    return failed
 
 
 def print_checks(checks: list[Check]) -> bool:
@@ -116,28 +125,27 @@ def print_checks(checks: list[Check]) -> bool:
 @click.option("--buyers", default=5000, show_default=True, help="buyers in the crowd, one attempt each")
 @click.option("--units", default=500, show_default=True, help="units on sale")
 @click.option("--limit", default=1, show_default=True, help="units per buyer")
-@click.option("--spawn-rate", default=1000, show_default=True, help="buyers arriving per second")
+@click.option("--spawn-rate", default=1000, show_default=True, help="buyers arriving per second, before the start")
+@click.option("--spread", default=1.0, show_default=True, help="buyers try within this many seconds of the start")
 @click.option("--workers", default=2, show_default=True, help="uvicorn workers")
 @click.option("--max-seconds", default=180, show_default=True, help="stop the crowd after this long regardless")
-def flash_sale(buyers: int, units: int, limit: int, spawn_rate: int, workers: int, max_seconds: int) -> None:
-    """A crowd of BUYERS arriving in a spike for UNITS units, then the database's invariants."""
+def flash_sale(
+    buyers: int, units: int, limit: int, spawn_rate: int, spread: float, workers: int, max_seconds: int
+) -> None:
+    """A crowd of BUYERS gathering before a sale of UNITS units and trying at its start, then the database's
+    invariants."""
     out = report_dir("flash-sale")
     rates = {"FLASH_SALE_RATE_PER_IP": "0"}  # the whole crowd comes from this machine's one address
     with served(workers, **rates) as (database_url, redis_url, url):
-        sale_id, sku_on_hand = asyncio.run(_prepare_sale(database_url, url, buyers, units, limit, out))
-        click.echo(f"flash sale {sale_id}: {units} units, limit {limit}, {buyers} buyers arriving at {spawn_rate}/s")
+        starts_at = datetime.now(UTC) + timedelta(seconds=buyers / spawn_rate + 5)  # once the crowd has gathered
+        sale_id, sku_on_hand = asyncio.run(_prepare_sale(database_url, url, buyers, units, limit, starts_at, out))
+        click.echo(f"flash sale {sale_id}: {units} units, limit {limit}; {buyers} buyers gather at {spawn_rate}/s, "
+                   f"watch the countdown and try within {spread} s of the start")  # fmt: skip
         started = time.monotonic()
         env = {"LOADTEST_BUYERS": str(out / "buyers.json"), "LOADTEST_SALE": str(sale_id)}
-        run_locust(
-            "flash_sale.py",
-            url,
-            buyers,
-            spawn_rate,
-            max_seconds,
-            out,
-            **env,
-            LOADTEST_RESULTS=str(out / "results.json"),
-        )
+        env |= {"LOADTEST_RESULTS": str(out / "results.json"), "LOADTEST_SPREAD": str(spread)}
+        env["LOADTEST_STARTS_AT"] = str(starts_at.timestamp())
+        run_locust("flash_sale.py", url, buyers, spawn_rate, max_seconds, out, **env)
         wall = time.monotonic() - started
         results = json.loads((out / "results.json").read_text())
         checks, figures = asyncio.run(_check_sale(database_url, redis_url, sale_id, sku_on_hand, results["accepted"]))
@@ -154,7 +162,9 @@ def flash_sale(buyers: int, units: int, limit: int, spawn_rate: int, workers: in
     sys.exit(0 if ok else 1)
 
 
-async def _prepare_sale(database_url: str, url: str, buyers: int, units: int, limit: int, out: Path) -> tuple[int, int]:
+async def _prepare_sale(
+    database_url: str, url: str, buyers: int, units: int, limit: int, starts_at: datetime, out: Path
+) -> tuple[int, int]:
     """The sale's SKU gets exactly `units` on the shelf; `buyers` new buyers with an address and a token."""
     conn = await asyncpg.connect(database_url)
     try:
@@ -182,9 +192,8 @@ async def _prepare_sale(database_url: str, url: str, buyers: int, units: int, li
     crowd = [[r["user_id"], access_token(r["user_id"], SECRET, 120), r["id"]] for r in rows]
     (out / "buyers.json").write_text(json.dumps(crowd))
     vendor = {"Authorization": f"Bearer {access_token(sku['user_id'], SECRET, 10)}"}
-    now = datetime.now(UTC)
     body = {"sku_id": sku["id"], "sale_price": max(1, sku["price"] // 2), "units": units, "per_buyer_limit": limit,
-            "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}  # fmt: skip
+            "starts_at": starts_at.isoformat(), "ends_at": (starts_at + timedelta(hours=1)).isoformat()}  # fmt: skip
     async with httpx.AsyncClient(base_url=url) as client:
         r = await client.post("/vendor/flash-sales", json=body, headers=vendor)
         r.raise_for_status()

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
@@ -127,6 +128,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.recorder = InteractionRecorder(app.state.db, enabled=settings.record_interactions)
         app.state.recorder.start()
         app.state.gateway = SandboxGateway(settings.webhook_secret)
+        # One client for every callback: building one costs more than the callback (it loads the CA bundle).
+        app.state.callbacks = httpx.AsyncClient(base_url=settings.public_url, timeout=10)
         app.state.hub = Hub(app.state.db, settings.redis_url)
         app.state.gate = Gate(app.state.redis)
         # Every worker runs a relay; one leads at a time (realtime/relay.py).
@@ -148,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 task.cancel()
             await asyncio.wait(background, timeout=5)
             await app.state.recorder.stop()
+            await app.state.callbacks.aclose()
             await app.state.cache.aclose()
             await app.state.redis.aclose()
             await app.state.db.close()

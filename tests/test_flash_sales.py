@@ -163,6 +163,8 @@ async def test_a_purchase_is_a_held_checkout_at_the_sale_price(
     [(_, other, _)] = await crowd(db, settings, 1)
     assert (await client.post(url, json={"address_id": address}, headers=other)).status_code == 404  # not theirs
     assert await gate_remaining(client.app.state.settings.redis_url, sale["id"]) == 3  # given back to the gate
+    assert (await client.post("/flash-sales/424242/purchase", json=purchase, headers=other)).status_code == 404
+    assert (await client.get("/flash-sales/424242")).status_code == 404
     now = (await client.get(f"/flash-sales/{sale['id']}")).json()
     assert (now["sold"], now["remaining"], now["status"]) == (2, 3, "live")
     event = await db.fetchrow(
@@ -210,6 +212,48 @@ async def test_unpaid_and_cancelled_orders_give_their_units_back_to_the_sale(
     assert await gate_remaining(redis_url, sale["id"]) == 2
     again = await client.post(url, json={"address_id": buyers[1][2]}, headers=buyers[1][1])
     assert again.status_code == 201, again.text  # the cancelled buyer's allowance came back too
+
+
+async def test_postgresql_refuses_what_a_wrong_gate_lets_through(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection, settings: Settings, stall: dict[str, Any]
+) -> None:
+    """The gate is only a filter: with its counts tampered with, the database still refuses a unit too many
+    and a buyer over the limit, and writes nothing."""
+    sale = await open_sale(stall["alpha"], stall["sku"], units=2, limit=1)
+    (first, headers, address), (_, second, second_address), (_, third, third_address) = await crowd(db, settings, 3)
+    url = f"/flash-sales/{sale['id']}/purchase"
+    assert (await client.post(url, json={"address_id": address}, headers=headers)).status_code == 201
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await redis.hdel(gate_keys(sale["id"])[1], first)  # the gate forgets the first buyer's unit
+        orders_before = await db.fetchval("SELECT count(*) FROM orders")
+        r = await client.post(url, json={"address_id": address}, headers=headers)
+        assert (r.status_code, r.json()["reason"]) == (409, "limit_reached")
+        assert await db.fetchval("SELECT count(*) FROM orders") == orders_before
+        assert (await client.post(url, json={"address_id": second_address}, headers=second)).status_code == 201
+        await redis.hset(gate_keys(sale["id"])[0], "remaining", 5)  # the gate believes units are left
+        orders_before = await db.fetchval("SELECT count(*) FROM orders")
+        r = await client.post(url, json={"address_id": third_address}, headers=third)
+        assert (r.status_code, r.json()["reason"]) == (409, "sold_out")
+    finally:
+        await redis.aclose()
+    assert await db.fetchval("SELECT count(*) FROM orders") == orders_before
+    assert await db.fetchval("SELECT sold FROM flash_sales WHERE id = $1", sale["id"]) == 2
+
+
+async def test_a_purchase_needs_a_valid_unrevoked_token(
+    client: AsyncTestClient[Litestar], redis_url: str, stall: dict[str, Any]
+) -> None:
+    sale = await open_sale(stall["alpha"], stall["sku"], units=3, limit=1)
+    url = f"/flash-sales/{sale['id']}/purchase"
+    buyer = await sign_up(client, "logged-out@example.com")
+    address = (await buyer.post("/me/addresses", json=ADDRESS)).json()["id"]
+    assert (await client.post(url, json={"address_id": address})).status_code == 401
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert (await client.post(url, json={"address_id": address}, headers=bad)).status_code == 401
+    assert (await buyer.post("/auth/logout", json={})).status_code == 204
+    assert (await buyer.post(url, json={"address_id": address})).status_code == 401  # revoked at logout
+    assert await gate_remaining(redis_url, sale["id"]) == 3  # the admission was given back
 
 
 async def test_rate_limits_turn_a_bot_away_politely(

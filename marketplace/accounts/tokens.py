@@ -12,9 +12,8 @@ from litestar.security.jwt import Token
 
 from marketplace.accounts import queries as q
 from marketplace.accounts.schemas import TokenPair
+from marketplace.core.auth import ALGORITHM
 from marketplace.core.errors import Unauthorized
-
-ALGORITHM = "HS256"
 
 
 def _hash(refresh_token: str) -> bytes:

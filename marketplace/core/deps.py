@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import httpx
 from litestar import Request
 from litestar.datastructures import State
 from redis.asyncio import Redis
@@ -31,6 +32,7 @@ class AppState(State):
     gateway: SandboxGateway
     hub: Hub
     gate: Gate
+    callbacks: httpx.AsyncClient  # the sandbox gateway's HTTP client for its callbacks to our webhook
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

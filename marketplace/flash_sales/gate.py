@@ -135,13 +135,18 @@ class Gate:
             values = await pipe.execute()
         return [None if v is None else int(v) for v in values]
 
-    async def build_once(self, db: asyncpg.Pool, sale_id: int) -> None:
+    async def build_once(self, db: asyncpg.Pool, sale_id: int) -> bool:
         """A purchase found no gate: one request rebuilds it from PostgreSQL while the others wait a moment,
-        so a crowd arriving at an empty Redis does not become a crowd of database reads."""
-        if await self.redis.set(f"{gate_keys(sale_id)[0]}:building", 1, nx=True, px=2000):
-            await self.rebuild(db, sale_id, force=False)
+        so a crowd arriving at an empty Redis does not become a crowd of database reads. False if this
+        request looked and there is no such sale."""
+        lock = f"{gate_keys(sale_id)[0]}:building"
+        if await self.redis.set(lock, 1, nx=True, px=2000):
+            if not await self.rebuild(db, sale_id, force=False):
+                await self.redis.delete(lock)
+                return False
         else:
             await asyncio.sleep(0.05)
+        return True
 
 
 class GateKeeper:

@@ -38,19 +38,6 @@ WHERE id = $1 AND cancelled_at IS NULL AND ends_at > now()
 RETURNING id
 """
 
-# Purchase. Units first (the hot row: only buyers the gate admitted reach it), then the buyer's count; both
-# conditional, so neither the sale nor the buyer's limit can be exceeded whatever Redis said.
-TAKE_UNITS = """
-UPDATE flash_sales SET sold = sold + $2
-WHERE id = $1 AND cancelled_at IS NULL AND now() >= starts_at AND now() < ends_at AND sold + $2 <= units
-RETURNING sku_id, product_id, sale_price, units, sold, per_buyer_limit
-"""
-COUNT_BUYER_UNITS = """
-INSERT INTO flash_sale_buyers (sale_id, buyer_id, units) VALUES ($1, $2, $3)
-ON CONFLICT (sale_id, buyer_id) DO UPDATE SET units = flash_sale_buyers.units + EXCLUDED.units
-WHERE flash_sale_buyers.units + EXCLUDED.units <= $4
-RETURNING units
-"""
 # Cancelled orders give their flash-sale units back to the sale and to the buyer's allowance.
 RETURN_UNITS = """
 WITH lines AS (

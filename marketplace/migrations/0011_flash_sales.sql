@@ -32,6 +32,13 @@ CREATE TABLE flash_sale_buyers (
     PRIMARY KEY (sale_id, buyer_id)
 );
 
+-- Raised by a flash purchase's checkout statement when the sale refuses it, so the statement writes nothing.
+CREATE FUNCTION flash_sale_refusal(reason text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = reason, DETAIL = 'flash sale refusal';
+END
+$$;
+
 -- A line bought in a flash sale names it: cancelling the order gives its units back to the sale.
 ALTER TABLE order_lines ADD COLUMN flash_sale_id bigint REFERENCES flash_sales;
 CREATE INDEX order_lines_flash_sale ON order_lines (flash_sale_id) WHERE flash_sale_id IS NOT NULL;

@@ -43,22 +43,31 @@ async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: in
     return await _place(conn, buyer_id, skus, payment_minutes * 60)
 
 
+class SaleRefused(Exception):
+    """The flash sale refused the purchase (`reason`: sold_out, limit_reached, not_started, ended)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 async def place_flash_checkout(
-    conn: asyncpg.Connection,
-    buyer_id: int,
-    address_id: int,
-    sale_id: int,
-    sku_id: int,
-    sale_price: int,
-    quantity: int,
-    hold_seconds: int,
+    conn: asyncpg.Connection, buyer_id: int, address_id: int, sale_id: int, quantity: int, hold_seconds: int
 ) -> CheckoutOut:
-    """A checkout of one flash-sale line at the sale price, held `hold_seconds` for payment; the buyer's cart
-    is left as it was. Same rules and statements as a cart checkout (inside the caller's transaction)."""
-    skus = await conn.fetch(q.CHECKOUT_SKU, buyer_id, address_id, sku_id, quantity)
+    """A checkout of one flash-sale line at the sale price, held `hold_seconds` for payment, taking the units
+    from the sale and the buyer's allowance; the buyer's cart is left as it was. The same two statements as
+    a cart checkout (inside the caller's transaction), the first one without locks (see queries.py)."""
+    skus = await conn.fetch(q.CHECKOUT_FLASH, buyer_id, address_id, sale_id, quantity)
     if not skus:
-        raise NotFound("no such SKU")
-    return await _place(conn, buyer_id, skus, hold_seconds, prices={sku_id: sale_price}, flash_sale_id=sale_id)
+        raise NotFound("no such flash sale")
+    try:
+        return await _place(conn, buyer_id, skus, hold_seconds, flash_sale_id=sale_id)
+    except asyncpg.RaiseError as exc:
+        if exc.detail != "flash sale refusal":
+            raise
+        raise SaleRefused(exc.args[0]) from None
+    except asyncpg.CheckViolationError:  # the shelf had fewer units than the sale: reserved <= on_hand held
+        raise SaleRefused("sold_out") from None
 
 
 async def _place(
@@ -66,14 +75,13 @@ async def _place(
     buyer_id: int,
     skus: list[asyncpg.Record],
     hold_seconds: int,
-    prices: dict[int, int] | None = None,
     flash_sale_id: int | None = None,
 ) -> CheckoutOut:
-    """Check the locked lines and write the checkout; `prices` overrides list prices by SKU."""
+    """Check the lines read and write the checkout, at their sale price where they have one."""
     if not skus[0]["address_found"]:
         raise NotFound("no such address in your address book")
     quantities = {s["sku_id"]: s["quantity"] for s in skus}
-    price = {s["sku_id"]: (prices or {}).get(s["sku_id"], s["price"]) for s in skus}
+    price = {s["sku_id"]: s["sale_price"] or s["price"] for s in skus}
     gone = [s["title"] for s in skus if not s["visible"]] + ["(removed item)"] * (skus[0]["cart_lines"] - len(skus))
     if gone:
         raise Conflict("some items are no longer for sale; remove them from your cart", items=gone)
@@ -125,8 +133,10 @@ async def _place(
         [stock_topic(s["product_id"]) for s in skus],
         OrderStatus.PENDING_PAYMENT,
         "placed",
-        [flash_sale_id] * len(line_skus),
+        flash_sale_id,
         flash_sale_id is None,
+        sum(quantities.values()),
+        stock_topic(skus[0]["product_id"]),
     )
     checkout = rows[0]
     orders = {r["vendor_id"]: r for r in rows}

@@ -14,7 +14,7 @@
 # (a plain join to the CTE is planned as a sequential scan of skus when cart_items looks big or empty).
 _CHECKOUT_LINES = """
 WITH cart AS MATERIALIZED ({lines})
-SELECT c.sku_id, c.quantity, s.product_id, s.code, s.price, s.available, p.title, p.vendor_id, p.currency,
+SELECT c.sku_id, c.quantity, c.sale_price, s.product_id, s.code, s.price, s.available, p.title, p.vendor_id, p.currency,
        (p.status = 'listed' AND v.status = 'active') AS visible, (SELECT count(*) FROM cart) AS cart_lines,
        a.id IS NOT NULL AS address_found,
        a.recipient, a.phone, a.line1, a.line2, a.city, a.region, a.postal_code, a.country
@@ -25,13 +25,19 @@ JOIN vendors v ON v.id = p.vendor_id
 LEFT JOIN addresses a ON a.id = $2 AND a.user_id = $1
 WHERE s.id = ANY(ARRAY(SELECT sku_id FROM cart))
 ORDER BY s.id
-FOR NO KEY UPDATE OF s
+{lock}
 """
 CHECKOUT_CART = _CHECKOUT_LINES.format(
-    lines="SELECT sku_id, quantity FROM cart_items WHERE user_id = $1 ORDER BY sku_id FOR UPDATE"
+    lines="SELECT sku_id, quantity, NULL::bigint AS sale_price FROM cart_items WHERE user_id = $1 ORDER BY sku_id "
+    "FOR UPDATE",
+    lock="FOR NO KEY UPDATE OF s",
 )
-# A flash-sale purchase: one SKU and quantity ($3, $4) instead of the cart, with the same reads and locks.
-CHECKOUT_SKU = _CHECKOUT_LINES.format(lines="SELECT $3::bigint AS sku_id, $4::int AS quantity")
+# A flash-sale purchase ($3 sale, $4 quantity): the sale's SKU at its price instead of the cart, and no lock.
+# A crowd buys the same SKU, so its row (and the sale's) must be held as briefly as possible: PLACE_CHECKOUT
+# takes both in one statement, the sale's units with a conditional update, the shelf's under its CHECK.
+CHECKOUT_FLASH = _CHECKOUT_LINES.format(
+    lines="SELECT sku_id, $4::int AS quantity, sale_price FROM flash_sales WHERE id = $3", lock=""
+)
 ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "postal_code", "country")
 # Everything a checkout writes, in one statement: reserve the (locked, checked) stock, the checkout, one
 # order per vendor (ids in vendor order), their lines (in line order), the first history entry of each
@@ -43,9 +49,28 @@ ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "po
 #   $8.. per vendor: id, items total, shipping, item count, orders topic; $13 buyer's orders topic,
 #   $14.. per line (vendor order, then SKU id): vendor, SKU, product, title, code, price, quantity,
 #   $21.. per SKU (id order): id, quantity, stock topic; $24 order status, $25 history note,
-#   $26 per line: flash sale (or NULL); $27 whether the lines bought leave the cart.
+#   $26 the flash sale (NULL for a cart), $27 whether the lines bought leave the cart, $28 flash units,
+#   $29 the flash sale's stock topic.
+# A flash purchase also takes its units from the sale and the buyer's allowance here, both conditional; if
+# either refuses, `refusal` raises flash_sale_refusal(reason) and the whole statement writes nothing.
 PLACE_CHECKOUT = """
-WITH reserved AS (
+WITH taken AS (
+    UPDATE flash_sales SET sold = sold + $28
+    WHERE id = $26 AND cancelled_at IS NULL AND now() >= starts_at AND now() < ends_at AND sold + $28 <= units
+    RETURNING id, sku_id, units, sold, per_buyer_limit
+), counted AS (
+    INSERT INTO flash_sale_buyers (sale_id, buyer_id, units) SELECT id, $1, $28 FROM taken
+    ON CONFLICT (sale_id, buyer_id) DO UPDATE SET units = flash_sale_buyers.units + EXCLUDED.units
+    WHERE flash_sale_buyers.units + EXCLUDED.units <= (SELECT per_buyer_limit FROM taken)
+    RETURNING units
+), refusal AS (
+    SELECT CASE WHEN $26::bigint IS NULL OR EXISTS (SELECT FROM counted) THEN NULL ELSE flash_sale_refusal((
+        SELECT CASE WHEN f.cancelled_at IS NOT NULL OR now() >= f.ends_at THEN 'ended'
+                    WHEN now() < f.starts_at THEN 'not_started'
+                    WHEN NOT EXISTS (SELECT FROM taken) THEN 'sold_out'
+                    ELSE 'limit_reached' END
+        FROM flash_sales f WHERE f.id = $26)) END AS reason
+), reserved AS (
     UPDATE skus SET reserved = skus.reserved + u.quantity
     FROM unnest($21::bigint[], $22::int[], $23::text[]) AS u(sku_id, quantity, topic)
     WHERE skus.id = u.sku_id
@@ -68,10 +93,9 @@ WITH reserved AS (
     INSERT INTO order_lines (order_id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total,
                              flash_sale_id)
     SELECT placed.id, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, l.quantity, l.unit_price * l.quantity,
-           l.flash_sale_id
-    FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::int[],
-                $26::bigint[])
-         WITH ORDINALITY AS l(vendor_id, sku_id, product_id, title, sku_code, unit_price, quantity, flash_sale_id, n)
+           $26::bigint
+    FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::int[])
+         WITH ORDINALITY AS l(vendor_id, sku_id, product_id, title, sku_code, unit_price, quantity, n)
     JOIN placed ON placed.vendor_id = l.vendor_id
     ORDER BY l.n
     RETURNING id, order_id, sku_id
@@ -85,6 +109,11 @@ WITH reserved AS (
                jsonb_build_object('sku_id', r.sku_id, 'on_hand', r.on_hand, 'reserved', r.reserved,
                                   'available', r.available) AS payload
         FROM reserved r
+        UNION ALL
+        SELECT 0, t.id, 1, $29::text, 'flash_sale.changed',
+               jsonb_build_object('sale_id', t.id, 'sku_id', t.sku_id, 'units', t.units, 'sold', t.sold,
+                                  'remaining', t.units - t.sold)
+        FROM taken t
         UNION ALL
         SELECT 2, vendor.n, t.sub, t.topic, 'order.placed',
                jsonb_build_object('order_id', placed.id, 'checkout_id', placed.checkout_id, 'status', $24::text,
@@ -100,7 +129,7 @@ WITH reserved AS (
 SELECT checkout.id AS checkout_id, checkout.status AS checkout_status, checkout.created_at AS checkout_created_at,
        checkout.expires_at, placed.id AS order_id, placed.vendor_id, placed.status, placed.created_at,
        placed.updated_at, lines.id AS line_id, lines.sku_id
-FROM lines JOIN placed ON placed.id = lines.order_id CROSS JOIN checkout
+FROM lines JOIN placed ON placed.id = lines.order_id CROSS JOIN checkout CROSS JOIN refusal
 """
 INSERT_ORDER = """
 INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total)
