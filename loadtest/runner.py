@@ -4,10 +4,11 @@
     python -m loadtest browse [--users 200] [--seconds 30] [--workers 2]
 
 Each run starts embedded PostgreSQL and Valkey under `.data/loadtest/<pid>` (removed afterwards), seeds the
-tiny demo, serves the app with uvicorn in its own process, prepares the scenario (buyers made in SQL with addresses and signed
-tokens: signing up thousands through argon2 would take longer than the test), runs Locust, and prints
-requests per second, latency percentiles, orders per second and the invariants. Reports (Locust's CSV and
-HTML, and the results) go to loadtest/reports/<time>-<scenario>/. Exits 1 if an invariant fails."""
+tiny demo, serves the app with uvicorn in its own process, prepares the scenario (buyers made in SQL with
+addresses and signed tokens: signing up thousands through argon2 would take longer than the test), runs
+Locust, and prints requests per second, latency percentiles, orders per second and the invariants. Reports
+(Locust's CSV and HTML, and the results) go to loadtest/reports/<time>-<scenario>/. Exits 1 if an
+invariant fails."""
 
 from __future__ import annotations
 
