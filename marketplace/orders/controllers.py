@@ -39,8 +39,9 @@ class CheckoutController(Controller):
     ) -> Response[CheckoutOut]:
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             checkout = await place_checkout(
-                conn, request.user.id, data.address_id, state.settings.checkout_payment_minutes
-            )
+                conn, request.user.id, data.address_id, state.settings.checkout_payment_minutes, data.coupon_code,
+                data.points,
+            )  # fmt: skip
             return 201, msgspec.json.encode(checkout)
 
         body = msgspec.json.encode(data)

@@ -15,6 +15,8 @@ from marketplace.inventory.service import stock_topic
 from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.schemas import CheckoutOut, OrderLineOut, OrderOut
+from marketplace.promotions import service as promotions
+from marketplace.promotions.service import Quote
 
 # Shipping per vendor order, in minor units: free from this order value up, otherwise a flat fee.
 FREE_SHIPPING_FROM = 5000
@@ -33,14 +35,22 @@ def buyer_orders_topic(buyer_id: int) -> str:
     return f"user:{buyer_id}:orders"
 
 
-async def place_checkout(conn: asyncpg.Connection, buyer_id: int, address_id: int, payment_minutes: int) -> CheckoutOut:
+async def place_checkout(
+    conn: asyncpg.Connection,
+    buyer_id: int,
+    address_id: int,
+    payment_minutes: int,
+    coupon_code: str | None = None,
+    points: int = 0,
+) -> CheckoutOut:
     """Must run inside a transaction (the caller's, which may also complete an idempotency key).
     Two statements whatever the cart holds: one reads and locks the cart, its SKUs and the address, the
-    other writes the whole checkout (see queries.py)."""
+    other writes the whole checkout (see queries.py); a coupon, points or a running automatic discount add
+    the reads and writes of promotions/service.py."""
     skus = await conn.fetch(q.CHECKOUT_CART, buyer_id, address_id)
     if not skus:
         raise Unprocessable("your cart is empty")
-    return await _place(conn, buyer_id, skus, payment_minutes * 60)
+    return await _place(conn, buyer_id, skus, payment_minutes * 60, coupon_code=coupon_code, points=points)
 
 
 class SaleRefused(Exception):
@@ -76,8 +86,11 @@ async def _place(
     skus: list[asyncpg.Record],
     hold_seconds: int,
     flash_sale_id: int | None = None,
+    coupon_code: str | None = None,
+    points: int = 0,
 ) -> CheckoutOut:
-    """Check the lines read and write the checkout, at their sale price where they have one."""
+    """Check the lines read and write the checkout, at their sale price where they have one, less any
+    promotion (never on flash-sale lines)."""
     if not skus[0]["address_found"]:
         raise NotFound("no such address in your address book")
     quantities = {s["sku_id"]: s["quantity"] for s in skus}
@@ -103,6 +116,15 @@ async def _place(
     totals = {v: sum(price[s["sku_id"]] * quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
     shipping = {v: shipping_for(totals[v]) for v in vendors}
     items = {v: sum(quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
+    promo = Quote()
+    if flash_sale_id is None and (coupon_code is not None or points or skus[0]["automatic_discounts"]):
+        lines = [{**dict(s), "unit_price": price[s["sku_id"]]} for s in skus]
+        promo = await promotions.quote(conn, buyer_id, lines, coupon_code, points, skus[0]["automatic_discounts"])
+    vendor_off = {s["sku_id"]: promo.vendor_discount.get(s["sku_id"], 0) for s in skus}
+    platform_off = {s["sku_id"]: promo.platform_discount.get(s["sku_id"], 0) for s in skus}
+    off = {v: (sum(vendor_off[s["sku_id"]] for s in by_vendor[v]), sum(platform_off[s["sku_id"]] for s in by_vendor[v]))
+           for v in vendors}  # fmt: skip
+    order_total = {v: totals[v] + shipping[v] - sum(off[v]) for v in vendors}
     currency = currencies.pop()
     address_json = {column: skus[0][column] for column in q.ADDRESS_COLUMNS}
     line_skus = [s for v in vendors for s in by_vendor[v]]
@@ -112,7 +134,7 @@ async def _place(
         currency,
         sum(totals.values()),
         sum(shipping.values()),
-        sum(totals.values()) + sum(shipping.values()),
+        sum(order_total.values()),
         address_json,
         hold_seconds,
         vendors,
@@ -137,8 +159,17 @@ async def _place(
         flash_sale_id is None,
         sum(quantities.values()),
         stock_topic(skus[0]["product_id"]),
+        [vendor_off[s["sku_id"]] for s in line_skus],
+        [platform_off[s["sku_id"]] for s in line_skus],
+        [off[v][0] for v in vendors],
+        [off[v][1] for v in vendors],
+        promo.total,
+        promo.coupon_id,
+        promo.points,
     )
     checkout = rows[0]
+    if promo.coupon_id is not None or promo.points:
+        await promotions.record(conn, promo, checkout["checkout_id"], buyer_id)
     orders = {r["vendor_id"]: r for r in rows}
     line_ids = {(r["order_id"], r["sku_id"]): r["line_id"] for r in rows}
 
@@ -152,8 +183,9 @@ async def _place(
             currency=currency,
             items_total=totals[v],
             shipping_total=shipping[v],
-            total=totals[v] + shipping[v],
+            total=order_total[v],
             cash_on_delivery=False,
+            discount=sum(off[v]),
             carrier=None,
             tracking_number=None,
             estimated_arrival=None,
@@ -171,6 +203,7 @@ async def _place(
                     quantity=quantities[s["sku_id"]],
                     line_total=price[s["sku_id"]] * quantities[s["sku_id"]],
                     flash_sale_id=flash_sale_id,
+                    discount=vendor_off[s["sku_id"]] + platform_off[s["sku_id"]],
                 )
                 for s in by_vendor[v]
             ],
@@ -183,7 +216,10 @@ async def _place(
         currency=currency,
         items_total=sum(totals.values()),
         shipping_total=sum(shipping.values()),
-        grand_total=sum(totals.values()) + sum(shipping.values()),
+        grand_total=sum(order_total.values()),
+        discount_total=promo.total,
+        coupon_id=promo.coupon_id,
+        points_spent=promo.points,
         shipping_address=address_json,
         expires_at=checkout["expires_at"],
         created_at=checkout["checkout_created_at"],

@@ -16,7 +16,9 @@ _CHECKOUT_LINES = """
 WITH cart AS MATERIALIZED ({lines})
 SELECT c.sku_id, c.quantity, c.sale_price, s.product_id, s.code, s.price, s.available, p.title, p.vendor_id, p.currency,
        (p.status = 'listed' AND v.status = 'active') AS visible, (SELECT count(*) FROM cart) AS cart_lines,
-       a.id IS NOT NULL AS address_found,
+       a.id IS NOT NULL AS address_found, (SELECT EXISTS (
+           SELECT 1 FROM coupons WHERE audience = 'automatic' AND disabled_at IS NULL AND now() >= starts_at
+           AND now() < ends_at)) AS automatic_discounts,
        a.recipient, a.phone, a.line1, a.line2, a.city, a.region, a.postal_code, a.country
 FROM cart c
 JOIN skus s ON s.id = c.sku_id
@@ -50,7 +52,8 @@ ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "po
 #   $14.. per line (vendor order, then SKU id): vendor, SKU, product, title, code, price, quantity,
 #   $21.. per SKU (id order): id, quantity, stock topic; $24 order status, $25 history note,
 #   $26 the flash sale (NULL for a cart), $27 whether the lines bought leave the cart, $28 flash units,
-#   $29 the flash sale's stock topic.
+#   $29 the flash sale's stock topic; promotions: $30, $31 per line vendor- and platform-funded discount,
+#   $32, $33 the same per vendor order, $34 the checkout's discount, $35 its coupon, $36 its points spent.
 # A flash purchase also takes its units from the sale and the buyer's allowance here, both conditional; if
 # either refuses, `refusal` raises flash_sale_refusal(reason) and the whole statement writes nothing.
 PLACE_CHECKOUT = """
@@ -76,26 +79,33 @@ WITH taken AS (
     WHERE skus.id = u.sku_id
     RETURNING skus.id AS sku_id, u.topic, skus.on_hand, skus.reserved, skus.available
 ), checkout AS (
-    INSERT INTO checkouts (buyer_id, currency, items_total, shipping_total, grand_total, shipping_address, expires_at)
-    VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+    INSERT INTO checkouts (buyer_id, currency, items_total, shipping_total, grand_total, shipping_address, expires_at,
+                           discount_total, coupon_id, points_spent)
+    VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $34, $35, $36)
     RETURNING id, status, created_at, expires_at
 ), vendor AS (
-    SELECT * FROM unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::text[])
-        WITH ORDINALITY AS o(vendor_id, items_total, shipping_total, items, topic, n)
+    SELECT * FROM unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::text[], $32::bigint[],
+                         $33::bigint[])
+        WITH ORDINALITY AS o(vendor_id, items_total, shipping_total, items, topic, vendor_discount, platform_discount,
+                             n)
 ), placed AS (
-    INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total)
+    INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total,
+                        vendor_discount, platform_discount)
     SELECT checkout.id, $1, vendor.vendor_id, $2, vendor.items_total, vendor.shipping_total,
-           vendor.items_total + vendor.shipping_total
+           vendor.items_total + vendor.shipping_total - vendor.vendor_discount - vendor.platform_discount,
+           vendor.vendor_discount, vendor.platform_discount
     FROM checkout, vendor
     ORDER BY vendor.n
     RETURNING id, checkout_id, vendor_id, total, status, created_at, updated_at
 ), lines AS (
     INSERT INTO order_lines (order_id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total,
-                             flash_sale_id)
+                             flash_sale_id, vendor_discount, platform_discount)
     SELECT placed.id, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, l.quantity, l.unit_price * l.quantity,
-           $26::bigint
-    FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::int[])
-         WITH ORDINALITY AS l(vendor_id, sku_id, product_id, title, sku_code, unit_price, quantity, n)
+           $26::bigint, l.vendor_discount, l.platform_discount
+    FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::int[],
+                $30::bigint[], $31::bigint[])
+         WITH ORDINALITY AS l(vendor_id, sku_id, product_id, title, sku_code, unit_price, quantity, vendor_discount,
+                              platform_discount, n)
     JOIN placed ON placed.vendor_id = l.vendor_id
     ORDER BY l.n
     RETURNING id, order_id, sku_id
@@ -141,14 +151,16 @@ INSERT INTO order_history (order_id, from_status, to_status, actor_id, note) VAL
 """
 
 # Reading
-CHECKOUT_COLUMNS = """id, status, currency, items_total, shipping_total, grand_total, shipping_address, expires_at,
-created_at"""
+CHECKOUT_COLUMNS = """id, status, currency, items_total, shipping_total, grand_total, discount_total, coupon_id,
+points_spent, shipping_address, expires_at, created_at"""
 GET_CHECKOUT = f"SELECT {CHECKOUT_COLUMNS}, buyer_id FROM checkouts WHERE id = $1"
 ORDER_COLUMNS = """id, checkout_id, buyer_id, vendor_id, status, currency, items_total, shipping_total, total,
-cash_on_delivery, carrier, tracking_number, estimated_arrival, cancel_reason, created_at, updated_at"""
+cash_on_delivery, vendor_discount + platform_discount AS discount, carrier, tracking_number, estimated_arrival,
+cancel_reason, created_at, updated_at"""
 ORDERS_OF_CHECKOUT = f"SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = $1 ORDER BY id"
 LINES_OF_ORDERS = """
-SELECT order_id, id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total, flash_sale_id
+SELECT order_id, id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total, flash_sale_id,
+       vendor_discount + platform_discount AS discount
 FROM order_lines WHERE order_id = ANY($1::bigint[]) ORDER BY id
 """
 BUYER_ORDERS = f"""

@@ -10,6 +10,8 @@ from msgspec import Meta, Struct
 
 class CheckoutIn(Struct, forbid_unknown_fields=True):
     address_id: Annotated[int, Meta(ge=1)]
+    coupon_code: Annotated[str, Meta(min_length=1, max_length=32)] | None = None  # else the best automatic one
+    points: Annotated[int, Meta(ge=0, le=10_000_000)] = 0  # loyalty points to spend as money off
 
 
 class OrderLineOut(Struct):
@@ -22,6 +24,7 @@ class OrderLineOut(Struct):
     quantity: int
     line_total: int
     flash_sale_id: int | None = None  # bought in this flash sale, at its price
+    discount: int = 0  # coupon and points money off this line
 
 
 class OrderOut(Struct):
@@ -35,6 +38,7 @@ class OrderOut(Struct):
     shipping_total: int
     total: int
     cash_on_delivery: bool  # the courier collects `total` in cash on delivery
+    discount: int  # coupon and points money off: total = items_total + shipping_total - discount
     carrier: str | None
     tracking_number: str | None
     estimated_arrival: date | None
@@ -51,6 +55,9 @@ class CheckoutOut(Struct):
     items_total: int
     shipping_total: int
     grand_total: int
+    discount_total: int
+    coupon_id: int | None
+    points_spent: int
     shipping_address: dict[str, object]
     expires_at: datetime
     created_at: datetime
