@@ -1,9 +1,9 @@
 """All SQL of settlement."""
 
-# For each line of the orders: its total and the rate that applies to it (category on the line's
-# product category path, nearest first; then vendor; then platform).
+# For each line of the orders: what it sells for (less the vendor's own coupon) and the rate that applies
+# to it (category on the line's product category path, nearest first; then vendor; then platform).
 LINE_RATES = """
-SELECT l.order_id, l.line_total,
+SELECT l.order_id, l.line_total - l.vendor_discount AS line_total,
        COALESCE(
            (SELECT r.rate_bp FROM categories c, unnest(c.path) WITH ORDINALITY AS a(id, depth)
                 JOIN commission_rates r ON r.scope = 'category' AND r.scope_id = a.id
@@ -15,7 +15,12 @@ FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN products p ON p.id = 
 WHERE l.order_id = ANY($1::bigint[])
 """
 SET_COMMISSION = "UPDATE orders SET commission = $2 WHERE id = $1"
-ORDER_MONEY = "SELECT id, vendor_id, total, currency, commission FROM orders WHERE id = $1"
+ORDER_MONEY = """
+SELECT id, vendor_id, total, currency, commission, platform_discount,
+       (SELECT coalesce(-sum(amount), 0)::bigint FROM ledger_entries
+        WHERE order_id = orders.id AND kind = 'refund' AND account = 'gateway') AS refunded
+FROM orders WHERE id = $1
+"""
 INSERT_ENTRIES = """
 INSERT INTO ledger_entries (posting, account, amount, currency, kind, order_id, payout_id)
 SELECT $1, e.account, e.amount, $2, $3, $4, $5 FROM unnest($6::text[], $7::bigint[]) AS e(account, amount)

@@ -1,9 +1,12 @@
 """Settlement rules. Commission is worked out per order line (rounded half up to the cent) when the order
-is paid; shipping carries no commission. Every money movement is one posting whose entries sum to zero:
+is paid, on what the line sells for: its total less the vendor's own coupon; shipping carries none. Money
+off from the platform's coupons and points is the platform's cost (its `promotions` account), so the vendor
+is paid as if at full price. Every money movement is one posting whose entries sum to zero (pd: the
+order's platform-funded discount):
 
-    payment   gateway +total          vendor -(total - commission)   commission -commission
-    cash      vendor +commission      commission -commission   (cash on delivery: the vendor kept the total)
-    refund    the payment's posting for that order, reversed (in proportion, for a partial refund)
+    payment   gateway +total   promotions +pd   vendor -(total + pd - commission)   commission -commission
+    cash      vendor +(commission - pd)   promotions +pd   commission -commission   (the vendor kept the total)
+    refund    the payment's posting for that order, reversed in proportion (cumulatively, for partial refunds)
     payout    vendor +amount          gateway -amount
 """
 
@@ -49,6 +52,7 @@ async def _post(
     payout_id: int | None = None,
 ) -> None:
     assert sum(entries.values()) == 0, entries
+    entries = {account: amount for account, amount in entries.items() if amount}  # no lines for nothing
     await conn.execute(
         q.INSERT_ENTRIES, uuid.uuid4(), currency, kind, order_id, payout_id, list(entries), list(entries.values())
     )
@@ -68,14 +72,14 @@ async def post_payments(conn: asyncpg.Connection, order_ids: list[int]) -> None:
     await fix_commission(conn, order_ids)
     for order_id in order_ids:
         order = await conn.fetchrow(q.ORDER_MONEY, order_id)
-        entries = payment_entries(order["vendor_id"], order["total"], order["commission"])
+        entries = payment_entries(order["vendor_id"], order["total"], order["commission"], order["platform_discount"])
         await _post(conn, entries, order["currency"], "payment", order_id)
 
 
 async def post_cash_collected(conn: asyncpg.Connection, order_id: int) -> None:
     """A cash-on-delivery order was paid to the vendor's courier: the vendor now owes the commission."""
     order = await conn.fetchrow(q.ORDER_MONEY, order_id)
-    entries = cash_collected_entries(order["vendor_id"], order["commission"])
+    entries = cash_collected_entries(order["vendor_id"], order["commission"], order["platform_discount"])
     await _post(conn, entries, order["currency"], "cash_collected", order_id)
 
 
@@ -84,7 +88,9 @@ async def post_refund(conn: asyncpg.Connection, order_id: int, amount: int | Non
     proportion, the commission share rounded half up to the cent."""
     order = await conn.fetchrow(q.ORDER_MONEY, order_id)
     amount = order["total"] if amount is None else amount
-    entries = refund_entries(order["vendor_id"], order["total"], order["commission"], amount)
+    entries = refund_entries(
+        order["vendor_id"], order["total"], order["commission"], amount, order["platform_discount"], order["refunded"]
+    )
     await _post(conn, entries, order["currency"], "refund", order_id)
 
 
