@@ -53,6 +53,7 @@ from marketplace.payments.controllers import (
     WebhookController,
 )
 from marketplace.payments.sandbox import SandboxGateway
+from marketplace.promotions.controllers import MarketingCouponController, VendorCouponController, WalletController
 from marketplace.reviews.controllers import ProductReviewController, VendorReviewController
 from marketplace.search.controllers import SearchController
 from marketplace.settings import Settings, load_settings
@@ -102,6 +103,9 @@ ROUTES = [
     FlashSaleController,
     VendorFlashSaleController,
     MarketingFlashSaleController,
+    MarketingCouponController,
+    VendorCouponController,
+    WalletController,
     feed,
 ]
 

@@ -25,16 +25,20 @@ async def shop(client: AsyncTestClient[Litestar], admin: Actor, settings: Settin
     buyer = await sign_up(client, "buyer2@example.com")
     address = (await buyer.post("/me/addresses", json=ADDRESS)).json()
 
+    async def pay_checkout(placed: dict[str, Any]) -> None:
+        payment = (await buyer.post(f"/checkouts/{placed['id']}/payments", json={})).json()["payment"]
+        gateway = SandboxGateway(settings.webhook_secret)
+        body, signature = gateway.callback(payment["provider_ref"], payment["amount"], "EUR")
+        r = await client.post("/payments/webhooks/sandbox", content=body, headers={SIGNATURE_HEADER: signature})
+        assert r.json() == {"outcome": "applied"}
+
     async def checkout(pay: bool) -> dict[str, Any]:
         await buyer.put(f"/cart/items/{kettle['skus'][0]['id']}", json={"quantity": 2})
         await buyer.put(f"/cart/items/{hose['skus'][0]['id']}", json={"quantity": 1})
         placed = (await buyer.post("/checkouts", json={"address_id": address["id"]})).json()
         if pay:
-            payment = (await buyer.post(f"/checkouts/{placed['id']}/payments", json={})).json()["payment"]
-            gateway = SandboxGateway(settings.webhook_secret)
-            body, signature = gateway.callback(payment["provider_ref"], payment["amount"], "EUR")
-            r = await client.post("/payments/webhooks/sandbox", content=body, headers={SIGNATURE_HEADER: signature})
-            assert r.json() == {"outcome": "applied"}
+            await pay_checkout(placed)
         return {o["vendor_id"]: o for o in placed["orders"]} | {"checkout": placed}
 
-    return {"alpha": alpha, "beta": beta, "buyer": buyer, "kettle": kettle, "hose": hose, "checkout": checkout}
+    return {"alpha": alpha, "beta": beta, "buyer": buyer, "kettle": kettle, "hose": hose, "checkout": checkout,
+            "pay_checkout": pay_checkout}  # fmt: skip

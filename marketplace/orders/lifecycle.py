@@ -19,6 +19,7 @@ from marketplace.orders import queries as q
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
 from marketplace.orders.read import OrderDetail, order_for
 from marketplace.payments.service import cancel_cash_order, collect_cash, payment_under_way, refund
+from marketplace.promotions import service as promotions
 
 S = OrderStatus
 # (from, to) → who may do it
@@ -69,6 +70,8 @@ async def transition(
             await _give_back(conn, order, current, actor_id)
         if target == S.DELIVERED and order["cash_on_delivery"]:
             await collect_cash(conn, order)
+        if target == S.COMPLETED:
+            await promotions.earn(conn, [order_id])
         await conn.execute(
             q.SET_ORDER_STATUS,
             order_id,
@@ -99,6 +102,9 @@ async def _give_back(conn: asyncpg.Connection, order: asyncpg.Record, current: O
             await release_reserved(conn, line["sku_id"], line["quantity"])
         if await conn.fetchval(q.OPEN_ORDERS_OF_CHECKOUT, order["checkout_id"]) <= 1:
             await conn.execute(q.CANCEL_CHECKOUT_IF_UNPAID, order["checkout_id"])
+            await promotions.release(conn, order["checkout_id"])
+        else:
+            await promotions.release_order(conn, order["checkout_id"], order["id"])
         return
     # Paid or confirmed: the units were sold, so they come back onto the shelf, and any money paid is refunded
     # (cash on delivery has taken none yet).

@@ -15,6 +15,7 @@ from marketplace.inventory.service import release_reserved
 from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
+from marketplace.promotions import service as promotions
 
 log = logging.getLogger(__name__)
 REASON = "payment not received in time"
@@ -37,6 +38,7 @@ async def expire_unpaid(db: asyncpg.Pool, batch: int = 100) -> int:
                 await append_event(conn, vendor_orders_topic(order["vendor_id"]), "order.cancelled", payload)
                 await append_event(conn, buyer_orders_topic(checkout["buyer_id"]), "order.cancelled", payload)
             await conn.execute(q.SET_CHECKOUT_STATUS, checkout["id"], CheckoutStatus.EXPIRED)
+            await promotions.release(conn, checkout["id"])
     return len(checkouts)
 
 
@@ -44,6 +46,7 @@ async def complete_delivered(db: asyncpg.Pool, after_days: int, batch: int = 500
     """Complete delivered orders nobody confirmed within `after_days`; returns how many."""
     async with db.acquire() as conn, conn.transaction():
         done = await conn.fetch(q.AUTO_COMPLETE, after_days, batch)
+        await promotions.earn(conn, [order["id"] for order in done])
         for order in done:
             note = f"completed automatically {after_days} days after delivery"
             await conn.execute(q.INSERT_HISTORY, order["id"], OrderStatus.DELIVERED, OrderStatus.COMPLETED, None, note)

@@ -19,6 +19,7 @@ from marketplace.payments import PaymentMethod, PaymentStatus
 from marketplace.payments import queries as q
 from marketplace.payments.sandbox import Callback, SandboxGateway
 from marketplace.payments.schemas import NextAction, PaymentOut, PaymentStarted
+from marketplace.promotions import service as promotions
 from marketplace.settlement.service import fix_commission, post_cash_collected, post_payments, post_refund
 
 TRANSFER_DAYS = 3
@@ -211,6 +212,7 @@ async def refund(conn: asyncpg.Connection, checkout_id: int, order_id: int, amou
     if payment["refunded_amount"] + amount > payment["amount"]:
         raise Conflict("the refund would exceed what was paid")
     await conn.execute(q.REFUND, payment["id"], amount)
+    await promotions.on_refund(conn, checkout_id, order_id, payment["amount"], payment["refunded_amount"], amount)
     await post_refund(conn, order_id, amount)
 
 

@@ -81,9 +81,25 @@ POST_POINTS = """
 INSERT INTO loyalty_ledger (user_id, delta, kind, checkout_id, order_id, ref) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT DO NOTHING
 """
-POINTS_OF = """
-SELECT coalesce(sum(delta) FILTER (WHERE kind = $3), 0)::int
-FROM loyalty_ledger WHERE user_id = $1 AND (checkout_id = $2 OR order_id = ANY($4::bigint[]))
+# A checkout's points and, for one of its orders ($2, may be NULL), that order's figures.
+CHECKOUT_POINTS = """
+SELECT k.buyer_id, k.points_spent, k.grand_total,
+       (SELECT coalesce(sum(delta), 0) FROM loyalty_ledger WHERE checkout_id = k.id AND kind = 'returned')::int
+           AS returned,
+       (SELECT coalesce(sum(total), 0) FROM orders
+        WHERE checkout_id = k.id AND status = 'cancelled' AND id <> $2)::bigint AS cancelled_before,
+       (SELECT total FROM orders WHERE id = $2) AS order_total,
+       (SELECT coalesce(-sum(amount), 0) FROM ledger_entries
+        WHERE order_id = $2 AND kind = 'refund' AND account = 'gateway')::bigint AS order_refunded,
+       (SELECT coalesce(sum(delta), 0) FROM loyalty_ledger WHERE order_id = $2 AND kind = 'earned')::int AS earned
+FROM checkouts k WHERE k.id = $1
+"""
+ORDERS_TO_EARN = """
+SELECT o.id, o.buyer_id, o.items_total - o.vendor_discount - o.platform_discount AS paid_for_items,
+       (SELECT coalesce(-sum(amount), 0) FROM ledger_entries
+        WHERE order_id = o.id AND kind = 'refund' AND account = 'gateway')::bigint AS refunded
+FROM orders o WHERE o.id = ANY($1::bigint[])
+ORDER BY o.id
 """
 LOYALTY_HISTORY = """
 SELECT id, delta, kind, checkout_id, order_id, created_at FROM loyalty_ledger

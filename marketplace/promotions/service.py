@@ -291,9 +291,46 @@ async def record(conn: asyncpg.Connection, result: Quote, checkout_id: int, buye
         await conn.execute(q.POST_POINTS, buyer_id, -result.points, "spent", checkout_id, None, "")
 
 
-async def release(conn: asyncpg.Connection, checkout_id: int, buyer_id: int) -> None:
-    """An unpaid checkout expired or was cancelled: its coupon use and its points come back."""
+async def release_order(conn: asyncpg.Connection, checkout_id: int, order_id: int) -> None:
+    """One unpaid order of a checkout is cancelled: its share of the points spent comes back (in proportion
+    to its total, cumulatively over the checkout's cancelled orders)."""
+    checkout = await conn.fetchrow(q.CHECKOUT_POINTS, checkout_id, order_id)
+    if checkout["points_spent"]:
+        back = pricing.reversal(checkout["points_spent"], checkout["grand_total"], checkout["cancelled_before"],
+                                checkout["order_total"])  # fmt: skip
+        await conn.execute(q.POST_POINTS, checkout["buyer_id"], back, "returned", checkout_id, order_id, "unpaid")
+
+
+async def release(conn: asyncpg.Connection, checkout_id: int) -> None:
+    """An unpaid checkout expired or was cancelled whole: its coupon use and the points still held come back."""
     await conn.execute(q.RELEASE_REDEMPTION, checkout_id)
-    spent = await conn.fetchval(q.POINTS_OF, buyer_id, checkout_id, "spent", [])
-    if spent:
-        await conn.execute(q.POST_POINTS, buyer_id, -spent, "returned", checkout_id, None, "unpaid")
+    checkout = await conn.fetchrow(q.CHECKOUT_POINTS, checkout_id, None)
+    held = checkout["points_spent"] - checkout["returned"]
+    if held > 0:
+        await conn.execute(q.POST_POINTS, checkout["buyer_id"], held, "returned", checkout_id, None, "unpaid")
+
+
+async def earn(conn: asyncpg.Connection, order_ids: list[int]) -> None:
+    """Completed orders earn their buyers points on what was paid for items (less refunds so far), at the
+    rate of the buyer's tier; each order earns once."""
+    for order in await conn.fetch(q.ORDERS_TO_EARN, order_ids):
+        tier = pricing.tier_for(await conn.fetchval(q.TRAILING_SPEND, order["buyer_id"]))
+        points = pricing.points_earned(max(0, order["paid_for_items"] - order["refunded"]), tier)
+        if points:
+            await conn.execute(q.POST_POINTS, order["buyer_id"], points, "earned", None, order["id"], "")
+
+
+async def on_refund(
+    conn: asyncpg.Connection, checkout_id: int, order_id: int, paid: int, before: int, amount: int
+) -> None:
+    """`amount` of an order is refunded, `before` having been refunded from the checkout's payment of `paid`:
+    points spent on the checkout come back and points the order earned are clawed back, in proportion and
+    cumulatively, so refunding everything reverses both exactly (a balance may go below zero)."""
+    checkout = await conn.fetchrow(q.CHECKOUT_POINTS, checkout_id, order_id)
+    if back := pricing.reversal(checkout["points_spent"], paid, before, amount):
+        ref = f"refund:{before + amount}"
+        await conn.execute(q.POST_POINTS, checkout["buyer_id"], back, "returned", checkout_id, order_id, ref)
+    if checkout["earned"]:
+        claw = pricing.reversal(checkout["earned"], checkout["order_total"], checkout["order_refunded"], amount)
+        ref = f"refund:{checkout['order_refunded'] + amount}"
+        await conn.execute(q.POST_POINTS, checkout["buyer_id"], -claw, "clawed_back", None, order_id, ref)
