@@ -41,9 +41,12 @@ def free_port() -> int:
 class Server:
     """One uvicorn worker in its own process, as `marketplace serve` would run it."""
 
-    def __init__(self, target: str, env: dict[str, str], factory: bool, workers: int = 1, port: int = 0) -> None:
+    def __init__(
+        self, target: str, env: dict[str, str], factory: bool, workers: int = 1, port: int = 0, keep_alive: int = 5
+    ) -> None:
         self.port = port or free_port()
         args = [sys.executable, "-m", "uvicorn", target, "--port", str(self.port), "--log-level", "warning"]
+        args += ["--timeout-keep-alive", str(keep_alive)]
         args += ["--workers", str(workers)]
         args += ["--no-access-log", "--loop", "uvloop", "--http", "httptools"] + (["--factory"] if factory else [])
         self.proc = subprocess.Popen(args, env={**os.environ, **env})

@@ -69,7 +69,9 @@ def _serve(workers: int, database_url: str, redis_url: str, **env: str) -> Any:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET, "PUBLIC_URL": url}
-    with Server("marketplace.app:create_app", settings | env, factory=True, workers=workers, port=port):
+    # Buyers keep their connection open while they watch the countdown, as browsers do: a keep-alive shorter
+    # than the wait would close it under them just as they buy.
+    with Server("marketplace.app:create_app", settings | env, factory=True, workers=workers, port=port, keep_alive=75):
         yield database_url, redis_url, url
 
 
