@@ -2,6 +2,7 @@
 
     python -m loadtest flash-sale [--buyers 5000] [--units 500] [--limit 1] [--spawn-rate 1000] [--spread 1]
     python -m loadtest browse [--users 200] [--seconds 30] [--workers 2]
+    python -m loadtest vendors [--sockets 200] [--shoppers 20] [--seconds 30] [--workers 2]
 
 Each run starts embedded PostgreSQL and Valkey under `.data/loadtest/<pid>` (removed afterwards), seeds the
 tiny demo, serves the app with uvicorn in its own process, prepares the scenario (buyers made in SQL with
@@ -238,3 +239,90 @@ def browse(users: int, seconds: int, workers: int) -> None:
     ok = print_checks([Check("no failed requests (5xx or unexpected answers)", failures == 0, f"{failures} failures")])
     click.echo(f"\nreports: {out}/report.html, {out}/locust_stats.csv")
     sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--sockets", default=200, show_default=True, help="vendor sockets watching their shop's orders")
+@click.option("--shoppers", default=20, show_default=True, help="buyers checking out meanwhile")
+@click.option("--seconds", default=30, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="uvicorn workers")
+def vendors(sockets: int, shoppers: int, seconds: int, workers: int) -> None:
+    """Vendors holding live order sockets while shoppers check out; every socket must get every order of its
+    shop placed while it was subscribed."""
+    out = report_dir("vendors")
+    with served(workers) as (database_url, _redis, url):
+        asyncio.run(_prepare_shops(database_url, shoppers, out))
+        env = {"LOADTEST_SETUP": str(out / "setup.json"), "LOADTEST_RESULTS": str(out / "results.json")}
+        env |= {"LOADTEST_WS": url.replace("http", "ws", 1) + "/feed", "LOADTEST_SOCKETS": str(sockets)}
+        run_locust("vendors.py", url, sockets + shoppers, sockets + shoppers, seconds, out, **env)
+        watched = json.loads((out / "results.json").read_text())
+        checks = asyncio.run(_check_deliveries(database_url, watched))
+    failures = print_stats(out)
+    checks.append(Check("no failed requests (5xx or unexpected answers)", failures == 0, f"{failures} failures"))
+    ok = print_checks(checks)
+    click.echo(f"\nreports: {out}/report.html, {out}/locust_stats.csv")
+    sys.exit(0 if ok else 1)
+
+
+async def _prepare_shops(database_url: str, shoppers: int, out: Path) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("UPDATE skus SET on_hand = reserved + 1000000")
+        shops = await conn.fetch("SELECT id, user_id FROM vendors WHERE status = 'active' ORDER BY id")
+        skus = await conn.fetch(
+            "SELECT s.id FROM skus s JOIN products p ON p.id = s.product_id JOIN vendors v ON v.id = p.vendor_id"
+            " WHERE p.status = 'listed' AND v.status = 'active'"
+        )
+        ids = await conn.fetch(
+            "INSERT INTO users (email, password_hash) SELECT 'shopper' || n || '@load.test', 'x'"
+            " FROM generate_series(1, $1) n RETURNING id",
+            shoppers,
+        )
+        rows = await conn.fetch(
+            "INSERT INTO addresses (user_id, recipient, phone, line1, city, postal_code, country, is_default)"
+            " SELECT u, $2, $3, $4, $5, $6, $7, true FROM unnest($1::bigint[]) u RETURNING user_id, id",
+            [r["id"] for r in ids],
+            *ADDRESS,
+        )
+    finally:
+        await conn.close()
+    setup = {
+        "vendors": [[v["id"], access_token(v["user_id"], SECRET, 120)] for v in shops],
+        "buyers": [[r["user_id"], access_token(r["user_id"], SECRET, 120), r["id"]] for r in rows],
+        "skus": [r["id"] for r in skus],
+    }
+    (out / "setup.json").write_text(json.dumps(setup))
+
+
+async def _check_deliveries(database_url: str, watched: list[dict[str, Any]]) -> list[Check]:
+    """Every order.placed of a socket's shop between its subscription and the last event it received must
+    have reached it, once."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        missing = duplicated = expected_total = 0
+        for socket in watched:
+            if socket["since"] is None:
+                continue
+            expected = await conn.fetch(
+                "SELECT (payload->>'order_id')::bigint AS order_id FROM events"
+                " WHERE topic = $1 AND type = 'order.placed' AND seq > $2 AND seq <= $3",
+                f"vendor:{socket['vendor_id']}:orders",
+                socket["since"],
+                socket["last"],
+            )
+            expected_total += len(expected)
+            missing += len({r["order_id"] for r in expected} - set(socket["orders"]))
+            duplicated += len(socket["orders"]) - len(set(socket["orders"]))
+        orders = await conn.fetchval("SELECT count(*) FROM orders")
+    finally:
+        await conn.close()
+    subscribed = sum(1 for s in watched if s["since"] is not None)
+    return [
+        Check("every socket subscribed", subscribed == len(watched), f"{subscribed} of {len(watched)}"),
+        Check(
+            "no order missed by a socket",
+            missing == 0,
+            f"{missing} missing of {expected_total} expected, {orders} orders in the database",
+        ),
+        Check("no order delivered twice", duplicated == 0, f"{duplicated} duplicates"),
+    ]
