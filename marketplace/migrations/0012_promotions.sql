@@ -25,7 +25,7 @@ CREATE TABLE coupons (
     per_buyer_limit integer NOT NULL DEFAULT 1 CHECK (per_buyer_limit > 0),
     redeemed        integer NOT NULL DEFAULT 0 CHECK (redeemed >= 0),
     disabled_at     timestamptz,
-    created_by      bigint NOT NULL REFERENCES users,
+    created_by      bigint REFERENCES users,  -- NULL: made by the demo seed
     created_at      timestamptz NOT NULL DEFAULT now(),
     CHECK (total_limit IS NULL OR redeemed <= total_limit),
     CHECK ((audience = 'code') = (code IS NOT NULL))

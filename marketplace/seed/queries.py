@@ -7,6 +7,21 @@ TRUNCATE users, refresh_tokens, addresses, vendor_applications, vendors, categor
 RESTART IDENTITY CASCADE
 """
 HAS_PRODUCTS = "SELECT EXISTS (SELECT 1 FROM products)"
+# The demo's promotions: a welcome code for everyone, and the first shop's automatic discount on its own
+# goods for a month; completed orders have earned their buyers points.
+DEMO_COUPONS = """
+INSERT INTO coupons (code, name, kind, audience, scope, scope_ids, percent_bp, max_discount, vendor_id, starts_at,
+                     ends_at, per_buyer_limit)
+VALUES ('WELCOME10', '10% off your order, up to 20.00', 'percent', 'code', 'platform', '{}', 1000, 2000, NULL,
+        now(), now() + interval '1 year', 1),
+       (NULL, '5% off everything in our shop this month', 'percent', 'automatic', 'vendor', ARRAY[$1::bigint], 500,
+        NULL, $1, now(), now() + interval '30 days', 1000)
+"""
+DEMO_POINTS = """
+INSERT INTO loyalty_ledger (user_id, delta, kind, order_id, created_at)
+SELECT buyer_id, (items_total / 100)::int, 'earned', id, updated_at FROM orders
+WHERE status = 'completed' AND items_total >= 100
+"""
 INSERT_CATEGORY = """
 INSERT INTO categories (parent_id, name, slug, position, path)
 VALUES ($1, $2, $3, $4, COALESCE((SELECT path FROM categories WHERE id = $1), '{}'))
