@@ -277,12 +277,13 @@ async def test_the_watch_client_resumes_after_a_drop_without_losing_or_repeating
     assert any("reconnecting" in line for line in lines)
 
 
-async def wait_for_line(lines: list[str], needle: str) -> None:
+async def wait_for_line(lines: list[str], order_id: str) -> None:
+    needle = f"order {order_id} "  # not just the digits: "2" is also in "2 items"
     for _ in range(200):
         if any(needle in line and "order.placed" in line for line in lines):
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"{needle} never printed: {lines}")
+    raise AssertionError(f"order {order_id} never printed: {lines}")
 
 
 async def test_ids_keep_growing_after_old_events_are_deleted(
