@@ -32,7 +32,7 @@ from marketplace.core.errors import (
 from marketplace.core.events import append_events
 from marketplace.core.idempotency import run_once
 from marketplace.flash_sales import queries as q
-from marketplace.flash_sales.gate import Gate
+from marketplace.flash_sales.gate import Gate, Verdict
 from marketplace.flash_sales.schemas import FlashSaleIn, FlashSaleOut, PurchaseIn, Status
 from marketplace.inventory.service import stock_topic
 from marketplace.orders.place_checkout import SaleRefused, place_flash_checkout
@@ -202,7 +202,7 @@ async def purchase(
     return response
 
 
-async def _admit(state: AppState, sale_id: int, buyer_id: int, ip: str, quantity: int) -> Any:
+async def _admit(state: AppState, sale_id: int, buyer_id: int, ip: str, quantity: int) -> Verdict:
     settings, gate = state.settings, state.gate
     per_ip, per_buyer = settings.flash_sale_rate_per_ip, settings.flash_sale_rate_per_buyer
     try:
