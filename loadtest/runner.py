@@ -37,13 +37,13 @@ from marketplace.accounts.tokens import access_token
 from marketplace.core.db import init_connection, migrate
 from marketplace.embedded import embedded_servers, remove_dead_runs
 from marketplace.flash_sales.gate import gate_keys
+from marketplace.seed.crowd import crowd
 from marketplace.seed.loader import seed
 
 DATA_DIR = Path(".data/loadtest")
 REPORTS = Path(__file__).resolve().parent / "reports"
 SCENARIOS = Path(__file__).resolve().parent
 SECRET = "load-test-secret-key-for-signing-tokens-0123456789"
-ADDRESS = ("Load Tester", "+4915112345678", "1 Market Street", "Berlin", "10115", "DE")
 
 
 @click.group()
@@ -178,23 +178,12 @@ async def _prepare_sale(
             " ORDER BY s.id LIMIT 1"
         )
         await conn.execute("UPDATE skus SET on_hand = reserved + $2 WHERE id = $1", sku["id"], units)
-        ids = await conn.fetch(
-            "INSERT INTO users (email, password_hash) SELECT 'crowd' || n || '@load.test', 'x'"
-            " FROM generate_series(1, $1) n RETURNING id",
-            buyers,
-        )
-        rows = await conn.fetch(
-            "INSERT INTO addresses (user_id, recipient, phone, line1, city, postal_code, country, is_default)"
-            " SELECT u, $2, $3, $4, $5, $6, $7, true FROM unnest($1::bigint[]) u RETURNING user_id, id",
-            [r["id"] for r in ids],
-            *ADDRESS,
-        )
+        buyers_made = await crowd(conn, buyers, SECRET)
         await conn.execute("ANALYZE")
         on_hand = await conn.fetchval("SELECT on_hand FROM skus WHERE id = $1", sku["id"])
     finally:
         await conn.close()
-    crowd = [[r["user_id"], access_token(r["user_id"], SECRET, 120), r["id"]] for r in rows]
-    (out / "buyers.json").write_text(json.dumps(crowd))
+    (out / "buyers.json").write_text(json.dumps(buyers_made))
     vendor = {"Authorization": f"Bearer {access_token(sku['user_id'], SECRET, 10)}"}
     body = {"sku_id": sku["id"], "sale_price": max(1, sku["price"] // 2), "units": units, "per_buyer_limit": limit,
             "starts_at": starts_at.isoformat(), "ends_at": (starts_at + timedelta(hours=1)).isoformat()}  # fmt: skip
@@ -273,22 +262,12 @@ async def _prepare_shops(database_url: str, shoppers: int, out: Path) -> None:
             "SELECT s.id FROM skus s JOIN products p ON p.id = s.product_id JOIN vendors v ON v.id = p.vendor_id"
             " WHERE p.status = 'listed' AND v.status = 'active'"
         )
-        ids = await conn.fetch(
-            "INSERT INTO users (email, password_hash) SELECT 'shopper' || n || '@load.test', 'x'"
-            " FROM generate_series(1, $1) n RETURNING id",
-            shoppers,
-        )
-        rows = await conn.fetch(
-            "INSERT INTO addresses (user_id, recipient, phone, line1, city, postal_code, country, is_default)"
-            " SELECT u, $2, $3, $4, $5, $6, $7, true FROM unnest($1::bigint[]) u RETURNING user_id, id",
-            [r["id"] for r in ids],
-            *ADDRESS,
-        )
+        shoppers_made = await crowd(conn, shoppers, SECRET)
     finally:
         await conn.close()
     setup = {
         "vendors": [[v["id"], access_token(v["user_id"], SECRET, 120)] for v in shops],
-        "buyers": [[r["user_id"], access_token(r["user_id"], SECRET, 120), r["id"]] for r in rows],
+        "buyers": shoppers_made,
         "skus": [r["id"] for r in skus],
     }
     (out / "setup.json").write_text(json.dumps(setup))

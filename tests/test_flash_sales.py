@@ -20,12 +20,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
-from marketplace.accounts.tokens import access_token
 from marketplace.app import create_app
 from marketplace.core.db import create_pool
 from marketplace.flash_sales.gate import gate_keys
 from marketplace.orders.sweeper import expire_unpaid
 from marketplace.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
+from marketplace.seed.crowd import crowd as seed_crowd
 from marketplace.settings import Settings
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import ADDRESS, DATA_DIR, Actor, approved_vendor, sign_up
@@ -63,21 +63,8 @@ async def open_sale(vendor: Actor, sku: int, units: int = 100, limit: int = 1, s
 
 
 async def crowd(db: asyncpg.Connection, settings: Settings, size: int) -> list[tuple[int, dict[str, str], int]]:
-    """`size` buyers with an address each, made in SQL and signed in with minted tokens (signing up a
-    thousand buyers through argon2 would be the slowest part of the test)."""
-    ids = await db.fetch(
-        "INSERT INTO users (email, password_hash) SELECT 'crowd-' || gen_random_uuid() || '@example.com', 'x'"
-        " FROM generate_series(1, $1) n RETURNING id",
-        size,
-    )
-    rows = await db.fetch(
-        "INSERT INTO addresses (user_id, recipient, phone, line1, city, postal_code, country, is_default)"
-        " SELECT u, $2, $3, $4, $5, $6, $7, true FROM unnest($1::bigint[]) u RETURNING user_id, id",
-        [r["id"] for r in ids],
-        *(ADDRESS[k] for k in ("recipient", "phone", "line1", "city", "postal_code", "country")),
-    )
-    token = settings.secret_key
-    return [(r["user_id"], {"Authorization": f"Bearer {access_token(r['user_id'], token, 60)}"}, r["id"]) for r in rows]
+    """`size` buyers signed in, as (id, auth headers, address id)."""
+    return [(b, {"Authorization": f"Bearer {t}"}, a) for b, t, a in await seed_crowd(db, size, settings.secret_key)]
 
 
 async def pay(client: AsyncTestClient[Litestar], settings: Settings, headers: dict[str, str], checkout_id: int) -> None:
