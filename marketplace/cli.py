@@ -1,4 +1,4 @@
-"""The `marketplace` command: serve, migrate, create-admin."""
+"""The `marketplace` command: serve, migrate, seed, watch, create-admin, and the recommender's commands."""
 
 from __future__ import annotations
 
@@ -205,3 +205,12 @@ def _demo_admin(settings: Settings) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _add_recommender() -> None:
+    from recommender.cli import recommender
+
+    main.add_command(recommender)
+
+
+_add_recommender()

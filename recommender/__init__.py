@@ -1,1 +1,2 @@
-"""Recommendations trained on browsing and purchase events, evaluated offline and served live."""
+"""The recommender: interactions as a matrix (data.py), models (models.py), ranking metrics (metrics.py) and
+offline evaluation (evaluate.py)."""

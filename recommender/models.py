@@ -1,0 +1,154 @@
+"""Recommenders over a users x items matrix of implicit feedback, with a scikit-learn style API:
+`fit(X)`, `recommend(users, k, exclude_seen=True)`, `similar_items(item, k)`, `get_params()`.
+
+- Popularity: items by how many users interacted with them (the baseline, and what new buyers get).
+- ItemKNN: item-item cosine similarity, each item keeping its `neighbours` most similar (Sarwar et al. 2001),
+  with Bellogín-style shrinkage `shrink` against similarities from few co-occurrences.
+- EASE: the closed-form shallow autoencoder of Steck (2019), B = -P / diag(P) with P = (XᵀX + λI)⁻¹, diag(B) = 0.
+- PureSVD: matrix factorisation by truncated SVD of X, scores X V Vᵀ (Cremonesi, Koren & Turrin 2010).
+
+Indices are matrix positions; mapping them to user and product ids is `data.Interactions`' job.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator
+from sklearn.utils.extmath import randomized_svd
+
+
+class Recommender(BaseEstimator):
+    """Shared ranking: subclasses learn in `fit` and score users in `_scores`."""
+
+    seen_: sparse.csr_matrix
+
+    def fit(self, X: sparse.spmatrix) -> Recommender:
+        self.seen_ = sparse.csr_matrix(X, dtype=np.float32)
+        self._fit(self.seen_)
+        return self
+
+    def _fit(self, X: sparse.csr_matrix) -> None:
+        raise NotImplementedError
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def recommend(self, users: np.ndarray | list[int], k: int = 10, exclude_seen: bool = True) -> np.ndarray:
+        """The top `k` items for each user, best first (a users x k array of item indices)."""
+        users = np.asarray(users)
+        scores = np.asarray(self._scores(users), dtype=np.float32)
+        if exclude_seen:
+            seen = self.seen_[users]
+            scores[seen.nonzero()] = -np.inf
+        return top_k(scores, k)
+
+    def similar_items(self, item: int, k: int = 10) -> np.ndarray:
+        """The `k` items most like `item`, most similar first (the item itself excluded)."""
+        similarity = np.asarray(self._similarity(item), dtype=np.float32).ravel().copy()
+        similarity[item] = -np.inf
+        return top_k(similarity[None, :], k)[0]
+
+    def _similarity(self, item: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of each row's `k` highest scores, highest first (argpartition, then sort only those)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+class Popularity(Recommender):
+    def __init__(self) -> None:
+        pass
+
+    def _fit(self, X: sparse.csr_matrix) -> None:
+        self.popularity_ = np.asarray((X > 0).sum(axis=0), dtype=np.float32).ravel()
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        return np.tile(self.popularity_, (len(users), 1))
+
+    def _similarity(self, item: int) -> np.ndarray:
+        return self.popularity_
+
+
+class ItemKNN(Recommender):
+    def __init__(self, neighbours: int = 100, shrink: float = 10.0) -> None:
+        self.neighbours = neighbours
+        self.shrink = shrink
+
+    def _fit(self, X: sparse.csr_matrix) -> None:
+        Xc = sparse.csc_matrix(X)
+        norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel())
+        co = (Xc.T @ Xc).tocsr().astype(np.float32)
+        co.setdiag(0)
+        co.eliminate_zeros()
+        denominator = norms[co.nonzero()[0]] * norms[co.nonzero()[1]] + self.shrink
+        similarity = sparse.csr_matrix((co.data / denominator, co.indices, co.indptr), shape=co.shape)
+        self.similarity_ = _keep_top_per_row(similarity, self.neighbours).T.tocsr()  # column j: j's neighbours
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        return (self.seen_[users] @ self.similarity_).toarray()
+
+    def _similarity(self, item: int) -> np.ndarray:
+        return self.similarity_[:, item].toarray()
+
+
+def _keep_top_per_row(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
+    rows, cols, values = [], [], []
+    for row in range(matrix.shape[0]):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        data, indices = matrix.data[start:end], matrix.indices[start:end]
+        if len(data) > k:
+            keep = np.argpartition(-data, k - 1)[:k]
+            data, indices = data[keep], indices[keep]
+        rows.append(np.full(len(data), row))
+        cols.append(indices)
+        values.append(data)
+    return sparse.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=matrix.shape, dtype=np.float32
+    )
+
+
+class EASE(Recommender):
+    def __init__(self, l2: float = 500.0) -> None:
+        self.l2 = l2
+
+    def _fit(self, X: sparse.csr_matrix) -> None:
+        gram = (X.T @ X).toarray().astype(np.float64)
+        gram[np.diag_indices_from(gram)] += self.l2
+        precision = np.linalg.inv(gram)
+        weights = precision / -np.diag(precision)
+        weights[np.diag_indices_from(weights)] = 0.0
+        self.weights_ = weights.astype(np.float32)
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        return self.seen_[users] @ self.weights_
+
+    def _similarity(self, item: int) -> np.ndarray:
+        return self.weights_[:, item]
+
+
+class PureSVD(Recommender):
+    def __init__(self, factors: int = 64, random_state: int = 0) -> None:
+        self.factors = factors
+        self.random_state = random_state
+
+    def _fit(self, X: sparse.csr_matrix) -> None:
+        factors = max(1, min(self.factors, min(X.shape) - 1))
+        _, _, vt = randomized_svd(X, factors, random_state=self.random_state)
+        self.item_factors_ = vt.T.astype(np.float32)  # items x factors
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        return (self.seen_[users] @ self.item_factors_) @ self.item_factors_.T
+
+    def _similarity(self, item: int) -> np.ndarray:
+        factors = self.item_factors_
+        norms = np.linalg.norm(factors, axis=1) * np.linalg.norm(factors[item]) + 1e-9
+        return factors @ factors[item] / norms
+
+
+MODELS = {"popularity": Popularity, "itemknn": ItemKNN, "ease": EASE, "puresvd": PureSVD}

@@ -1,0 +1,116 @@
+"""The recommender: metrics against hand-worked examples, models on data whose answer is known, and the
+models compared on the seeded demo marketplace, whose buyers' hidden tastes are known."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import asyncpg
+import msgspec
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from scipy import sparse
+
+from marketplace.seed.loader import seed
+from marketplace.settings import Settings
+from recommender.cli import recommender
+from recommender.data import from_frame, load_frame
+from recommender.evaluate import evaluate, split_last, split_random
+from recommender.metrics import all_metrics
+from recommender.models import EASE, ItemKNN, Popularity, PureSVD
+
+
+def test_metrics_match_hand_worked_values() -> None:
+    recommended = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    relevant = sparse.csr_matrix(([1, 1, 1], ([0, 0, 1], [2, 9, 7])), shape=(3, 10))  # user 2 has nothing held out
+    got = all_metrics(recommended, relevant, n_items=10)
+    # User 0: one hit at rank 2 of 2 relevant; user 1: none. User 2 is left out.
+    assert got["precision@3"] == pytest.approx((1 / 3 + 0) / 2)
+    assert got["recall@3"] == pytest.approx((1 / 2 + 0) / 2)
+    assert got["ndcg@3"] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)) / 2)
+    assert got["map@3"] == pytest.approx((1 / 2) / 2 / 2)
+    assert got["hit_rate@3"] == 0.5
+    assert got["coverage@3"] == 0.9
+    perfect = all_metrics(np.array([[2, 9, 0]]), sparse.csr_matrix(([1, 1], ([0, 0], [2, 9])), shape=(1, 10)), 10)
+    assert perfect["ndcg@3"] == pytest.approx(1.0) and perfect["map@3"] == pytest.approx(1.0)
+
+
+def two_tribes(users: int = 60, seed: int = 1) -> sparse.csr_matrix:
+    """Half the users like items 0-9, half 10-19; each has seen 4 of their 10, and item 0 / 10 is the hit."""
+    rng = np.random.default_rng(seed)
+    rows, cols = [], []
+    for user in range(users):
+        base = 0 if user < users // 2 else 10
+        for item in {base, *rng.choice(np.arange(base + 1, base + 10), 3, replace=False)}:
+            rows.append(user)
+            cols.append(int(item))
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(users, 20))
+
+
+@pytest.mark.parametrize("model", [EASE(l2=10.0), ItemKNN(neighbours=10), PureSVD(factors=2)])
+def test_models_recommend_within_a_users_taste_and_never_what_was_seen(model) -> None:
+    matrix = two_tribes()
+    model.fit(matrix)
+    top = model.recommend([0, 59], k=5)
+    assert set(top[0]) <= set(range(10)) and set(top[1]) <= set(range(10, 20))
+    assert not set(top[0]) & set(matrix[0].indices) and not set(top[1]) & set(matrix[59].indices)
+    assert set(model.similar_items(3, k=3)) <= set(range(10)) - {3}
+    assert model.get_params()  # scikit-learn style: the hyper-parameters come back
+
+
+def test_popularity_ranks_by_how_many_users_and_recommends_unseen() -> None:
+    matrix = sparse.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [1, 0, 1, 0], [0, 0, 0, 1]]))
+    model = Popularity().fit(matrix)
+    assert list(model.recommend([3], k=3)[0]) == [0, 2, 1]
+    assert list(model.recommend([0], k=2, exclude_seen=False)[0]) == [0, 2]
+
+
+def test_frames_weigh_kinds_and_decay_with_age() -> None:
+    frame = pd.DataFrame(
+        {
+            "user_id": [7, 7, 7, 8],
+            "item_id": [100, 100, 200, 100],
+            "kind": ["view", "purchase", "view", "cart"],
+            "timestamp": pd.to_datetime(["2026-01-01", "2026-01-01", "2026-01-15", "2026-01-15"], utc=True),
+        }
+    )
+    data = from_frame(frame, kind="kind", half_life_days=14)
+    assert list(data.user_ids) == [7, 8] and list(data.item_ids) == [100, 200]
+    assert data.matrix.toarray() == pytest.approx(np.array([[(1 + 10) / 2, 1], [4, 0]]))
+
+
+def test_splits_hold_out_what_they_say() -> None:
+    matrix = two_tribes()
+    train, test = split_random(matrix, test_share=0.25, seed=3)
+    assert (train + test - matrix).nnz == 0 and train.multiply(test).nnz == 0
+    assert (np.diff(test.indptr) == 1).all()  # 4 items each: one held out
+    frame = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [5, 6, 5], "timestamp": [1, 2, 1]})
+    data = from_frame(frame)
+    train, test = split_last(frame, data)
+    assert test.toarray().tolist() == [[0, 1], [0, 0]] and train.toarray().tolist() == [[1, 0], [1, 0]]
+
+
+async def test_on_the_demo_data_ease_beats_popularity_by_a_wide_margin(db: asyncpg.Connection) -> None:
+    await seed(db, "small", 5, quiet=True)
+    data = from_frame(await load_frame(db), kind="kind", half_life_days=60)
+    train, test = split_random(data.matrix, test_share=0.2, seed=0)
+    table = evaluate({"popularity": Popularity(), "itemknn": ItemKNN(), "ease": EASE(l2=200.0)}, train, test, k=10)
+    print(table.round(4).to_string())
+    assert table.loc["ease", "ndcg@10"] > 1.5 * table.loc["popularity", "ndcg@10"] > 0
+    assert table.loc["itemknn", "ndcg@10"] > table.loc["popularity", "ndcg@10"]
+
+
+async def test_the_evaluate_command_prints_a_table_of_every_model(
+    db: asyncpg.Connection, settings: Settings, tmp_path: Path
+) -> None:
+    await seed(db, "tiny", 2, quiet=True)
+    isolated = msgspec.structs.replace(settings, data_dir=tmp_path)
+    result = await asyncio.to_thread(CliRunner().invoke, recommender, ["evaluate", "--k", "5"], obj=isolated)
+    assert result.exit_code == 0, result.output
+    for model in ("popularity", "itemknn", "ease", "puresvd"):
+        assert model in result.output
+    assert "ndcg@5" in result.output
