@@ -67,6 +67,7 @@ from marketplace.vendors.controllers import (
 from realtime.feed import feed
 from realtime.hub import Hub
 from realtime.relay import Relay
+from recommender.controllers import RecommendationController
 
 ROUTES = [
     health,
@@ -106,6 +107,7 @@ ROUTES = [
     MarketingCouponController,
     VendorCouponController,
     WalletController,
+    RecommendationController,
     feed,
 ]
 

@@ -13,6 +13,7 @@ from marketplace.settings import Settings, load_settings
 from recommender.data import from_frame, load_frame
 from recommender.evaluate import evaluate, split_last, split_random
 from recommender.models import EASE, ItemKNN, Popularity, PureSVD
+from recommender.training import Trained, train
 
 
 @click.group()
@@ -51,6 +52,35 @@ def evaluate_command(
                f"{split} split, {test.nnz:,} held out")  # fmt: skip
     with pd.option_context("display.width", 160):
         click.echo(evaluate(models, train, test, k=k).round(4).to_string())
+
+
+@recommender.command(name="train")
+@click.pass_obj
+def train_command(settings: Settings) -> None:
+    """Choose the best model on a validation split, fit it on all interactions, save it under the data dir
+    with its metrics, and store every active buyer's list, similar products and trending ones in Redis."""
+    from marketplace.cli import _servers
+
+    with _servers(settings) as ready:
+        trained = asyncio.run(_train(ready))
+    click.echo(f"{trained.model} (validation NDCG@10 {trained.ndcg_at_10:.4f}) on {trained.interactions:,} "
+               f"interactions in {trained.seconds:.1f}s; lists for {trained.buyers:,} active buyers; "
+               f"saved to {trained.path}")  # fmt: skip
+
+
+async def _train(settings: Settings) -> Trained:
+    from marketplace.app import redis_client
+    from marketplace.core.db import create_pool
+
+    db = await create_pool(settings.database_url, 1, 2)
+    redis = redis_client(settings.redis_url, decode_responses=True)
+    try:
+        return await train(db, redis, settings.data_dir)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        await redis.aclose()
+        await db.close()
 
 
 async def _frame(database_url: str) -> pd.DataFrame:

@@ -13,8 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 from scipy import sparse
 
+from marketplace.accounts.tokens import access_token
+from marketplace.core.db import create_pool
+from marketplace.search.schemas import ProductCard
 from marketplace.seed.loader import seed
 from marketplace.settings import Settings
 from recommender.cli import recommender
@@ -22,6 +28,9 @@ from recommender.data import from_frame, load_frame
 from recommender.evaluate import evaluate, split_last, split_random
 from recommender.metrics import all_metrics
 from recommender.models import EASE, ItemKNN, Popularity, PureSVD
+from recommender.serving import diversify
+from recommender.training import train
+from tests.conftest import sign_up
 
 
 def test_metrics_match_hand_worked_values() -> None:
@@ -114,3 +123,45 @@ async def test_the_evaluate_command_prints_a_table_of_every_model(
     for model in ("popularity", "itemknn", "ease", "puresvd"):
         assert model in result.output
     assert "ndcg@5" in result.output
+
+
+def test_no_shop_takes_more_than_its_share_of_the_first_places() -> None:
+    cards = [msgspec.convert({**CARD, "id": i, "vendor_id": v}, ProductCard) for i, v in enumerate([1, 1, 1, 1, 2, 1])]
+    assert [c.id for c in diversify(cards, 5, per_vendor=3)] == [0, 1, 2, 4, 3]
+    assert [c.id for c in diversify(cards[:4], 4, per_vendor=3)] == [0, 1, 2, 3]  # nobody else waiting: filled
+
+
+CARD = {"title": "t", "brand": "", "vendor_name": "v", "category_id": 1, "currency": "EUR", "min_price": 1,
+        "max_price": 1, "in_stock": True, "sold_count": 0, "rating_avg": None, "rating_count": 0,
+        "image_url": None, "created_at": "2026-01-01T00:00:00Z"}  # fmt: skip
+
+
+async def test_trained_lists_serve_each_buyer_only_what_they_can_buy_now(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection, settings: Settings, tmp_path: Path
+) -> None:
+    await seed(db, "tiny", 2, quiet=True)
+    pool = await create_pool(settings.database_url, 1, 2)
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        trained = await train(pool, redis, tmp_path, progress=False)
+        buyer_id = int((await redis.keys("recs:user:*"))[0].rsplit(":", 1)[1])
+    finally:
+        await redis.aclose()
+        await pool.close()
+    assert (trained.path / "metrics.json").exists() and (trained.path / "model.joblib").exists()
+    headers = {"Authorization": f"Bearer {access_token(buyer_id, settings.secret_key, 10)}"}
+    body = (await client.get("/me/recommendations", headers=headers)).json()
+    assert (body["source"], body["model"]) == ("personal", trained.version) and len(body["items"]) == 10
+    ids = [c["id"] for c in body["items"]]
+    bought = {r["product_id"] for r in await db.fetch(
+        "SELECT l.product_id FROM order_lines l JOIN orders o ON o.id = l.order_id"
+        " WHERE o.buyer_id = $1 AND o.status <> 'cancelled'", buyer_id)}  # fmt: skip
+    assert not set(ids) & bought and all(c["in_stock"] for c in body["items"])
+    await db.execute("UPDATE products SET status = 'unlisted' WHERE id = $1", ids[0])  # taken down after training
+    again = [c["id"] for c in (await client.get("/me/recommendations", headers=headers)).json()["items"]]
+    assert ids[0] not in again
+    similar = (await client.get(f"/products/{ids[1]}/similar", params={"limit": 5})).json()
+    assert similar["source"] == "similar" and ids[1] not in [c["id"] for c in similar["items"]]
+    assert (await client.get("/recommendations/trending")).json()["source"] == "trending"
+    newcomer = await sign_up(client, "newcomer@example.com")
+    assert (await newcomer.get("/me/recommendations")).json()["source"] == "trending"

@@ -29,11 +29,12 @@ ORDER_BY = {
 }
 
 # Card columns are computed for the page's rows only, after sorting and limiting the matches.
-CARD_COLUMNS = f"""p.id, p.title, p.brand, p.vendor_id, v.shop_name AS vendor_name, p.category_id, p.currency,
+CARD_FIELDS = f"""p.id, p.title, p.brand, p.vendor_id, v.shop_name AS vendor_name, p.category_id, p.currency,
 p.min_price, p.max_price, {IN_STOCK} AS in_stock, p.sold_count, p.rating_avg::float8 AS rating_avg,
-p.rating_count, p.created_at, hit.total,
+p.rating_count, p.created_at,
 (SELECT i.file_name FROM product_images i WHERE i.product_id = p.id ORDER BY i.position, i.id LIMIT 1)
     AS image_file"""
+CARD_COLUMNS = CARD_FIELDS + ", hit.total"
 
 
 class Filters:

@@ -86,7 +86,8 @@ class SearchQuery:
         return f
 
 
-def _card(row: asyncpg.Record) -> ProductCard:
+def card(row: asyncpg.Record) -> ProductCard:
+    """A product card from a row of `queries.CARD_FIELDS`."""
     fields = {k: row[k] for k in ProductCard.__struct_fields__ if k != "image_url"}
     return ProductCard(**fields, image_url=image_url(row["image_file"]) if row["image_file"] else None)
 
@@ -109,7 +110,7 @@ async def search(db: asyncpg.Pool, query: SearchQuery) -> SearchResult:
         # Past the last page: the total still tells the client where the results end.
         count_filters = query.filters()
         total = await db.fetchval(f"SELECT count(*) {q.FROM_VISIBLE} WHERE {count_filters.where}", *count_filters.args)
-    result = SearchResult([_card(r) for r in rows], total, query.page, query.page_size)
+    result = SearchResult([card(r) for r in rows], total, query.page, query.page_size)
     if query.facets:
         result.facets = await _facets(db, query)
     return result

@@ -1,0 +1,22 @@
+"""All SQL of the recommender's serving and training."""
+
+from marketplace.search.queries import CARD_FIELDS, IN_STOCK, VISIBLE
+
+# Cards for ranked product ids, keeping only what a buyer may buy now: listed, in stock, from an active shop,
+# and not already bought by this buyer ($2; 0 for nobody).
+CARDS = f"""
+SELECT {CARD_FIELDS}
+FROM unnest($1::bigint[]) WITH ORDINALITY AS r(id, rank)
+JOIN products p ON p.id = r.id JOIN vendors v ON v.id = p.vendor_id
+WHERE {VISIBLE} AND {IN_STOCK}
+  AND NOT EXISTS (SELECT 1 FROM order_lines l JOIN orders o ON o.id = l.order_id
+                  WHERE o.buyer_id = $2 AND l.product_id = p.id AND o.status <> 'cancelled')
+ORDER BY r.rank
+"""
+BEST_SELLING = f"""
+SELECT p.id FROM products p JOIN vendors v ON v.id = p.vendor_id
+WHERE {VISIBLE} AND ($1::bigint IS NULL OR p.category_id IN (SELECT id FROM categories WHERE $1 = ANY(path)))
+ORDER BY p.sold_count DESC, p.id DESC LIMIT $2
+"""
+PRODUCT_CATEGORY = "SELECT category_id FROM products WHERE id = $1"
+PRODUCT_CATEGORY_PATHS = "SELECT p.id, c.path FROM products p JOIN categories c ON c.id = p.category_id"
