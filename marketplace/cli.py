@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -93,15 +94,36 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
                 fg="green",
                 bold=True,
             )
-        uvicorn.run(
-            "marketplace.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-            access_log=False,
-        )
+        with _recommender_worker(demo, settings.data_dir):
+            uvicorn.run(
+                "marketplace.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                access_log=False,
+            )
+
+
+@contextmanager
+def _recommender_worker(start: bool, data_dir: Path) -> Iterator[None]:
+    """The recommender worker in a process of its own beside the web workers (the demo starts one; in
+    production run `marketplace recommender worker` under the same supervisor as `serve`)."""
+    if not start:
+        yield
+        return
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "marketplace", "--data-dir", str(data_dir), "recommender", "worker"]
+    )
+    try:
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 @main.command(name="migrate")

@@ -58,6 +58,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     flash_sale_rate_per_ip: int = 20
     flash_sale_rate_per_buyer: int = 2
     flash_gate_check_seconds: float = 1.0
+    # The recommender worker retrains this often and re-ranks browsing buyers this often.
+    recommender_retrain_minutes: float = 60.0
+    recommender_poll_seconds: float = 0.25
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
     db_pool_min: int = 2

@@ -14,6 +14,7 @@ from recommender.data import from_frame, load_frame
 from recommender.evaluate import evaluate, split_last, split_random
 from recommender.models import EASE, ItemKNN, Popularity, PureSVD
 from recommender.training import Trained, train
+from recommender.worker import Worker
 
 
 @click.group()
@@ -78,6 +79,31 @@ async def _train(settings: Settings) -> Trained:
         return await train(db, redis, settings.data_dir)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        await redis.aclose()
+        await db.close()
+
+
+@recommender.command(name="worker")
+@click.pass_obj
+def worker_command(settings: Settings) -> None:
+    """Serve recommendations live: retrain on a schedule, re-rank buyers as they browse and push their new
+    lists over the feed. `marketplace serve --demo` starts one."""
+    from marketplace.cli import _servers
+
+    with _servers(settings) as ready:
+        asyncio.run(_work(ready))
+
+
+async def _work(settings: Settings) -> None:
+    from marketplace.app import redis_client
+    from marketplace.core.db import create_pool
+
+    db = await create_pool(settings.database_url, 1, 4)
+    redis = redis_client(settings.redis_url, decode_responses=True)
+    try:
+        await Worker(db, redis, settings.data_dir, settings.recommender_retrain_minutes,
+                     settings.recommender_poll_seconds).run()  # fmt: skip
     finally:
         await redis.aclose()
         await db.close()

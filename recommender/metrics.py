@@ -64,7 +64,7 @@ def hit_rate_at_k(recommended: np.ndarray, relevant: sparse.csr_matrix) -> float
 
 
 def coverage_at_k(recommended: np.ndarray, n_items: int) -> float:
-    return float(len(np.unique(recommended)) / n_items) if n_items else 0.0
+    return float(len(np.unique(recommended[recommended >= 0])) / n_items) if n_items else 0.0
 
 
 def all_metrics(recommended: np.ndarray, relevant: sparse.csr_matrix, n_items: int) -> dict[str, float]:

@@ -19,7 +19,7 @@ from sklearn.utils.extmath import randomized_svd
 
 
 class Recommender(BaseEstimator):
-    """Shared ranking: subclasses learn in `fit` and score users in `_scores`."""
+    """Shared ranking: subclasses learn in `_fit` and score histories in `_score`."""
 
     seen_: sparse.csr_matrix
 
@@ -31,17 +31,24 @@ class Recommender(BaseEstimator):
     def _fit(self, X: sparse.csr_matrix) -> None:
         raise NotImplementedError
 
-    def _scores(self, users: np.ndarray) -> np.ndarray:
+    def _score(self, histories: sparse.csr_matrix) -> np.ndarray:
+        """Scores of every item for each row of `histories` (rows of interaction weights per item)."""
         raise NotImplementedError
 
     def recommend(self, users: np.ndarray | list[int], k: int = 10, exclude_seen: bool = True) -> np.ndarray:
-        """The top `k` items for each user, best first (a users x k array of item indices)."""
-        users = np.asarray(users)
-        scores = np.asarray(self._scores(users), dtype=np.float32)
+        """The top `k` items for each user, best first (a users x k array of item indices, padded with -1
+        when a user has seen all but fewer than k items)."""
+        return self.recommend_histories(self.seen_[np.asarray(users)], k, exclude_seen)
+
+    def recommend_histories(self, histories: sparse.spmatrix, k: int = 10, exclude_seen: bool = True) -> np.ndarray:
+        """The same for histories the model was not fitted on: a buyer's history with this session added."""
+        histories = sparse.csr_matrix(histories, dtype=np.float32)
+        scores = np.asarray(self._score(histories), dtype=np.float32)
         if exclude_seen:
-            seen = self.seen_[users]
-            scores[seen.nonzero()] = -np.inf
-        return top_k(scores, k)
+            scores[histories.nonzero()] = -np.inf
+        ranked = top_k(scores, k)
+        ranked[np.take_along_axis(scores, ranked, axis=1) == -np.inf] = -1  # fewer than k unseen items: padding
+        return ranked
 
     def similar_items(self, item: int, k: int = 10) -> np.ndarray:
         """The `k` items most like `item`, most similar first (the item itself excluded)."""
@@ -68,8 +75,8 @@ class Popularity(Recommender):
     def _fit(self, X: sparse.csr_matrix) -> None:
         self.popularity_ = np.asarray((X > 0).sum(axis=0), dtype=np.float32).ravel()
 
-    def _scores(self, users: np.ndarray) -> np.ndarray:
-        return np.tile(self.popularity_, (len(users), 1))
+    def _score(self, histories: sparse.csr_matrix) -> np.ndarray:
+        return np.tile(self.popularity_, (histories.shape[0], 1))
 
     def _similarity(self, item: int) -> np.ndarray:
         return self.popularity_
@@ -90,8 +97,8 @@ class ItemKNN(Recommender):
         similarity = sparse.csr_matrix((co.data / denominator, co.indices, co.indptr), shape=co.shape)
         self.similarity_ = _keep_top_per_row(similarity, self.neighbours).T.tocsr()  # column j: j's neighbours
 
-    def _scores(self, users: np.ndarray) -> np.ndarray:
-        return (self.seen_[users] @ self.similarity_).toarray()
+    def _score(self, histories: sparse.csr_matrix) -> np.ndarray:
+        return (histories @ self.similarity_).toarray()
 
     def _similarity(self, item: int) -> np.ndarray:
         return self.similarity_[:, item].toarray()
@@ -125,8 +132,8 @@ class EASE(Recommender):
         weights[np.diag_indices_from(weights)] = 0.0
         self.weights_ = weights.astype(np.float32)
 
-    def _scores(self, users: np.ndarray) -> np.ndarray:
-        return self.seen_[users] @ self.weights_
+    def _score(self, histories: sparse.csr_matrix) -> np.ndarray:
+        return histories @ self.weights_
 
     def _similarity(self, item: int) -> np.ndarray:
         return self.weights_[:, item]
@@ -142,8 +149,8 @@ class PureSVD(Recommender):
         _, _, vt = randomized_svd(X, factors, random_state=self.random_state)
         self.item_factors_ = vt.T.astype(np.float32)  # items x factors
 
-    def _scores(self, users: np.ndarray) -> np.ndarray:
-        return (self.seen_[users] @ self.item_factors_) @ self.item_factors_.T
+    def _score(self, histories: sparse.csr_matrix) -> np.ndarray:
+        return (histories @ self.item_factors_) @ self.item_factors_.T
 
     def _similarity(self, item: int) -> np.ndarray:
         factors = self.item_factors_

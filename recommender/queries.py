@@ -18,5 +18,11 @@ SELECT p.id FROM products p JOIN vendors v ON v.id = p.vendor_id
 WHERE {VISIBLE} AND ($1::bigint IS NULL OR p.category_id IN (SELECT id FROM categories WHERE $1 = ANY(path)))
 ORDER BY p.sold_count DESC, p.id DESC LIMIT $2
 """
+LAST_INTERACTION = "SELECT coalesce(max(id), 0) FROM interactions"
+NEW_INTERACTIONS = """
+SELECT id, user_id, product_id, kind FROM interactions
+WHERE id > $1 AND user_id IS NOT NULL AND product_id IS NOT NULL AND kind IN ('view', 'cart')
+ORDER BY id LIMIT $2
+"""
 PRODUCT_CATEGORY = "SELECT category_id FROM products WHERE id = $1"
 PRODUCT_CATEGORY_PATHS = "SELECT p.id, c.path FROM products p JOIN categories c ON c.id = p.category_id"

@@ -102,7 +102,8 @@ async def _store_lists(redis: Redis, model: Recommender, data: Interactions, fra
         ranked = model.recommend(batch, CANDIDATES)
         async with redis.pipeline(transaction=False) as pipe:
             for row, user in zip(ranked, batch, strict=True):
-                pipe.set(user_key(int(data.user_ids[user])), json.dumps(data.item_ids[row].tolist()), ex=LIST_SECONDS)
+                products = data.item_ids[row[row >= 0]].tolist()
+                pipe.set(user_key(int(data.user_ids[user])), json.dumps(products), ex=LIST_SECONDS)
             await pipe.execute()
     return len(users)
 

@@ -4,6 +4,7 @@ models compared on the seeded demo marketplace, whose buyers' hidden tastes are 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from recommender.metrics import all_metrics
 from recommender.models import EASE, ItemKNN, Popularity, PureSVD
 from recommender.serving import diversify
 from recommender.training import train
+from recommender.worker import Worker
 from tests.conftest import sign_up
 
 
@@ -165,3 +167,32 @@ async def test_trained_lists_serve_each_buyer_only_what_they_can_buy_now(
     assert (await client.get("/recommendations/trending")).json()["source"] == "trending"
     newcomer = await sign_up(client, "newcomer@example.com")
     assert (await newcomer.get("/me/recommendations")).json()["source"] == "trending"
+
+
+async def test_the_worker_reranks_a_browsing_buyer_and_pushes_the_new_list(
+    db: asyncpg.Connection, settings: Settings, tmp_path: Path
+) -> None:
+    await seed(db, "tiny", 2, quiet=True)
+    pool = await create_pool(settings.database_url, 1, 2)
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        worker = Worker(pool, redis, tmp_path)
+        await worker.load_or_train()  # no model yet: it trains one
+        worker.last_id = await db.fetchval("SELECT max(id) FROM interactions")
+        buyer = int((await redis.keys("recs:user:*"))[0].rsplit(":", 1)[1])
+        before = json.loads(await redis.get(f"recs:user:{buyer}"))
+        viewed = before[0]  # the buyer now looks at what the model liked best for them, and at a cart add
+        await db.execute(
+            "INSERT INTO interactions (kind, user_id, product_id) VALUES ('view', $1, $2), ('cart', $1, $2)",
+            buyer,
+            viewed,
+        )
+        assert await worker.follow() == 1
+        after = json.loads(await redis.get(f"recs:user:{buyer}"))
+    finally:
+        await redis.aclose()
+        await pool.close()
+    assert viewed not in after and after != before
+    event = await db.fetchrow("SELECT topic, payload FROM events WHERE type = 'recommendations.updated'")
+    assert event["topic"] == f"user:{buyer}:recommendations"
+    assert event["payload"] == {"product_ids": after[:10], "model": worker.version}

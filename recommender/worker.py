@@ -1,0 +1,142 @@
+"""The recommender worker: a process of its own, so numpy work never runs on a web worker's event loop.
+
+- It serves from the newest trained model under `<data dir>/models/`, training one first if there is none,
+  and retrains every `retrain_minutes`, swapping the new model in when it is ready (training runs in a
+  thread; the old model keeps serving meanwhile).
+- Every `poll_seconds` it reads the views and cart additions recorded since its last look. For each buyer who
+  browsed, it ranks again from the buyer's history plus this session (recent items weigh `SESSION_WEIGHT`
+  times a view), stores the list serving reads, and appends `recommendations.updated` to the buyer's
+  `user:<id>:recommendations` topic, so a buyer watching the feed sees the list change while browsing.
+
+Interactions are read by id. Ids are handed out before commit, so a view committed out of order may be
+missed here; it still counts at the next training."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import joblib
+import numpy as np
+from redis.asyncio import Redis
+from scipy import sparse
+
+from marketplace.core.events import append_events
+from recommender import queries as q
+from recommender.serving import CANDIDATES, user_key
+from recommender.training import LIST_SECONDS, train
+
+log = logging.getLogger(__name__)
+
+SESSION_WEIGHT = {"view": 3.0, "cart": 8.0}
+PUSHED = 10  # products named in the live event; the stored list is longer
+
+
+def latest_artefact(data_dir: Path) -> Path | None:
+    versions = sorted((Path(data_dir) / "models").glob("*/model.joblib"))
+    return versions[-1] if versions else None
+
+
+class Worker:
+    def __init__(
+        self, db: asyncpg.Pool, redis: Redis, data_dir: Path, retrain_minutes: float = 60, poll_seconds: float = 0.25
+    ) -> None:
+        self.db, self.redis, self.data_dir = db, redis, Path(data_dir)
+        self.retrain_minutes, self.poll_seconds = retrain_minutes, poll_seconds
+        self.artefact: dict[str, Any] | None = None
+        self.version = ""
+        self.last_id = 0
+
+    async def run(self) -> None:
+        await self.load_or_train()
+        self.last_id = await self.db.fetchval(q.LAST_INTERACTION)
+        tasks = [asyncio.create_task(self._retrain_forever()), asyncio.create_task(self._follow_forever())]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def load_or_train(self) -> None:
+        path = latest_artefact(self.data_dir)
+        if path is None:
+            await train(self.db, self.redis, self.data_dir, progress=False)
+            path = latest_artefact(self.data_dir)
+        self.artefact = await asyncio.to_thread(joblib.load, path)
+        self.version = path.parent.name
+        self.items = {int(p): i for i, p in enumerate(self.artefact["item_ids"])}
+        self.users = {int(u): i for i, u in enumerate(self.artefact["user_ids"])}
+        log.info("recommender worker: serving model %s", self.version)
+
+    async def _retrain_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.retrain_minutes * 60)
+            try:
+                await train(self.db, self.redis, self.data_dir, progress=False)
+                await self.load_or_train()
+            except (asyncpg.PostgresError, OSError, ValueError) as exc:
+                log.warning("recommender worker: retraining failed, keeping %s: %s", self.version, exc)
+
+    async def _follow_forever(self) -> None:
+        while True:
+            try:
+                await self.follow()
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("recommender worker: following interactions failed: %s", exc)
+            await asyncio.sleep(self.poll_seconds)
+
+    async def follow(self) -> int:
+        """Re-rank for every buyer who browsed since the last look; returns how many buyers were updated."""
+        rows = await self.db.fetch(q.NEW_INTERACTIONS, self.last_id, 5000)
+        if not rows:
+            return 0
+        self.last_id = rows[-1]["id"]
+        session: dict[int, dict[int, float]] = {}
+        for row in rows:
+            if (item := self.items.get(row["product_id"])) is not None:
+                weights = session.setdefault(row["user_id"], {})
+                weights[item] = weights.get(item, 0.0) + SESSION_WEIGHT[row["kind"]]
+        if not session:
+            return 0
+        buyers = list(session)
+        ranked = await asyncio.to_thread(self._rank, buyers, [session[b] for b in buyers])
+        product_ids = self.artefact["item_ids"]
+        lists = {b: product_ids[r[r >= 0]].tolist() for b, r in zip(buyers, ranked, strict=True)}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for buyer, products in lists.items():
+                pipe.set(user_key(buyer), json.dumps(products), ex=LIST_SECONDS)
+            await pipe.execute()
+        events = [
+            (
+                f"user:{buyer}:recommendations",
+                "recommendations.updated",
+                {"product_ids": ids[:PUSHED], "model": self.version},
+            )
+            for buyer, ids in lists.items()
+        ]
+        async with self.db.acquire() as conn, conn.transaction():
+            await append_events(conn, events)
+        return len(lists)
+
+    def _rank(self, buyers: list[int], sessions: list[dict[int, float]]) -> np.ndarray:
+        """Each buyer's trained history plus this session's items, ranked by the model (numpy, in a thread)."""
+        model = self.artefact["model"]
+        n_items = len(self.artefact["item_ids"])
+        rows, cols, values = [], [], []
+        for n, weights in enumerate(sessions):
+            for item, weight in weights.items():
+                rows.append(n)
+                cols.append(item)
+                values.append(weight)
+        histories = sparse.csr_matrix((values, (rows, cols)), shape=(len(buyers), n_items), dtype=np.float32)
+        known = [(n, self.users[b]) for n, b in enumerate(buyers) if b in self.users]
+        if known:
+            past = sparse.lil_matrix((len(buyers), n_items), dtype=np.float32)
+            for n, user in known:
+                past[n] = model.seen_[user]
+            histories = histories + past.tocsr()
+        return model.recommend_histories(histories, CANDIDATES)
