@@ -20,7 +20,13 @@ from marketplace.search.service import card
 from recommender import queries as q
 
 PER_VENDOR = 3
-CANDIDATES = 100  # ids read from a stored list before filtering
+CANDIDATES = 100  # ids a stored list keeps
+
+
+# Ids looked up per request: enough that filtering (bought, sold out, taken down) and the per-shop limit still
+# leave a full list, few enough that the one query stays small.
+def lookups(limit: int) -> int:
+    return 4 * limit + 10
 
 
 def user_key(user_id: int) -> str:
@@ -58,8 +64,8 @@ def diversify(cards: list[ProductCard], limit: int, per_vendor: int = PER_VENDOR
     return (chosen + held)[:limit]
 
 
-async def _cards(db: asyncpg.Pool, ids: list[int], buyer_id: int) -> list[ProductCard]:
-    return [card(r) for r in await db.fetch(q.CARDS, ids[:CANDIDATES], buyer_id)]
+async def _cards(db: asyncpg.Pool, ids: list[int], buyer_id: int, limit: int) -> list[ProductCard]:
+    return [card(r) for r in await db.fetch(q.CARDS, ids[: lookups(limit)], buyer_id)]
 
 
 async def _model(redis: Redis) -> str | None:
@@ -70,7 +76,7 @@ async def for_buyer(db: asyncpg.Pool, redis: Redis, buyer_id: int, limit: int) -
     stored = await redis.get(user_key(buyer_id))
     if stored is None:  # a new or quiet buyer: what is trending
         return await trending(db, redis, None, limit, buyer_id)
-    cards = await _cards(db, json.loads(stored), buyer_id)
+    cards = await _cards(db, json.loads(stored), buyer_id, limit)
     return Recommendations("personal", await _model(redis), diversify(cards, limit))
 
 
@@ -81,7 +87,7 @@ async def similar(db: asyncpg.Pool, redis: Redis, product_id: int, limit: int, b
         result = await trending(db, redis, category, limit + 1, buyer_id)
         return Recommendations(result.source, result.model, [c for c in result.items if c.id != product_id][:limit])
     ids = [i for i in json.loads(stored) if i != product_id]
-    return Recommendations("similar", await _model(redis), diversify(await _cards(db, ids, buyer_id), limit))
+    return Recommendations("similar", await _model(redis), diversify(await _cards(db, ids, buyer_id, limit), limit))
 
 
 async def trending(
@@ -96,4 +102,4 @@ async def trending(
             "best_selling",
             None,
         )
-    return Recommendations(source, model, diversify(await _cards(db, ids, buyer_id), limit))
+    return Recommendations(source, model, diversify(await _cards(db, ids, buyer_id, limit), limit))
