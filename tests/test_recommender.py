@@ -179,8 +179,9 @@ async def test_the_worker_reranks_a_browsing_buyer_and_pushes_the_new_list(
         worker = Worker(pool, redis, tmp_path)
         await worker.load_or_train()  # no model yet: it trains one
         worker.last_id = await db.fetchval("SELECT max(id) FROM interactions")
-        buyer = int((await redis.keys("recs:user:*"))[0].rsplit(":", 1)[1])
+        buyer, other = (int(key.rsplit(":", 1)[1]) for key in (await redis.keys("recs:user:*"))[:2])
         before = json.loads(await redis.get(f"recs:user:{buyer}"))
+        others_before = await redis.get(f"recs:user:{other}")
         viewed = before[0]  # the buyer now looks at what the model liked best for them, and at a cart add
         await db.execute(
             "INSERT INTO interactions (kind, user_id, product_id) VALUES ('view', $1, $2), ('cart', $1, $2)",
@@ -189,6 +190,7 @@ async def test_the_worker_reranks_a_browsing_buyer_and_pushes_the_new_list(
         )
         assert await worker.follow() == 1
         after = json.loads(await redis.get(f"recs:user:{buyer}"))
+        assert await redis.get(f"recs:user:{other}") == others_before  # one buyer's browsing shapes only their list
     finally:
         await redis.aclose()
         await pool.close()
