@@ -4,6 +4,7 @@ interactions and print a comparison table."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg
 import click
@@ -11,6 +12,7 @@ import pandas as pd
 
 from marketplace.settings import Settings, load_settings
 from recommender.data import from_frame, load_frame
+from recommender.datasets import movielens_100k
 from recommender.evaluate import evaluate, split_last, split_random
 from recommender.models import EASE, ItemKNN, Popularity, PureSVD
 from recommender.training import Trained, train
@@ -26,6 +28,8 @@ def recommender(ctx: click.Context) -> None:
 
 
 @recommender.command(name="evaluate")
+@click.option("--dataset", type=click.Choice(["marketplace", "ml-100k"]), default="marketplace", show_default=True,
+              help="this marketplace's interactions, or MovieLens 100K (ratings of 4 and 5 as positives)")  # fmt: skip
 @click.option("--split", type=click.Choice(["random", "last"]), default="random", show_default=True,
               help="random: a share of each buyer's items held out; last: each buyer's latest item")  # fmt: skip
 @click.option("--k", default=10, show_default=True, help="list length the metrics look at")
@@ -35,17 +39,22 @@ def recommender(ctx: click.Context) -> None:
 @click.option("--factors", default=64, show_default=True, help="PureSVD's factors")
 @click.pass_obj
 def evaluate_command(
-    settings: Settings, split: str, k: int, half_life: float, l2: float, neighbours: int, factors: int
+    settings: Settings, dataset: str, split: str, k: int, half_life: float, l2: float, neighbours: int, factors: int
 ) -> None:
     """Fit every model on part of the interactions and rank the rest: precision, recall, NDCG, MAP, hit
     rate and coverage at K, and fit time."""
     from marketplace.cli import _servers
 
-    with _servers(settings, need_redis=False) as ready:
-        frame = asyncio.run(_frame(ready.database_url))
-    if frame.empty:
-        raise click.ClickException("no interactions yet: seed the demo (marketplace seed) or browse a little")
-    data = from_frame(frame, kind="kind", half_life_days=half_life)
+    if dataset == "ml-100k":
+        ratings = movielens_100k(Path(settings.data_dir) / "datasets")
+        frame = ratings[ratings["rating"] >= 4]
+        data = from_frame(frame)
+    else:
+        with _servers(settings, need_redis=False) as ready:
+            frame = asyncio.run(_frame(ready.database_url))
+        if frame.empty:
+            raise click.ClickException("no interactions yet: seed the demo (marketplace seed) or browse a little")
+        data = from_frame(frame, kind="kind", half_life_days=half_life)
     train, test = split_random(data.matrix) if split == "random" else split_last(frame, data)
     models = {"popularity": Popularity(), "itemknn": ItemKNN(neighbours=neighbours), "ease": EASE(l2=l2),
               "puresvd": PureSVD(factors=factors)}  # fmt: skip
