@@ -67,9 +67,11 @@ def training(size: str) -> None:
     print(f"rank one buyer (the worker's step, {name}): {percentiles(ms)}")
 
 
-def serving_latency(requests: int) -> None:
-    with served(1) as (database_url, redis_url, _):
+def served_figures(requests: int, views: int) -> None:
+    """Serving and pushing, against one served tiny demo (embedded servers start once per process)."""
+    with served(1) as (database_url, redis_url, url):
         asyncio.run(_serve(database_url, redis_url, requests))
+        asyncio.run(_push(database_url, redis_url, url, views))
 
 
 async def _serve(database_url: str, redis_url: str, requests: int) -> None:
@@ -91,15 +93,10 @@ async def _serve(database_url: str, redis_url: str, requests: int) -> None:
           f"  ({verdict} 5 ms at p99)")  # fmt: skip
 
 
-def push_latency(views: int) -> None:
+async def _push(database_url: str, redis_url: str, url: str, views: int) -> None:
     """A buyer browses product pages while watching their recommendations topic: time from the page view's
     request to the `recommendations.updated` event on the socket (recorder flush, worker poll, ranking,
     outbox, relay, socket)."""
-    with served(1) as (database_url, redis_url, url):
-        asyncio.run(_push(database_url, redis_url, url, views))
-
-
-async def _push(database_url: str, redis_url: str, url: str, views: int) -> None:
     db = await create_pool(database_url, 1, 4)
     redis = redis_client(redis_url, decode_responses=True)
     worker = Worker(db, redis, Path(tempfile.mkdtemp(prefix="bench-recommender-")))  # trains afresh
@@ -140,8 +137,7 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=30)
     args = parser.parse_args()
     training(args.size)
-    serving_latency(args.requests)
-    push_latency(args.views)
+    served_figures(args.requests, args.views)
 
 
 if __name__ == "__main__":
