@@ -1,1 +1,2 @@
-"""Sales metrics, customer segments, cohorts and lifetime value for marketers, vendors and admins."""
+"""Analytics: customer lifetime value (clv.py: BG/NBD and Gamma-Gamma, checked against CDNOW); sales
+metrics, RFM, clusters, cohorts and campaigns are still to come."""
