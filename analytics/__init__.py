@@ -1,2 +1,3 @@
-"""Analytics: customer lifetime value (clv.py: BG/NBD and Gamma-Gamma, checked against CDNOW); sales
-metrics, RFM, clusters, cohorts and campaigns are still to come."""
+"""Analytics: RFM scores and segments (rfm.py), behavioural clusters (clusters.py) and customer lifetime value
+(clv.py: BG/NBD and Gamma-Gamma, checked against CDNOW). Sales metrics, cohorts, stored segments and
+campaigns are still to come."""
