@@ -1,3 +1,3 @@
-"""Analytics: RFM scores and segments (rfm.py), behavioural clusters (clusters.py) and customer lifetime value
-(clv.py: BG/NBD and Gamma-Gamma, checked against CDNOW). Sales metrics, cohorts, stored segments and
-campaigns are still to come."""
+"""Analytics: RFM scores and segments (rfm.py), behavioural clusters (clusters.py), acquisition cohorts and
+churn (cohorts.py), and customer lifetime value (clv.py: BG/NBD and Gamma-Gamma, checked against CDNOW).
+Sales metrics, stored segments and campaigns are still to come."""

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.clusters import cluster, describe
+from analytics.cohorts import churn_rate, retention
 from analytics.rfm import SEGMENTS, quintile, rfm, segment
 
 
@@ -50,3 +51,22 @@ def test_clusters_find_the_groups_in_the_data_and_say_what_they_are() -> None:
     loyal = found.descriptions[found.labels[0]]
     assert "recent" in loyal and "frequent" in loyal and "big spenders" in loyal
     assert describe(pd.Series({"recency_days": 0.1, "frequency": -0.2})) == "average on every count"
+
+
+def test_cohorts_and_churn_on_hand_worked_orders() -> None:
+    at = pd.to_datetime
+    orders = pd.DataFrame(
+        {
+            "buyer_id": [1, 1, 1, 2, 2, 3, 4],
+            "created_at": at(
+                ["2026-01-05", "2026-02-10", "2026-03-01", "2026-01-20", "2026-03-15", "2026-02-02", "2026-02-25"],
+                utc=True,
+            ),
+        }
+    )
+    table = retention(orders)
+    january, february = pd.Period("2026-01", "M"), pd.Period("2026-02", "M")
+    assert table.loc[january].tolist() == [1.0, 0.5, 1.0]  # buyers 1 and 2; month 1: only 1; month 2: both
+    assert table.loc[february, 0] == 1.0 and table.loc[february, 1] == 0.0  # buyers 3 and 4 never came back
+    # Active at 1 March (an order in the 90 days before): all four; ordered in March: 1 and 2.
+    assert churn_rate(orders, at("2026-03-01", utc=True), at("2026-04-01", utc=True)) == 0.5

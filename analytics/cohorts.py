@@ -1,0 +1,33 @@
+"""Monthly acquisition cohorts: customers grouped by the month of their first order, and for each later month
+the share of the cohort that ordered in it (month 0 is always 1.0).
+
+Churn: a customer has churned when they have not ordered for `CHURN_DAYS` (90); the churn rate of a period
+is the share of customers active at its start (an order in the `CHURN_DAYS` before it) who churned by its
+end, that is, who did not order during it."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+CHURN_DAYS = 90
+
+
+def retention(orders: pd.DataFrame, customer: str = "buyer_id", at: str = "created_at") -> pd.DataFrame:
+    """Rows: cohort month; columns: months since the first order; values: share of the cohort ordering."""
+    months = orders[at].dt.tz_localize(None).dt.to_period("M")
+    frame = pd.DataFrame({"customer": orders[customer].to_numpy(), "month": months.to_numpy()})
+    first = frame.groupby("customer")["month"].transform("min")
+    frame["cohort"] = first
+    frame["age"] = (frame["month"] - first).apply(lambda offset: offset.n)
+    active = frame.drop_duplicates(["customer", "age"]).groupby(["cohort", "age"]).size().unstack(fill_value=0)
+    return active.div(active[0], axis=0)
+
+
+def churn_rate(orders: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, customer: str = "buyer_id",
+               at: str = "created_at", churn_days: int = CHURN_DAYS) -> float:  # fmt: skip
+    """Of the customers active at `start` (an order in the `churn_days` before it), the share with no order
+    between `start` and `end`."""
+    before = orders[(orders[at] >= start - pd.Timedelta(days=churn_days)) & (orders[at] < start)][customer]
+    during = set(orders[(orders[at] >= start) & (orders[at] < end)][customer])
+    active = set(before)
+    return len(active - during) / len(active) if active else 0.0
