@@ -13,57 +13,19 @@ import argparse
 import asyncio
 import os
 import random
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import asyncpg
-import httpx
 
 from benchmarks.http_load import Result, run
+from loadtest.server import Server
 from marketplace.core.db import init_connection, migrate
 from marketplace.embedded import embedded_servers
 from marketplace.seed.loader import seed
 from marketplace.seed.vocabulary import BRANDS, TREE
 
 DATA_DIR = Path(".data/bench")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """One uvicorn worker in its own process, as `marketplace serve` would run it."""
-
-    def __init__(
-        self, target: str, env: dict[str, str], factory: bool, workers: int = 1, port: int = 0, keep_alive: int = 5
-    ) -> None:
-        self.port = port or free_port()
-        args = [sys.executable, "-m", "uvicorn", target, "--port", str(self.port), "--log-level", "warning"]
-        args += ["--timeout-keep-alive", str(keep_alive)]
-        args += ["--workers", str(workers)]
-        args += ["--no-access-log", "--loop", "uvloop", "--http", "httptools"] + (["--factory"] if factory else [])
-        self.proc = subprocess.Popen(args, env={**os.environ, **env})
-
-    def __enter__(self) -> Server:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *_: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 async def prepare(database_url: str, size: str) -> tuple[list[str], list[str]]:

@@ -31,8 +31,8 @@ import click
 import httpx
 from redis.asyncio import Redis
 
-from benchmarks.catalog import Server, free_port
 from loadtest.invariants import Check, check_flash_sale
+from loadtest.server import Server, free_port
 from marketplace.accounts.tokens import access_token
 from marketplace.core.db import init_connection, migrate
 from marketplace.embedded import embedded_servers, remove_dead_runs
