@@ -7,6 +7,8 @@ import random
 
 from locust import HttpUser, between, task
 
+from loadtest.recording import results_on_quit
+
 WORDS = ["kettle", "lamp", "shoe", "jacket", "mug", "chair", "kettel", "garden", "blue", "wool", "tea", "desk"]
 SORTS = ["relevance", "price_asc", "price_desc", "newest", "rating"]
 
@@ -38,3 +40,6 @@ class Visitor(HttpUser):
     @task(1)
     def flash_sales(self) -> None:
         self.client.get("/flash-sales", name="GET /flash-sales")
+
+
+results_on_quit(dict)

@@ -1,8 +1,15 @@
-"""Locust: a flash-sale crowd. Every simulated buyer (one of the buyers the runner prepared) arrives before
-the sale opens and looks at its countdown page, waits for the start (as a countdown page makes people do),
-tries to buy one unit within the first LOADTEST_SPREAD seconds, and if admitted pays at once through the
-sandbox gateway, then leaves. The last buyer to leave ends the run. Outcomes and accepted checkouts go to
-LOADTEST_RESULTS at the end, for the runner to check against the database."""
+"""Locust: a flash-sale crowd. Every simulated buyer (one of the buyers the runner prepared, taken in turn)
+arrives before the sale opens and looks at its countdown page, waits for the start (as a countdown page makes
+people do), tries to buy one unit within the first LOADTEST_SPREAD seconds with an Idempotency-Key, and if
+admitted pays at once: starts a sandbox card payment and has the gateway's signed callback delivered to the
+webhook, as tests/test_payments.py does. Then it leaves; the last buyer to leave ends the run.
+
+A share of the crowd (LOADTEST_GREEDY) is greedy: once admitted, it sends the same request again, as a client
+retrying after a lost answer does, and must get the same checkout back; then it keeps buying with new keys
+until refused, one attempt past its limit at most, and must be refused.
+
+Each Locust process writes its outcomes, the accepted checkouts and the status codes it saw to
+LOADTEST_RESULTS/results-<pid>.json at the end, for the runner to check against the database."""
 
 from __future__ import annotations
 
@@ -16,19 +23,28 @@ from collections import Counter
 from typing import Any
 
 import gevent
-from locust import constant, events, task
+from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
+
+from loadtest.recording import results_on_quit
+from marketplace.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 
 with open(os.environ["LOADTEST_BUYERS"]) as file:
     BUYERS: list[list[Any]] = json.load(file)  # [buyer id, access token, address id]
 SALE = int(os.environ["LOADTEST_SALE"])
+LIMIT = int(os.environ.get("LOADTEST_LIMIT", "1"))
 STARTS_AT = float(os.environ["LOADTEST_STARTS_AT"])  # epoch seconds
 SPREAD = float(os.environ.get("LOADTEST_SPREAD", "1"))
+GREEDY = float(os.environ.get("LOADTEST_GREEDY", "0"))
+GATEWAY = SandboxGateway(os.environ["LOADTEST_WEBHOOK_SECRET"])
+PURCHASE = "POST /flash-sales/{id}/purchase"
+
 _next_buyer = itertools.count()
 _finished = itertools.count(1)
 outcomes: Counter[str] = Counter()
 accepted: list[list[int]] = []  # [buyer id, checkout id, paid (0/1)]
+window = [float("inf"), 0.0]  # first purchase attempt sent, last one answered (epoch seconds)
 
 
 class FlashBuyer(FastHttpUser):
@@ -42,46 +58,79 @@ class FlashBuyer(FastHttpUser):
             raise StopUser
         self.buyer_id, token, self.address_id = BUYERS[index]
         self.auth = {"Authorization": f"Bearer {token}"}
+        self.greedy = random.Random(index).random() < GREEDY
 
     @task
     def buy(self) -> None:
         self.client.get(f"/flash-sales/{SALE}", headers=self.auth, name="GET /flash-sales/{id}")
         gevent.sleep(max(0.0, STARTS_AT - time.time()) + random.uniform(0, SPREAD))
-        body = {"address_id": self.address_id, "quantity": 1}
-        headers = self.auth | {"Idempotency-Key": str(uuid.uuid4())}
-        with self.client.post(
-            f"/flash-sales/{SALE}/purchase", json=body, headers=headers, name="POST purchase", catch_response=True
-        ) as r:
-            if r.status_code == 201:
-                outcome, checkout_id = "admitted", r.json()["id"]
-            elif r.status_code in (409, 429):  # a refusal is the right answer for most of the crowd
-                outcome, checkout_id = r.json().get("reason", "rate_limited"), None
-            else:
-                outcome, checkout_id = f"http {r.status_code}", None
-                r.failure(f"unexpected {r.status_code}: {(r.text or str(r.error))[:200]}")
-            if not outcome.startswith("http"):
-                r.success()
-        outcomes[outcome] += 1
-        if checkout_id is not None:
+        for attempt in range(LIMIT + 1 if self.greedy else 1):
+            key = str(uuid.uuid4())
+            checkout_id = self._purchase(key, past_limit=attempt == LIMIT)
+            if checkout_id is None:
+                break
+            if self.greedy and attempt == 0:
+                self._replay(key, checkout_id)
             accepted.append([self.buyer_id, checkout_id, int(self._pay(checkout_id))])
         raise StopUser
 
+    def _purchase(self, key: str, past_limit: bool) -> int | None:
+        """One attempt; the checkout's id when admitted. Refusals are right answers, except a buyer admitted
+        past the limit."""
+        body = {"address_id": self.address_id, "quantity": 1}
+        window[0] = min(window[0], time.time())
+        headers = self.auth | {"Idempotency-Key": key}
+        with self.client.post(
+            f"/flash-sales/{SALE}/purchase", json=body, headers=headers, name=PURCHASE, catch_response=True
+        ) as r:
+            window[1] = max(window[1], time.time())
+            checkout_id = None
+            if r.status_code == 201:
+                outcome, checkout_id = "admitted past the limit" if past_limit else "admitted", r.json()["id"]
+            elif r.status_code in (409, 429):
+                outcome = (r.json() if r.text else {}).get("reason") or f"http {r.status_code}"
+            else:
+                outcome = f"http {r.status_code}"
+            if outcome in ("admitted", "sold_out", "limit_reached", "rate_limited", "http 429"):
+                r.success()
+            else:
+                r.failure(f"{outcome}: {(r.text or str(r.error))[:200]}")
+        outcomes[outcome] += 1
+        return checkout_id
+
+    def _replay(self, key: str, checkout_id: int) -> None:
+        body = {"address_id": self.address_id, "quantity": 1}
+        headers = self.auth | {"Idempotency-Key": key}
+        with self.client.post(
+            f"/flash-sales/{SALE}/purchase", json=body, headers=headers, name=f"{PURCHASE} (retry)", catch_response=True
+        ) as r:
+            same = r.status_code == 201 and r.json()["id"] == checkout_id
+            outcomes["retry answered with the same checkout" if same else "retry answered otherwise"] += 1
+            if not same:
+                r.failure(f"a retry got {r.status_code} {(r.text or '')[:200]}, not checkout {checkout_id}")
+
     def _pay(self, checkout_id: int) -> bool:
         r = self.client.post(
-            f"/checkouts/{checkout_id}/payments", json={}, headers=self.auth, name="POST /checkouts/{id}/payments"
+            f"/checkouts/{checkout_id}/payments",
+            json={"method": "sandbox"},
+            headers=self.auth | {"Idempotency-Key": str(uuid.uuid4())},
+            name="POST /checkouts/{id}/payments",
         )
         if r.status_code != 201:
             return False
-        ref = r.json()["payment"]["provider_ref"]
-        r = self.client.post(f"/sandbox-gateway/{ref}/approve", name="POST gateway approve")
+        payment = r.json()["payment"]
+        body, signature = GATEWAY.callback(payment["provider_ref"], payment["amount"], payment["currency"])
+        r = self.client.post(
+            "/payments/webhooks/sandbox",
+            data=body,
+            headers={SIGNATURE_HEADER: signature, "content-type": "application/json"},
+            name="POST /payments/webhooks/sandbox",
+        )
         return r.status_code == 200 and r.json().get("outcome") == "applied"
 
     def on_stop(self) -> None:
         if next(_finished) >= len(BUYERS):  # everyone has had their turn: end the run now
-            gevent.spawn_later(2, self.environment.runner.quit)
+            gevent.spawn_later(1, self.environment.runner.quit)
 
 
-@events.quitting.add_listener
-def _write_results(environment: Any, **_: Any) -> None:
-    with open(os.environ["LOADTEST_RESULTS"], "w") as file:
-        json.dump({"outcomes": outcomes, "accepted": accepted}, file)
+results_on_quit(lambda: {"outcomes": outcomes, "accepted": accepted, "window": window})

@@ -43,8 +43,16 @@ async def check_flash_sale(
         " (SELECT 1 FROM payments p WHERE p.checkout_id = o.checkout_id AND p.status = 'succeeded')",
         orders,
     )
+    ledger = await conn.fetchrow(
+        "SELECT coalesce(sum(-m.delta) FILTER (WHERE m.order_id = ANY($2::bigint[])), 0)::int AS sold,"
+        " (SELECT on_hand FROM stock_movements WHERE sku_id = $1 ORDER BY id DESC LIMIT 1) AS last_on_hand"
+        " FROM stock_movements m WHERE m.sku_id = $1",
+        sale["sku_id"],
+        orders,
+    )
     in_db = {line["checkout_id"]: line for line in live}
-    missing = [c for _, c, _ in accepted if c not in in_db]
+    missing = [c for buyer, c, _ in accepted if c not in in_db or in_db[c]["buyer_id"] != buyer]
+    twice = len(accepted) - len({c for _, c, _ in accepted})
     accepted_paid = [c for _, c, was_paid in accepted if was_paid]
     unpaid_accepted = [c for c in accepted_paid if in_db.get(c) is None or in_db[c]["status"] == "pending_payment"]
     wrong_price = [line["order_id"] for line in live if line["unit_price"] != sale["sale_price"]]
@@ -65,9 +73,20 @@ async def check_flash_sale(
             f"reserved {sku['reserved']} ({held - paid} unpaid)",
         ),
         Check("every paid order has its stock movement", unmoved == 0, f"{unmoved} of {len(orders)} without"),
+        Check(
+            "stock ledger matches the shelf",
+            ledger["sold"] == paid and ledger["last_on_hand"] in (None, sku["on_hand"]),
+            f"movements of the paid orders take {ledger['sold']} units ({paid} paid); the last movement leaves "
+            f"{ledger['last_on_hand']} on hand, the shelf has {sku['on_hand']}",
+        ),
         Check("every paid order has its payment", unpaid == 0, f"{unpaid} of {len(orders)} without"),
         Check("every sale at the sale price", not wrong_price, f"{len(wrong_price)} lines at another price"),
-        Check("every accepted purchase is present", not missing, f"{len(accepted)} accepted, {len(missing)} missing"),
+        Check(
+            "every accepted purchase is present, the buyer's own",
+            not missing,
+            f"{len(accepted)} accepted, {len(missing)} missing or another buyer's",
+        ),
+        Check("no checkout accepted twice", twice == 0, f"{twice} checkouts handed out more than once"),
         Check("every accepted payment is applied", not unpaid_accepted, f"{len(unpaid_accepted)} not applied"),
         Check(
             "gate agrees with the database",

@@ -14,10 +14,11 @@ import time
 from datetime import datetime
 from typing import Any
 
-import gevent
 import websocket
-from locust import User, between, events, task
+from locust import User, between, task
 from locust.contrib.fasthttp import FastHttpUser
+
+from loadtest.recording import results_on_quit
 
 with open(os.environ["LOADTEST_SETUP"]) as file:
     SETUP: dict[str, Any] = json.load(file)  # vendors: [[vendor id, token]], buyers: [[id, token, address]], skus
@@ -70,8 +71,4 @@ class Shopper(FastHttpUser):
         self.client.post("/checkouts", json={"address_id": self.address_id}, headers=self.auth, name="POST /checkouts")
 
 
-@events.quitting.add_listener
-def _write_results(environment: Any, **_: Any) -> None:
-    gevent.sleep(0)
-    with open(os.environ["LOADTEST_RESULTS"], "w") as file:
-        json.dump(sockets, file)
+results_on_quit(lambda: {"sockets": sockets})
