@@ -1,7 +1,7 @@
 """What every scenario's Locust process records besides Locust's own statistics: the status code of every
 request (so the runner counts server errors exactly, not from failure messages) and the scenario's results,
 written per process to LOADTEST_RESULTS/results-<pid>.json when Locust quits. The runner merges the files
-(`merged`)."""
+(`merged`), without importing Locust: importing it patches the standard library for gevent."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from locust import events
-
 statuses: Counter[str] = Counter()  # "<request name> <status code>"; 0 is no answer at all
 
 
 def results_on_quit(results: Callable[[], dict[str, Any]]) -> None:
     """Record status codes, and write `results()` (JSON-able) with them when this Locust process quits."""
+    from locust import events
 
     @events.request.add_listener
     def _count_status(name: str, response: Any = None, **_: Any) -> None:

@@ -235,4 +235,11 @@ def _add_recommender() -> None:
     main.add_command(recommender)
 
 
+def _add_loadtest() -> None:
+    from loadtest.runner import main as loadtest
+
+    main.add_command(loadtest, "loadtest")
+
+
 _add_recommender()
+_add_loadtest()
