@@ -3,7 +3,8 @@
     python -m loadtest flash-sale [--buyers 5000] [--units 500] [--limit 1] [--spawn-rate 1000] [--spread 1]
     python -m loadtest browse [--users 200] [--seconds 30]
     python -m loadtest vendors [--sockets 500] [--shoppers 20] [--seconds 30]
-    (each also takes --workers 2, --size tiny and --out DIR; `marketplace loadtest ...` is the same command)
+    (each also takes --workers 2, --size (tiny; small for browse) and --out DIR; `marketplace loadtest ...`
+    is the same command)
 
 Each run starts embedded PostgreSQL and Valkey under `.data/loadtest/<pid>` (removed afterwards), seeds the
 demo, serves the app with uvicorn in its own process, prepares the scenario (buyers made in SQL with
@@ -59,16 +60,20 @@ def main() -> None:
     """Locust load tests against a freshly seeded marketplace, with invariant checks."""
 
 
-def common(command: Any) -> Any:
-    """The options every scenario takes."""
-    command = click.option("--workers", default=2, show_default=True, help="uvicorn workers")(command)
-    command = click.option(
-        "--size", default="tiny", show_default=True, type=click.Choice(["tiny", "small", "medium", "large"]),
-        help="demo marketplace to seed first",
-    )(command)  # fmt: skip
-    return click.option(
-        "--out", type=click.Path(file_okay=False, path_type=Path), help="report directory [loadtest/reports/...]"
-    )(command)
+def common(size: str) -> Any:
+    """The options every scenario takes; `size` is the scenario's default demo size."""
+
+    def options(command: Any) -> Any:
+        command = click.option("--workers", default=2, show_default=True, help="uvicorn workers")(command)
+        command = click.option(
+            "--size", default=size, show_default=True, type=click.Choice(["tiny", "small", "medium", "large"]),
+            help="demo marketplace to seed first",
+        )(command)  # fmt: skip
+        return click.option(
+            "--out", type=click.Path(file_okay=False, path_type=Path), help="report directory [loadtest/reports/...]"
+        )(command)
+
+    return options
 
 
 @contextmanager
@@ -196,7 +201,7 @@ def finish(out: Path, stats: list[dict[str, Any]], checks: list[Check], figures:
 @click.option("--spread", default=1.0, show_default=True, help="buyers try within this many seconds of the start")
 @click.option("--greedy", default=0.1, show_default=True, help="share of buyers retrying and trying past the limit")
 @click.option("--max-seconds", default=180, show_default=True, help="stop the crowd after this long regardless")
-@common
+@common("tiny")
 def flash_sale(
     buyers: int, units: int, limit: int, spawn_rate: float, spread: float, greedy: float, max_seconds: int,
     workers: int, size: str, out: Path | None,
@@ -243,6 +248,15 @@ def flash_sale(
             figures["orders_units"] == expected,
             f"{figures['orders_units']} units on {figures['orders']} orders, {units} offered, "
             f"{buyers} buyers x {limit}",
+        )
+    )
+    retried = sum(n for outcome, n in outcomes.items() if outcome.startswith("retry"))
+    wrong = outcomes.get("retry answered otherwise", 0)
+    checks.append(
+        Check(
+            "every retry of an accepted purchase (same Idempotency-Key) got its checkout back",
+            wrong == 0,
+            f"{wrong} of {retried} answered otherwise (details in locust_failures.csv)",
         )
     )
     checks += failure_checks(out, results)
@@ -304,7 +318,7 @@ async def _check_sale(
 @main.command()
 @click.option("--users", default=200, show_default=True, help="simultaneous visitors")
 @click.option("--seconds", default=30, show_default=True)
-@common
+@common("small")
 def browse(users: int, seconds: int, workers: int, size: str, out: Path | None) -> None:
     """Visitors browsing and searching the catalog: product lists, searches, product pages."""
     out = report_dir("browse", out)
@@ -319,7 +333,7 @@ def browse(users: int, seconds: int, workers: int, size: str, out: Path | None) 
 @click.option("--sockets", default=500, show_default=True, help="vendor sockets watching their shop's orders")
 @click.option("--shoppers", default=20, show_default=True, help="buyers checking out meanwhile")
 @click.option("--seconds", default=30, show_default=True)
-@common
+@common("tiny")
 def vendors(sockets: int, shoppers: int, seconds: int, workers: int, size: str, out: Path | None) -> None:
     """Vendors holding live order sockets while shoppers check out; every socket must get every order of its
     shop placed while it was subscribed."""
