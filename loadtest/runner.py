@@ -19,6 +19,7 @@ import asyncio
 import csv
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,7 @@ import httpx
 from redis.asyncio import Redis
 from tqdm import tqdm
 
+from loadtest.dbwaits import Waits, sampling
 from loadtest.invariants import Check, check_flash_sale
 from loadtest.recording import merged, server_errors
 from loadtest.server import Server, free_port
@@ -121,17 +123,21 @@ async def make_crowd(conn: asyncpg.Connection, size: int) -> list[tuple[int, str
     return made
 
 
-def run_locust(locustfile: str, url: str, users: int, spawn_rate: float, seconds: int, out: Path, **env: str) -> None:
+def run_locust(locustfile: str, url: str, users: int, spawn_rate: float, seconds: int, out: Path, **env: str) -> float:
+    """Run the scenario headless; returns the CPU seconds Locust used."""
     args = [sys.executable, "-m", "locust", "-f", str(SCENARIOS / locustfile), "--headless", "--host", url]
     args += ["-u", str(users), "-r", str(spawn_rate), "--run-time", f"{seconds}s", "--stop-timeout", "5"]
     args += ["--csv", str(out / "locust"), "--html", str(out / "report.html"), "--only-summary", "--loglevel", "ERROR"]
     for old in out.glob("results-*.json"):
         old.unlink()
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out / "locust.log", "w") as log:  # Locust's own summary and any traceback; ours is printed after
         run = subprocess.run(args, env={**os.environ, "LOADTEST_RESULTS": str(out), **env}, stdout=log, stderr=log)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if run.returncode not in (0, 1) or not (out / "locust_stats.csv").exists():  # 1: some request failed
         click.echo((out / "locust.log").read_text()[-3000:], err=True)
         raise click.ClickException(f"Locust exited with {run.returncode}; its log is {out}/locust.log")
+    return after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
 
 
 def report_dir(scenario: str, out: Path | None = None) -> Path:
@@ -181,6 +187,16 @@ def failure_checks(out: Path, results: dict[str, Any]) -> list[Check]:
     ]
 
 
+def print_load(figures: dict[str, Any], waits: Waits) -> None:
+    """How busy the load generator was, and where the database's sessions spent the run."""
+    click.echo(f"load generator: Locust used {figures['locust_cpu_seconds']:.1f} CPU-seconds "
+               f"in {figures['locust_seconds']:.1f} s")  # fmt: skip
+    click.echo(f"database sessions at work, on average over {waits.samples * waits.interval:.1f} s of activity:")
+    for what, sessions in waits.top():
+        click.echo(f"  {sessions:6.2f}  {what}")
+    figures["database_sessions"] = dict(waits.top(20))
+
+
 def finish(out: Path, stats: list[dict[str, Any]], checks: list[Check], figures: dict[str, Any]) -> None:
     """Print the invariants, write summary.json, and exit 1 if any failed."""
     click.echo("\ninvariants")
@@ -219,7 +235,8 @@ def flash_sale(
         env = {"LOADTEST_BUYERS": str(out / "buyers.json"), "LOADTEST_SALE": str(sale_id)}
         env |= {"LOADTEST_LIMIT": str(limit), "LOADTEST_SPREAD": str(spread), "LOADTEST_GREEDY": str(greedy)}
         env |= {"LOADTEST_STARTS_AT": str(starts_at.timestamp()), "LOADTEST_WEBHOOK_SECRET": WEBHOOK_SECRET}
-        run_locust("flash_sale.py", url, buyers, spawn_rate, max_seconds, out, **env)
+        with sampling(database_url) as waits:
+            locust_cpu = run_locust("flash_sale.py", url, buyers, spawn_rate, max_seconds, out, **env)
         crowd_seconds = time.monotonic() - crowd_started
         results = merged(out)
         checks, figures = asyncio.run(
@@ -234,12 +251,14 @@ def flash_sale(
     figures |= {"attempts": attempts, "attempts_per_second": attempts / burst, "burst_seconds": burst}
     figures |= {"orders_per_second": figures["orders"] / max(figures["span"], 1e-3), "outcomes": outcomes}
     figures |= {"crowd_seconds": crowd_seconds, "wall_seconds": time.monotonic() - started}
+    figures |= {"locust_cpu_seconds": locust_cpu, "locust_seconds": crowd_seconds}
     click.echo(f"\noutcomes: {dict(sorted(outcomes.items()))}")
     click.echo(f"purchase attempts: {attempts} in {burst:.2f} s from the first sent to the last answered: "
                f"{figures['attempts_per_second']:.0f}/s")  # fmt: skip
     click.echo(f"orders: {figures['orders']} ({figures['paid']} paid), {figures['span']:.2f} s from first to last: "
                f"{figures['orders_per_second']:.0f} orders/s; the crowd took {crowd_seconds:.1f} s from arriving "
                f"to the last leaving, the whole run {figures['wall_seconds']:.1f} s")  # fmt: skip
+    print_load(figures, waits)
     expected = min(units, buyers * limit)
     crowd_size = "larger" if buyers * limit >= units else "smaller"
     checks.append(
@@ -322,11 +341,14 @@ async def _check_sale(
 def browse(users: int, seconds: int, workers: int, size: str, out: Path | None) -> None:
     """Visitors browsing and searching the catalog: product lists, searches, product pages."""
     out = report_dir("browse", out)
-    with served(workers, size) as (_, _redis, url):
-        run_locust("browse.py", url, users, max(users // 5, 1), seconds, out)
+    with served(workers, size) as (database_url, _redis, url), sampling(database_url) as waits:
+        locust_cpu = run_locust("browse.py", url, users, max(users // 5, 1), seconds, out)
     stats = read_stats(out)
     print_stats(stats)
-    finish(out, stats, failure_checks(out, merged(out)), {"users": users, "seconds": seconds})
+    figures = {"users": users, "locust_cpu_seconds": locust_cpu, "locust_seconds": seconds}
+    click.echo()
+    print_load(figures, waits)
+    finish(out, stats, failure_checks(out, merged(out)), figures)
 
 
 @main.command()
@@ -342,7 +364,10 @@ def vendors(sockets: int, shoppers: int, seconds: int, workers: int, size: str, 
         asyncio.run(_prepare_shops(database_url, shoppers, out))
         env = {"LOADTEST_SETUP": str(out / "setup.json"), "LOADTEST_SOCKETS": str(sockets)}
         env["LOADTEST_WS"] = url.replace("http", "ws", 1) + "/feed"
-        run_locust("vendors.py", url, sockets + shoppers, max(sockets // 2, shoppers), seconds, out, **env)
+        with sampling(database_url) as waits:
+            locust_cpu = run_locust(
+                "vendors.py", url, sockets + shoppers, max(sockets // 2, shoppers), seconds, out, **env
+            )
         results = merged(out)
         shoppers_made = [buyer[0] for buyer in json.loads((out / "setup.json").read_text())["buyers"]]
         checks, figures = asyncio.run(_check_deliveries(database_url, results.get("sockets", []), shoppers_made))
@@ -350,6 +375,8 @@ def vendors(sockets: int, shoppers: int, seconds: int, workers: int, size: str, 
     print_stats(stats)
     click.echo(f"\norders placed while the sockets listened: {figures['orders']}, "
                f"{figures['orders_per_second']:.1f}/s; deliveries expected: {figures['expected']}")  # fmt: skip
+    figures |= {"locust_cpu_seconds": locust_cpu, "locust_seconds": seconds}
+    print_load(figures, waits)
     finish(out, stats, checks + failure_checks(out, results), figures)
 
 
