@@ -27,6 +27,7 @@ from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
+from loadtest.plan import is_greedy
 from loadtest.recording import results_on_quit
 from marketplace.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 
@@ -58,7 +59,7 @@ class FlashBuyer(FastHttpUser):
             raise StopUser
         self.buyer_id, token, self.address_id = BUYERS[index]
         self.auth = {"Authorization": f"Bearer {token}"}
-        self.greedy = random.Random(index).random() < GREEDY
+        self.greedy = is_greedy(index, GREEDY)
 
     @task
     def buy(self) -> None:

@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from loadtest.dbwaits import Waits, sampling
 from loadtest.invariants import Check, check_flash_sale
+from loadtest.plan import demand
 from loadtest.recording import merged, server_errors
 from loadtest.server import Server, free_port
 from marketplace.accounts.tokens import access_token
@@ -259,14 +260,15 @@ def flash_sale(
                f"{figures['orders_per_second']:.0f} orders/s; the crowd took {crowd_seconds:.1f} s from arriving "
                f"to the last leaving, the whole run {figures['wall_seconds']:.1f} s")  # fmt: skip
     print_load(figures, waits)
-    expected = min(units, buyers * limit)
-    crowd_size = "larger" if buyers * limit >= units else "smaller"
+    wanted = demand(buyers, limit, greedy)
+    expected = min(units, wanted)
     checks.append(
         Check(
-            f"exactly the units offered were sold (crowd {crowd_size} than the sale)",
+            "exactly the units offered were sold (the crowd wanted more)"
+            if wanted >= units
+            else "every unit wanted was sold (the crowd wanted fewer than offered)",
             figures["orders_units"] == expected,
-            f"{figures['orders_units']} units on {figures['orders']} orders, {units} offered, "
-            f"{buyers} buyers x {limit}",
+            f"{figures['orders_units']} units on {figures['orders']} orders, {units} offered, {wanted} wanted",
         )
     )
     retried = sum(n for outcome, n in outcomes.items() if outcome.startswith("retry"))
