@@ -144,7 +144,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 run_sweeper(app.state.db, settings.sweeper_interval_seconds, settings.auto_complete_days)
             ),
             asyncio.create_task(app.state.hub.run()),
-            asyncio.create_task(GateKeeper(app.state.db, app.state.gate, settings.flash_gate_check_seconds).run()),
+            asyncio.create_task(
+                GateKeeper(
+                    app.state.db, app.state.gate, settings.flash_gate_check_seconds, settings.flash_gate_quiet_seconds
+                ).run()
+            ),
             asyncio.create_task(
                 Relay(settings.database_url, app.state.cache, retention_days=settings.feed_retention_days).run()
             ),

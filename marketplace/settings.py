@@ -53,11 +53,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Published events older than this are deleted (hourly, by the leading relay); resuming works within it.
     feed_retention_days: int = 30
     # Flash sales: an admitted buyer's checkout is held this long for payment; purchase attempts allowed per
-    # second from one IP and from one buyer (0 turns a limit off); how often gates are checked against PostgreSQL.
+    # second from one IP and from one buyer (0 turns a limit off); how often gates are checked against PostgreSQL,
+    # and how long a sale must have admitted nobody before a gate that disagrees with it is rebuilt (longer than
+    # any purchase takes, so no admission is still on its way to PostgreSQL).
     flash_sale_hold_minutes: int = 5
     flash_sale_rate_per_ip: int = 20
     flash_sale_rate_per_buyer: int = 2
     flash_gate_check_seconds: float = 1.0
+    flash_gate_quiet_seconds: float = 30.0
     # The recommender worker retrains this often and re-ranks browsing buyers this often.
     recommender_retrain_minutes: float = 60.0
     recommender_poll_seconds: float = 0.25

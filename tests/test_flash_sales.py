@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from marketplace.app import create_app
 from marketplace.core.db import create_pool
-from marketplace.flash_sales.gate import gate_keys
+from marketplace.flash_sales.gate import Gate, GateKeeper, gate_keys
 from marketplace.orders.sweeper import expire_unpaid
 from marketplace.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from marketplace.seed.crowd import crowd as seed_crowd
@@ -36,7 +36,11 @@ def settings(settings: Settings) -> Settings:
     """The test client is one IP for every buyer, and buyers here act faster than people: rate limits are off
     except in the test of rate limits."""
     return msgspec.structs.replace(
-        settings, flash_sale_rate_per_ip=0, flash_sale_rate_per_buyer=0, flash_gate_check_seconds=0.2
+        settings,
+        flash_sale_rate_per_ip=0,
+        flash_sale_rate_per_buyer=0,
+        flash_gate_check_seconds=0.2,
+        flash_gate_quiet_seconds=2.0,
     )
 
 
@@ -192,13 +196,66 @@ async def test_unpaid_and_cancelled_orders_give_their_units_back_to_the_sale(
     assert r.status_code == 200, r.text
     assert await db.fetchval("SELECT sold FROM flash_sales WHERE id = $1", sale["id"]) == 0
     assert await db.fetchval("SELECT sum(units) FROM flash_sale_buyers WHERE sale_id = $1", sale["id"]) == 0
-    for _ in range(50):  # the keeper copies the database into the gate within a couple of checks
+    for _ in range(100):  # the keeper copies the database into the gate once the sale is quiet
         if await gate_remaining(redis_url, sale["id"]) == 2:
             break
         await asyncio.sleep(0.1)
     assert await gate_remaining(redis_url, sale["id"]) == 2
     again = await client.post(url, json={"address_id": buyers[1][2]}, headers=buyers[1][1])
     assert again.status_code == 201, again.text  # the cancelled buyer's allowance came back too
+
+
+async def test_a_retry_gets_its_checkout_back_after_the_sale_sold_out(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection, settings: Settings, stall: dict[str, Any]
+) -> None:
+    """A buyer whose response was lost retries with the same key after the last unit went to someone else:
+    the gate says sold out, but the retry is owed the checkout it made."""
+    sale = await open_sale(stall["alpha"], stall["sku"], units=2, limit=2)
+    url = f"/flash-sales/{sale['id']}/purchase"
+    (_, first, first_address), (_, second, second_address), (_, third, third_address) = await crowd(db, settings, 3)
+    key = {"Idempotency-Key": "lost-response"}
+    made = await client.post(url, json={"address_id": first_address}, headers=first | key)
+    assert made.status_code == 201, made.text
+    r = await client.post(url, json={"address_id": second_address}, headers=second | {"Idempotency-Key": "b"})
+    assert r.status_code == 201, r.text
+    retry = await client.post(url, json={"address_id": first_address}, headers=first | key)
+    assert retry.status_code == 201, retry.text
+    assert retry.json() == made.json() and retry.headers["Idempotent-Replayed"] == "true"
+    other_body = await client.post(url, json={"address_id": first_address, "quantity": 2}, headers=first | key)
+    assert other_body.status_code == 422  # the key was used for another request
+    for headers, address in ((first, first_address), (third, third_address)):  # a new attempt is refused
+        r = await client.post(url, json={"address_id": address}, headers=headers | {"Idempotency-Key": "new"})
+        assert (r.status_code, r.json()["reason"]) == (409, "sold_out")
+    assert len(await flash_orders(db, sale["id"])) == 2
+
+
+async def test_the_keeper_leaves_admissions_in_flight_alone(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection, settings: Settings, stall: dict[str, Any]
+) -> None:
+    """Admitted buyers on their way to PostgreSQL make gate and database differ; a rebuild then would erase
+    their holds (their retries told "sold out") and let others through in their place. The keeper rebuilds a
+    disagreeing gate only once the sale has admitted nobody for the quiet interval."""
+    sale = await open_sale(stall["alpha"], stall["sku"], units=10, limit=1)
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    pool = await create_pool(settings.database_url, 1, 2)
+    try:  # the app's own keeper runs too, with a quiet interval of 2 s
+        gate = Gate(redis)
+        await gate.rebuild(pool, sale["id"])
+        assert (await gate.admit(sale["id"], 424242, "ip", 1, 0, 0)).outcome == "admitted"  # not yet committed
+        busy = GateKeeper(pool, gate, quiet=60)
+        for _ in range(3):
+            await busy.check()
+        [(left, quiet_for)] = await gate.remaining([sale["id"]])
+        assert left == 9 and quiet_for < 60
+        assert (await gate.admit(sale["id"], 424242, "ip", 1, 0, 0)).outcome == "limit_reached"  # hold kept
+        await GateKeeper(pool, gate, quiet=0).check()  # the purchase never came: the database is the truth
+        assert await gate_remaining(settings.redis_url, sale["id"]) == 10
+        assert (await gate.admit(sale["id"], 424242, "ip", 1, 0, 0)).outcome == "admitted"
+        rebuilt = await gate.rebuild(pool, sale["id"], "quiet", 60)  # an admission after the read wins
+        assert rebuilt and await gate_remaining(settings.redis_url, sale["id"]) == 9
+    finally:
+        await redis.aclose()
+        await pool.close()
 
 
 async def test_postgresql_refuses_what_a_wrong_gate_lets_through(

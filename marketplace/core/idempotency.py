@@ -30,7 +30,7 @@ RETURNING true
 """
 EXISTING = """
 SELECT request_hash, status, response_status, response_body FROM idempotency_keys
-WHERE user_id = $1 AND route = $2 AND key = $3
+WHERE user_id = $1 AND route = $2 AND key = $3 AND expires_at >= now()
 """
 COMPLETE = """
 UPDATE idempotency_keys SET status = 'done', response_status = $4, response_body = $5
@@ -47,6 +47,28 @@ def _json(status: int, body: bytes, replayed: bool = False) -> Response[bytes]:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+async def replay(db: asyncpg.Pool, user_id: int, route: str, key: str, request_body: bytes) -> Response[bytes] | None:
+    """The response of a request already made with this key, or None: for a route that refuses a retry
+    before running anything (a flash sale sold out since) but owes the first request's result back."""
+    if not KEY_PATTERN.match(key):
+        raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters")
+    async with db.acquire() as conn:
+        return await _stored(conn, user_id, route, key, hashlib.sha256(request_body).digest())
+
+
+async def _stored(
+    conn: asyncpg.Connection, user_id: int, route: str, key: str, request_hash: bytes
+) -> Response[bytes] | None:
+    row = await conn.fetchrow(EXISTING, user_id, route, key)
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash:
+        raise Unprocessable("this Idempotency-Key was used with a different request body")
+    if row["status"] == "running":
+        raise Conflict("a request with this Idempotency-Key is still being processed")
+    return _json(row["response_status"], row["response_body"], replayed=True)
+
+
 async def run_once(
     db: asyncpg.Pool, user_id: int, route: str, key: str | None, request_body: bytes, work: Work
 ) -> Response[bytes]:
@@ -61,14 +83,10 @@ async def run_once(
     async with db.acquire() as conn:
         claimed = await conn.fetchval(CLAIM, user_id, route, key, request_hash)
         if not claimed:
-            row = await conn.fetchrow(EXISTING, user_id, route, key)
-            if row is None:  # expired and purged between the two statements: treat as a race
+            stored = await _stored(conn, user_id, route, key, request_hash)
+            if stored is None:  # expired between the two statements: treat as a race
                 raise Conflict("this Idempotency-Key is being reused concurrently; retry")
-            if row["request_hash"] != request_hash:
-                raise Unprocessable("this Idempotency-Key was used with a different request body")
-            if row["status"] == "running":
-                raise Conflict("a request with this Idempotency-Key is still being processed")
-            return _json(row["response_status"], row["response_body"], replayed=True)
+            return stored
         try:
             async with conn.transaction():
                 status, body = await work(conn)

@@ -5,7 +5,7 @@ ordinary checkout of one line at the sale price is placed, held `flash_sale_hold
 writing statement also takes the units from the sale and from the buyer's allowance with conditional
 updates, so the crowd's hot rows are locked for one statement and the commit, not for several round trips.
 Paying is a normal payment. An unpaid checkout that expires, or any cancelled order, gives its units back
-to the sale (`return_units`); the gate keeper copies that into Redis within a couple of seconds."""
+to the sale (`return_units`); the gate keeper copies that into Redis once the sale is quiet."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from marketplace.core.errors import (
     Unprocessable,
 )
 from marketplace.core.events import append_events
-from marketplace.core.idempotency import run_once
+from marketplace.core.idempotency import replay, run_once
 from marketplace.flash_sales import queries as q
 from marketplace.flash_sales.gate import Gate, Verdict
 from marketplace.flash_sales.schemas import FlashSaleIn, FlashSaleOut, PurchaseIn, Status
@@ -39,6 +39,9 @@ from marketplace.orders.place_checkout import SaleRefused, place_flash_checkout
 
 log = logging.getLogger(__name__)
 
+# Refusals after which a retry with an Idempotency-Key may still be owed its first purchase's checkout (one
+# indexed read, only for refusals carrying a key).
+REPLAYABLE = frozenset({"limit_reached", "sold_out", "ended"})
 GATE_ATTEMPTS = 40  # times a purchase waits (50 ms each) for another request to rebuild a missing gate
 
 
@@ -151,12 +154,14 @@ async def purchase(
     state: AppState, request: Request[Any, Any, Any], sale_id: int, body: PurchaseIn, key: str | None
 ) -> Response[bytes]:
     """Buy in a flash sale: the gate, then one transaction; see the module docstring. A retry with the
-    same Idempotency-Key gets the same checkout back, even once the buyer's limit is reached.
+    same Idempotency-Key gets the same checkout back, even once the buyer's limit is reached or the sale
+    has sold out.
 
     The gate needs only the buyer's id from the signed token; the caller is loaded (and the token checked
     against logouts) only for buyers the gate lets through, so turning the crowd away costs no database
-    read. An account disabled since its token was signed is therefore refused as sold out, not 401, once
-    the sale is over: it learns nothing it could not read on the sale's page."""
+    read (one indexed read of the key when a refused request carries one). An account disabled since its
+    token was signed is therefore refused as sold out, not 401, once the sale is over: it learns nothing it
+    could not read on the sale's page."""
     gate, settings = state.gate, state.settings
     token = bearer_token(request)
     try:
@@ -178,14 +183,12 @@ async def purchase(
         return 201, msgspec.json.encode(checkout)
 
     verdict = await _admit(state, sale_id, buyer_id, client_ip(request), body.quantity)
-    if verdict.outcome == "limit_reached" and key is not None:
-        await caller_of(token, request)
-
-        async def refuse(conn: asyncpg.Connection) -> tuple[int, bytes]:
-            raise _verdict_error(verdict.outcome)
-
-        return await run_once(state.db, buyer_id, route, key, request_body, refuse)  # replays a purchase made
     if verdict.outcome != "admitted":
+        if key is not None and verdict.outcome in REPLAYABLE:  # a retry of a purchase that went through?
+            stored = await replay(state.db, buyer_id, route, key, request_body)
+            if stored is not None:
+                await caller_of(token, request)
+                return stored
         raise _verdict_error(verdict.outcome)
     try:
         await caller_of(token, request)
