@@ -12,18 +12,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 
 def _fit(negative_log_likelihood: Callable[[np.ndarray], float], parameters: int) -> np.ndarray:
-    """Minimise over log-parameters (all are positive), L-BFGS-B with numerical gradients."""
+    """Minimise over log-parameters (all are positive), L-BFGS-B with numerical gradients. When its line search
+    gives up at tight tolerances (it does near the optimum when a parameter heads for a bound, e.g. a ~ 0
+    when hardly anyone drops out), Nelder-Mead finishes from where it stopped."""
+    objective = lambda logs: negative_log_likelihood(np.exp(logs))  # noqa: E731
     result = minimize(
-        lambda logs: negative_log_likelihood(np.exp(logs)),
-        np.zeros(parameters),
-        method="L-BFGS-B",
-        options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 10_000},
+        objective, np.zeros(parameters), method="L-BFGS-B", options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 10_000}
     )
+    if not result.success and np.isfinite(result.fun):
+        result = minimize(objective, result.x, method="Nelder-Mead", options={"maxiter": 20_000, "xatol": 1e-8})
     if not result.success:
         raise RuntimeError(f"the fit did not converge: {result.message}")
     return np.exp(result.x)
@@ -101,3 +104,42 @@ class GammaGamma:
         population = self.p * self.gamma / (self.q - 1)
         weight = self.p * x / (self.p * x + self.q - 1)
         return (1 - weight) * population + weight * m
+
+
+def summary(purchases: pd.DataFrame, now: pd.Timestamp, customer: str = "buyer_id", at: str = "created_at",
+            amount: str = "total") -> pd.DataFrame:  # fmt: skip
+    """The models' inputs per customer from a purchase log, in weeks: `frequency` (repeat purchases, counted
+    as days with a purchase after the first, as in the papers), `recency`, `T` and `monetary_value` (the mean
+    spend on the repeat days)."""
+    days = purchases.assign(day=purchases[at].dt.floor("D")).groupby([customer, "day"], as_index=False)[amount].sum()
+    grouped = days.groupby(customer)
+    first, last = grouped["day"].min(), grouped["day"].max()
+    first_spend = days.sort_values("day").groupby(customer)[amount].first()
+    repeats = grouped.size() - 1
+    week = pd.Timedelta(weeks=1)
+    return pd.DataFrame(
+        {
+            "frequency": repeats,
+            "recency": (last - first) / week,
+            "T": (now.floor("D") - first) / week,
+            "monetary_value": ((grouped[amount].sum() - first_spend) / repeats.where(repeats > 0)).fillna(0.0),
+        }
+    )
+
+
+def expected_value(purchases: pd.DataFrame, now: pd.Timestamp, weeks: float = 52, **columns: str) -> pd.Series | None:
+    """Each customer's expected spend over the next `weeks` (BG/NBD purchases times Gamma-Gamma spend, not
+    discounted), or None when the models cannot be fitted (too few repeat customers, or no convergence)."""
+    table = summary(purchases, now, **columns)
+    if (table["frequency"] > 0).sum() < 20:
+        return None
+    try:
+        purchases_model = BGNBD.fit(table["frequency"], table["recency"], table["T"])
+        spend_model = GammaGamma.fit(table["frequency"], table["monetary_value"])
+    except (RuntimeError, FloatingPointError, ValueError):
+        return None
+    if spend_model.q <= 1:  # the population's mean spend is undefined
+        return None
+    expected = purchases_model.expected_purchases(weeks, table["frequency"], table["recency"], table["T"])
+    spend = spend_model.expected_spend(table["frequency"], table["monetary_value"])
+    return pd.Series(np.nan_to_num(expected * spend), index=table.index)

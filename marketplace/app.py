@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from analytics.controllers import CampaignController, SegmentController, SegmentRunController
 from marketplace.accounts import passwords
 from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
 from marketplace.aftersales.controllers import (
@@ -108,6 +109,9 @@ ROUTES = [
     VendorCouponController,
     WalletController,
     RecommendationController,
+    SegmentController,
+    SegmentRunController,
+    CampaignController,
     feed,
 ]
 

@@ -1,4 +1,5 @@
-"""The `marketplace` command: serve, migrate, seed, watch, create-admin, and the recommender's commands."""
+"""The `marketplace` command: serve, migrate, seed, watch, create-admin, and the recommender's, analytics' and
+load tests' commands."""
 
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
                 fg="green",
                 bold=True,
             )
-        with _recommender_worker(demo, settings.data_dir):
+        with _workers(demo, settings.data_dir):
             uvicorn.run(
                 "marketplace.app:create_app",
                 factory=True,
@@ -107,23 +108,27 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
 
 
 @contextmanager
-def _recommender_worker(start: bool, data_dir: Path) -> Iterator[None]:
-    """The recommender worker in a process of its own beside the web workers (the demo starts one; in
-    production run `marketplace recommender worker` under the same supervisor as `serve`)."""
+def _workers(start: bool, data_dir: Path) -> Iterator[None]:
+    """The recommender and analytics workers, each in a process of its own beside the web workers (the demo
+    starts them; in production run `marketplace recommender worker` and `marketplace analytics worker` under
+    the same supervisor as `serve`)."""
     if not start:
         yield
         return
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "marketplace", "--data-dir", str(data_dir), "recommender", "worker"]
-    )
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "marketplace", "--data-dir", str(data_dir), name, "worker"])
+        for name in ("recommender", "analytics")
+    ]
     try:
         yield
     finally:
-        worker.terminate()
-        try:
-            worker.wait(10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
 
 @main.command(name="migrate")
@@ -230,9 +235,11 @@ if __name__ == "__main__":
 
 
 def _add_recommender() -> None:
+    from analytics.cli import analytics
     from recommender.cli import recommender
 
     main.add_command(recommender)
+    main.add_command(analytics)
 
 
 def _add_loadtest() -> None:

@@ -64,6 +64,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The recommender worker retrains this often and re-ranks browsing buyers this often.
     recommender_retrain_minutes: float = 60.0
     recommender_poll_seconds: float = 0.25
+    # The analytics worker recomputes customer segments this often (and whenever a marketer asks).
+    segments_every_hours: float = 24.0
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
     db_pool_min: int = 2

@@ -45,8 +45,8 @@ async def place_checkout(
 ) -> CheckoutOut:
     """Must run inside a transaction (the caller's, which may also complete an idempotency key).
     Two statements whatever the cart holds: one reads and locks the cart, its SKUs and the address, the
-    other writes the whole checkout (see queries.py); a coupon, points or a running automatic discount add
-    the reads and writes of promotions/service.py."""
+    other writes the whole checkout (see queries.py); a coupon, points, or a running automatic discount or
+    wallet coupon add the reads and writes of promotions/service.py."""
     skus = await conn.fetch(q.CHECKOUT_CART, buyer_id, address_id)
     if not skus:
         raise Unprocessable("your cart is empty")
@@ -117,9 +117,9 @@ async def _place(
     shipping = {v: shipping_for(totals[v]) for v in vendors}
     items = {v: sum(quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
     promo = Quote()
-    if flash_sale_id is None and (coupon_code is not None or points or skus[0]["automatic_discounts"]):
+    if flash_sale_id is None and (coupon_code is not None or points or skus[0]["coupons_running"]):
         lines = [{**dict(s), "unit_price": price[s["sku_id"]]} for s in skus]
-        promo = await promotions.quote(conn, buyer_id, lines, coupon_code, points, skus[0]["automatic_discounts"])
+        promo = await promotions.quote(conn, buyer_id, lines, coupon_code, points, skus[0]["coupons_running"])
     vendor_off = {s["sku_id"]: promo.vendor_discount.get(s["sku_id"], 0) for s in skus}
     platform_off = {s["sku_id"]: promo.platform_discount.get(s["sku_id"], 0) for s in skus}
     off = {v: (sum(vendor_off[s["sku_id"]] for s in by_vendor[v]), sum(platform_off[s["sku_id"]] for s in by_vendor[v]))

@@ -17,8 +17,9 @@ WITH cart AS MATERIALIZED ({lines})
 SELECT c.sku_id, c.quantity, c.sale_price, s.product_id, s.code, s.price, s.available, p.title, p.vendor_id, p.currency,
        (p.status = 'listed' AND v.status = 'active') AS visible, (SELECT count(*) FROM cart) AS cart_lines,
        a.id IS NOT NULL AS address_found, (SELECT EXISTS (
-           SELECT 1 FROM coupons WHERE audience = 'automatic' AND disabled_at IS NULL AND now() >= starts_at
-           AND now() < ends_at)) AS automatic_discounts,
+           SELECT 1 FROM coupons k WHERE (k.audience = 'automatic' OR EXISTS (
+               SELECT 1 FROM coupon_grants g WHERE g.coupon_id = k.id AND g.buyer_id = $1))
+           AND k.disabled_at IS NULL AND now() >= k.starts_at AND now() < k.ends_at)) AS coupons_running,
        a.recipient, a.phone, a.line1, a.line2, a.city, a.region, a.postal_code, a.country
 FROM cart c
 JOIN skus s ON s.id = c.sku_id

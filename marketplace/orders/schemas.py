@@ -10,7 +10,9 @@ from msgspec import Meta, Struct
 
 class CheckoutIn(Struct, forbid_unknown_fields=True):
     address_id: Annotated[int, Meta(ge=1)]
-    coupon_code: Annotated[str, Meta(min_length=1, max_length=32)] | None = None  # else the best automatic one
+    coupon_code: Annotated[str, Meta(min_length=1, max_length=32)] | None = (
+        None  # else the best automatic or wallet one
+    )
     points: Annotated[int, Meta(ge=0, le=10_000_000)] = 0  # loyalty points to spend as money off
 
 

@@ -49,7 +49,10 @@ SELECT {COUPON_COLUMNS},
         WHERE r.coupon_id = c.id AND r.buyer_id = $2 AND r.status = 'held')::int AS times_used,
        EXISTS (SELECT 1 FROM coupon_grants g WHERE g.coupon_id = c.id AND g.buyer_id = $2) AS granted
 FROM coupons c
-WHERE (CASE WHEN $1::text IS NULL THEN c.audience = 'automatic' ELSE c.code = $1::citext END)
+WHERE (CASE WHEN $1::text IS NULL
+            THEN c.audience = 'automatic'
+                 OR EXISTS (SELECT 1 FROM coupon_grants g WHERE g.coupon_id = c.id AND g.buyer_id = $2)
+            ELSE c.code = $1::citext END)
   AND c.disabled_at IS NULL AND now() >= c.starts_at AND now() < c.ends_at
 """
 # A limited coupon counts every use on its row (the row lock keeps the total within the limit).

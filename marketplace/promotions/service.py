@@ -208,15 +208,16 @@ class Quote:
 
 
 async def quote(
-    conn: asyncpg.Connection, buyer_id: int, skus: list[Any], code: str | None, points: int, automatic: bool
+    conn: asyncpg.Connection, buyer_id: int, skus: list[Any], code: str | None, points: int, running: bool
 ) -> Quote:
     """Price the checkout's promotions (inside its transaction, under the cart's lock): the coupon given by
-    `code` or the best automatic discount running, then points, leaving at least a cent to pay."""
+    `code`, or else the best of the automatic discounts running and the coupons in the buyer's wallet (issued
+    to them or claimed), then points, leaving at least a cent to pay."""
     lines = [pricing.Line(s["sku_id"], s["vendor_id"], s["product_id"], frozenset(), s["unit_price"], s["quantity"])
              for s in skus]  # fmt: skip
     result = Quote(dict.fromkeys((x.key for x in lines), 0), dict.fromkeys((x.key for x in lines), 0))
     items = sum(x.amount for x in lines)
-    if code is not None or automatic:
+    if code is not None or running:
         candidates = await conn.fetch(q.CHECKOUT_COUPONS, code, buyer_id)
         if code is not None and not candidates:
             raise Unprocessable("no such coupon code, or it is not running now")

@@ -1,0 +1,115 @@
+"""Targeted campaigns: a segment's members, an issued coupon and a message, with a random holdout.
+
+Launching takes the segment's members as they are in the run it belongs to, holds out a random share as the
+control group, issues the coupon to the rest (`promotions.service.issue`, which appends `coupon.issued` to
+each buyer's feed) and appends `campaign.offer` with the message, all in one transaction: a campaign exists
+with all its members and offers, or not at all. A retry with the same Idempotency-Key replays it.
+
+The report compares the two arms over the campaign's window (purchases placed after launch, before the
+window closes): redemption, conversion, revenue per member, and the uplift of the treatment over the holdout
+with confidence intervals (analytics/uplift.py). The holdout saw nothing, so the difference is what the
+offer caused, up to chance, which the interval states."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import asyncpg
+import msgspec
+import numpy as np
+
+from analytics import queries as q
+from analytics.schemas import Arm, CampaignIn, CampaignOut, CampaignReport, Uplift
+from analytics.uplift import Estimate, means, proportions, split
+from marketplace.core.audit import record_audit
+from marketplace.core.errors import Conflict, NotFound, Unprocessable
+from marketplace.core.events import append_events
+from marketplace.promotions import queries as coupon_queries
+from marketplace.promotions.service import issue
+
+CONFIDENCE = 0.95
+
+
+async def launch(conn: asyncpg.Connection, actor_id: int, data: CampaignIn) -> CampaignOut:
+    """Runs in the caller's transaction (see the module docstring)."""
+    segment = await conn.fetchrow("SELECT id, name, members FROM segments WHERE id = $1", data.segment_id)
+    if segment is None:
+        raise NotFound("no such segment")
+    coupon = await conn.fetchrow(coupon_queries.GET_COUPON, data.coupon_id)
+    if coupon is None:
+        raise NotFound("no such coupon")
+    if coupon["audience"] != "issued" or coupon["vendor_id"] is not None:
+        raise Unprocessable("a campaign's coupon must be a platform coupon issued to chosen buyers (audience 'issued')")
+    members = [r["buyer_id"] for r in await conn.fetch(q.MEMBER_IDS, data.segment_id)]
+    if len(members) < 2:
+        raise Conflict("the segment needs at least two members: one for the offer, one held out")
+    treatment, holdout = split(members, data.holdout_share, np.random.default_rng(secrets.randbits(64)))
+    row = await conn.fetchrow(
+        q.INSERT_CAMPAIGN, data.name, data.segment_id, data.coupon_id, data.message, data.holdout_share,
+        data.window_days, actor_id,
+    )  # fmt: skip
+    arms = ["treatment"] * len(treatment) + ["holdout"] * len(holdout)
+    await conn.execute(q.INSERT_ARMS, row["id"], treatment + holdout, arms)
+    await issue(conn, actor_id, data.coupon_id, treatment)
+    offer = {"campaign_id": row["id"], "message": data.message, "coupon_id": data.coupon_id, "name": coupon["name"]}
+    await append_events(conn, [(f"user:{buyer}", "campaign.offer", offer) for buyer in treatment])
+    counts = {"segment_id": data.segment_id, "treatment": len(treatment), "holdout": len(holdout)}
+    await record_audit(conn, actor_id, "campaign.launched", "campaign", row["id"], None, counts)
+    return await get(conn, row["id"])
+
+
+async def get(db: asyncpg.Pool | asyncpg.Connection, campaign_id: int) -> CampaignOut:
+    row = await db.fetchrow(q.GET_CAMPAIGN, campaign_id)
+    if row is None:
+        raise NotFound("no such campaign")
+    return CampaignOut(**dict(row))
+
+
+async def listing(db: asyncpg.Pool, before: int | None, limit: int) -> list[CampaignOut]:
+    return [CampaignOut(**dict(r)) for r in await db.fetch(q.CAMPAIGNS, before, limit)]
+
+
+async def report(db: asyncpg.Pool, campaign_id: int) -> CampaignReport:
+    campaign = await get(db, campaign_id)
+    async with db.acquire() as conn:
+        rows = await conn.fetch(q.OUTCOMES, campaign_id)
+        now = await conn.fetchval("SELECT now()")
+    outcome = {arm: [r for r in rows if r["arm"] == arm] for arm in ("treatment", "holdout")}
+    converted = {arm: sum(r["purchases"] > 0 for r in members) for arm, members in outcome.items()}
+    revenue = {arm: np.array([r["revenue"] for r in members], dtype=float) for arm, members in outcome.items()}
+    treated, held = len(outcome["treatment"]), len(outcome["holdout"])
+    conversion = proportions(converted["treatment"], treated, converted["holdout"], held, CONFIDENCE)
+    spend = means(revenue["treatment"], revenue["holdout"], CONFIDENCE)
+    ends = campaign.launched_at + timedelta(days=campaign.window_days)
+    return CampaignReport(
+        campaign=campaign,
+        window_ends_at=ends,
+        complete=now >= ends,
+        confidence=CONFIDENCE,
+        treatment=_arm(outcome["treatment"], converted["treatment"], revenue["treatment"]),
+        holdout=_arm(outcome["holdout"], converted["holdout"], revenue["holdout"]),
+        conversion_uplift=_uplift(conversion),
+        revenue_per_member_uplift=_uplift(spend),
+    )
+
+
+def _arm(members: list[asyncpg.Record], converted: int, revenue: np.ndarray) -> Arm:
+    n = len(members)
+    return Arm(
+        members=n,
+        redeemed=sum(r["redeemed"] for r in members),
+        converted=converted,
+        conversion=converted / n if n else 0.0,
+        revenue=int(revenue.sum()),
+        revenue_per_member=float(revenue.mean()) if n else 0.0,
+    )
+
+
+def _uplift(estimate: Estimate) -> Uplift:
+    return Uplift(estimate.difference, estimate.low, estimate.high, estimate.relative)
+
+
+def report_rows(report: CampaignReport) -> list[dict[str, object]]:
+    """The report as rows (arm by arm), for CSV."""
+    return [{"arm": arm, **msgspec.structs.asdict(getattr(report, arm))} for arm in ("treatment", "holdout")]

@@ -1,0 +1,75 @@
+"""The `analytics` command (also `marketplace analytics`): compute customer segments now, or run the worker
+that computes them on a schedule and when marketers ask."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from analytics import queries, segments
+from analytics.worker import Worker
+from marketplace.settings import Settings, load_settings
+
+
+@click.group()
+@click.pass_context
+def analytics(ctx: click.Context) -> None:
+    """Customer analytics: RFM segments, clusters and lifetime value."""
+    if not isinstance(ctx.obj, Settings):
+        ctx.obj = load_settings()
+
+
+@analytics.command(name="segments")
+@click.pass_obj
+def segments_command(settings: Settings) -> None:
+    """Compute the segments now (as the worker would) and print their sizes and value."""
+    from marketplace.cli import _servers
+
+    with _servers(settings, need_redis=False) as ready:
+        listed = asyncio.run(_compute(ready.database_url))
+    if not listed:
+        raise click.ClickException("the run failed; see the log")
+    click.echo(f"{'kind':<8} {'segment':<46} {'members':>8} {'spent':>12} {'next 52 weeks':>14}")
+    for s in listed:
+        clv = "" if s.clv is None else f"{s.clv / 100:,.2f}"
+        click.echo(f"{s.kind:<8} {s.name[:46]:<46} {s.members:>8,} {s.monetary / 100:>12,.2f} {clv:>14}")
+
+
+async def _compute(database_url: str) -> list[segments.SegmentOut]:
+    from marketplace.core.db import create_pool
+
+    db = await create_pool(database_url, 1, 2)
+    try:
+        run = await segments.request(db, None)
+        claimed = await db.fetchval(queries.CLAIM_QUEUED, run.id)
+        if claimed is None:
+            raise click.ClickException(f"a worker is computing run {run.id}; see GET /marketing/segment-runs")
+        await segments.execute(db, run.id)
+        return await segments.listing(db, None) if (await segments.run(db, run.id)).status == "done" else []
+    finally:
+        await db.close()
+
+
+@analytics.command(name="worker")
+@click.pass_obj
+def worker_command(settings: Settings) -> None:
+    """Compute segments every SEGMENTS_EVERY_HOURS and whenever a marketer asks. `marketplace serve --demo`
+    starts one."""
+    from marketplace.cli import _servers
+
+    with _servers(settings, need_redis=False) as ready:
+        asyncio.run(_work(ready))
+
+
+async def _work(settings: Settings) -> None:
+    from marketplace.core.db import create_pool
+
+    db = await create_pool(settings.database_url, 1, 2)
+    try:
+        await Worker(db, settings.segments_every_hours).run()
+    finally:
+        await db.close()
+
+
+main = analytics

@@ -1,0 +1,102 @@
+"""Request and response bodies of segments and campaigns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta, Struct
+
+SegmentKind = Literal["rfm", "cluster"]
+
+
+class SegmentRunOut(Struct):
+    id: int
+    status: str  # queued, running, done, failed
+    trigger: str  # schedule or request
+    requested_by: int | None
+    customers: int | None
+    summary: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class SegmentOut(Struct, kw_only=True):
+    id: int
+    run_id: int
+    kind: str
+    key: str  # the same segment across runs
+    name: str
+    description: str
+    members: int
+    monetary: int  # what the members spent, cents
+    average_monetary: int
+    clv: int | None  # their expected spend over the next 52 weeks, cents (None: the models could not be fitted)
+    computed_at: datetime
+    trend: list[int]  # members in up to 8 earlier runs, then now
+    change: int | None  # members now less members in the run before
+
+
+class MemberOut(Struct):
+    buyer_id: int
+    email: str
+    recency_days: float
+    frequency: int
+    monetary: int
+    r: int
+    f: int
+    m: int
+    clv: int | None
+
+
+class CampaignIn(Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Annotated[str, Meta(min_length=2, max_length=120)]
+    segment_id: Annotated[int, Meta(ge=1)]
+    coupon_id: Annotated[int, Meta(ge=1)]
+    message: Annotated[str, Meta(min_length=1, max_length=500)]
+    holdout_share: Annotated[float, Meta(ge=0.05, le=0.5)] = 0.2
+    window_days: Annotated[int, Meta(ge=1, le=365)] = 14
+
+
+class CampaignOut(Struct, kw_only=True):
+    id: int
+    name: str
+    segment_id: int
+    segment: str
+    coupon_id: int
+    message: str
+    holdout_share: float
+    window_days: int
+    created_by: int
+    launched_at: datetime
+    treatment: int  # members the offer went to
+    holdout: int  # members held out at random, as the control group
+
+
+class Arm(Struct):
+    members: int
+    redeemed: int  # members who used the campaign's coupon
+    converted: int  # members who bought in the window
+    conversion: float
+    revenue: int  # cents, in the window
+    revenue_per_member: float
+
+
+class Uplift(Struct):
+    difference: float  # treatment less holdout
+    low: float  # the confidence interval
+    high: float
+    relative: float | None  # difference over the holdout's figure (None when that is 0)
+
+
+class CampaignReport(Struct, kw_only=True):
+    campaign: CampaignOut
+    window_ends_at: datetime
+    complete: bool  # the window has closed
+    confidence: float
+    treatment: Arm
+    holdout: Arm
+    conversion_uplift: Uplift
+    revenue_per_member_uplift: Uplift  # cents

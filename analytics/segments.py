@@ -1,0 +1,197 @@
+"""Customer segments as stored objects.
+
+A run reads every purchase (queries.PURCHASES), scores customers by RFM (the ten named segments), clusters
+them by behaviour (k-means, k by silhouette, each cluster named from its centre) and values them (expected
+spend over the next 52 weeks by BG/NBD and Gamma-Gamma), then stores each segment with its members in one
+transaction. Runs happen in the analytics worker, never in a web worker: on a schedule, and when a marketer
+asks (`request`), which queues a run the worker claims. A segment is followed across runs by its kind and
+key, which gives its trend."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import numpy as np
+import pandas as pd
+
+from analytics import queries as q
+from analytics.clusters import cluster
+from analytics.clv import expected_value
+from analytics.rfm import SEGMENTS, rfm
+from analytics.schemas import MemberOut, SegmentOut, SegmentRunOut
+from marketplace.core.errors import NotFound
+
+# What each RFM segment means, with its score ranges (R = recency, FM = the mean of frequency and monetary).
+RFM_MEANING = {
+    "Champions": "bought recently, often and the most (R 4-5, FM 4-5)",
+    "Loyal": "buy often and spend well, not the most recent (R 3-5, FM 3-5)",
+    "Potential Loyalist": "recent customers with average frequency and spend (R 4-5, FM 2)",
+    "New": "bought for the first time very recently (R 5, FM 1)",
+    "Promising": "recent shoppers who have not spent much yet (R 4, FM 1)",
+    "Need Attention": "middling recency, frequency and spend (R 3, FM 2)",
+    "About to Sleep": "below average recency and spend (R 3 with FM 1, or R 2 with FM 1-2)",
+    "At Risk": "spent well and often, but long ago (R 1-2, FM 3-5)",
+    "Can't Lose Them": "among the biggest spenders, but gone quiet the longest (R 1, FM 4-5)",
+    "Lost": "lowest recency, frequency and spend (R 1, FM 1-2)",
+}
+log = logging.getLogger(__name__)
+
+MIN_FOR_CLUSTERS = 50  # fewer customers than this are not clustered
+TREND_RUNS = 8  # earlier runs a segment's trend reaches back over
+
+
+@dataclass
+class Computed:
+    table: pd.DataFrame  # per customer (index buyer_id): the RFM table, its cluster key and clv
+    segments: list[tuple[str, str, str, str]]  # (kind, key, name, description)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def compute(purchases: pd.DataFrame, now: pd.Timestamp) -> Computed:
+    """Score, cluster and value every customer with a purchase (pure; CPU-bound, run in a thread)."""
+    started = time.perf_counter()
+    table = rfm(purchases, now) if len(purchases) else pd.DataFrame(columns=["recency_days", "frequency", "monetary"])
+    summary: dict[str, Any] = {"rfm_seconds": round(time.perf_counter() - started, 3)}
+    segments = [("rfm", slug(name), name, RFM_MEANING[name]) for name in SEGMENTS]
+    table["cluster"] = None
+    if len(table) >= MIN_FOR_CLUSTERS:
+        started = time.perf_counter()
+        found = cluster(table)
+        keys: dict[int, str] = {}
+        for label, words in sorted(found.descriptions.items()):
+            key = slug(words)
+            keys[label] = key if key not in keys.values() else f"{key}-{label}"  # two alike centres
+            segments.append(("cluster", keys[label], words[:1].upper() + words[1:], f"cluster of customers: {words}"))
+        table["cluster"] = [keys[label] for label in found.labels]
+        summary |= {"k": found.k, "silhouettes": {str(k): round(v, 4) for k, v in found.silhouettes.items()}}
+        summary["cluster_seconds"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    value = expected_value(purchases, now) if len(table) else None
+    table["clv"] = None if value is None else value.reindex(table.index).round()
+    summary["clv"] = value is not None
+    summary["clv_seconds"] = round(time.perf_counter() - started, 3)
+    return Computed(table, segments, summary)
+
+
+async def load_purchases(conn: asyncpg.Connection) -> pd.DataFrame:
+    rows = await conn.fetch(q.PURCHASES)
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=["buyer_id", "created_at", "total"])
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame.astype({"buyer_id": "int64", "total": "int64"})
+
+
+async def request(db: asyncpg.Pool, actor_id: int | None, trigger: str = "request") -> SegmentRunOut:
+    """Queue a run (or return the one already waiting): the analytics worker takes it up."""
+    async with db.acquire() as conn:
+        run_id = await conn.fetchval(q.REQUEST_RUN, trigger, actor_id) or await conn.fetchval(q.QUEUED_RUN)
+        if run_id is None:  # the waiting run was claimed between the two statements: queue another
+            run_id = await conn.fetchval(q.REQUEST_RUN, trigger, actor_id) or await conn.fetchval(q.QUEUED_RUN)
+        return _run(await conn.fetchrow(q.GET_RUN, run_id))
+
+
+async def execute(db: asyncpg.Pool, run_id: int, now: datetime | None = None) -> None:
+    """Compute a claimed run and store it; a failure is recorded on the run, not raised."""
+    try:
+        async with db.acquire() as conn:
+            purchases = await load_purchases(conn)
+        at = pd.Timestamp(now or datetime.now(UTC))
+        computed = await asyncio.to_thread(compute, purchases, at)
+        await _store(db, run_id, computed)
+    except Exception as exc:  # whatever broke, the run says so and the worker goes on
+        log.exception("segment run %d failed", run_id)
+        await db.execute(q.FAIL_RUN, run_id, f"{type(exc).__name__}: {exc}"[:2000])
+
+
+async def _store(db: asyncpg.Pool, run_id: int, computed: Computed) -> None:
+    table = computed.table
+    columns: list[list[Any]] = [[], [], [], [], [], [], []]
+    members: dict[tuple[str, str], pd.DataFrame] = {}
+    for kind, key, name, description in computed.segments:
+        column = "segment" if kind == "rfm" else "cluster"
+        chosen = table[table[column] == (name if kind == "rfm" else key)] if len(table) else table
+        members[kind, key] = chosen
+        clv = None if chosen["clv"].isna().any() or not len(chosen) else int(chosen["clv"].sum())
+        for values, value in zip(
+            columns, (kind, key, name, description, len(chosen), int(chosen["monetary"].sum()), clv), strict=True
+        ):
+            values.append(value)
+    async with db.acquire() as conn, conn.transaction():
+        ids = {(r["kind"], r["key"]): r["id"] for r in await conn.fetch(q.INSERT_SEGMENTS, run_id, *columns)}
+        records = [
+            (ids[segment], int(buyer), float(row.recency_days), int(row.frequency), int(row.monetary),
+             int(row.R), int(row.F), int(row.M), None if pd.isna(row.clv) else int(row.clv))
+            for segment, chosen in members.items()
+            for buyer, row in zip(chosen.index, chosen.itertuples(index=False), strict=True)
+        ]  # fmt: skip
+        await conn.copy_records_to_table("segment_members", records=records, columns=q.MEMBER_COLUMNS)
+        await conn.execute(q.FINISH_RUN, run_id, len(table), json.dumps(computed.summary))
+
+
+async def listing(db: asyncpg.Pool, kind: str | None) -> list[SegmentOut]:
+    return [_segment(r) for r in await db.fetch(q.LATEST_SEGMENTS, kind, TREND_RUNS)]
+
+
+async def get(db: asyncpg.Pool, segment_id: int) -> SegmentOut:
+    row = await db.fetchrow(q.GET_SEGMENT, segment_id)
+    if row is None:
+        raise NotFound("no such segment")
+    return _segment(row)
+
+
+async def members(db: asyncpg.Pool, segment_id: int, after: int | None, limit: int) -> list[MemberOut]:
+    await get(db, segment_id)
+    rows = await db.fetch(q.MEMBERS, segment_id, after, limit)
+    return [MemberOut(**dict(r)) for r in rows]
+
+
+async def runs(db: asyncpg.Pool, before: int | None, limit: int) -> list[SegmentRunOut]:
+    return [_run(r) for r in await db.fetch(q.RUNS, before, limit)]
+
+
+async def run(db: asyncpg.Pool, run_id: int) -> SegmentRunOut:
+    row = await db.fetchrow(q.GET_RUN, run_id)
+    if row is None:
+        raise NotFound("no such segment run")
+    return _run(row)
+
+
+def _segment(row: asyncpg.Record) -> SegmentOut:
+    before = list(row["before"])
+    return SegmentOut(
+        id=row["id"], run_id=row["run_id"], kind=row["kind"], key=row["key"], name=row["name"],
+        description=row["description"], members=row["members"], monetary=row["monetary"],
+        average_monetary=row["monetary"] // row["members"] if row["members"] else 0, clv=row["clv"],
+        computed_at=row["finished_at"], trend=[*before, row["members"]],
+        change=row["members"] - before[-1] if before else None,
+    )  # fmt: skip
+
+
+def _run(row: asyncpg.Record) -> SegmentRunOut:
+    summary = row["summary"]
+    return SegmentRunOut(**(dict(row) | {"summary": json.loads(summary) if isinstance(summary, str) else summary}))
+
+
+def sizes_frame(segments: list[SegmentOut]) -> pd.DataFrame:
+    """The segments as a table, for CSV and the chart."""
+    return pd.DataFrame(
+        {
+            "kind": [s.kind for s in segments],
+            "segment": [s.name for s in segments],
+            "members": np.array([s.members for s in segments], dtype=int),
+            "value": [s.monetary / 100 for s in segments],
+            "clv": [None if s.clv is None else s.clv / 100 for s in segments],
+            "change": [s.change for s in segments],
+        }
+    )
