@@ -4,6 +4,7 @@ load tests' commands."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import secrets
@@ -24,6 +25,7 @@ from marketplace.settings import Settings, load_settings
 log = logging.getLogger("marketplace")
 
 DEMO_ADMIN_EMAIL = "admin@marketplace.test"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def _terminate_cleanly(signum: int, _frame: object) -> None:
@@ -107,6 +109,13 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
             )
 
 
+def _die_with_parent() -> None:
+    """Runs in a worker before it starts: Linux sends it SIGTERM when `serve` dies, even by SIGKILL, so no
+    worker outlives the server it belongs to."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @contextmanager
 def _workers(start: bool, data_dir: Path) -> Iterator[None]:
     """The recommender and analytics workers, each in a process of its own beside the web workers (the demo
@@ -116,7 +125,10 @@ def _workers(start: bool, data_dir: Path) -> Iterator[None]:
         yield
         return
     workers = [
-        subprocess.Popen([sys.executable, "-m", "marketplace", "--data-dir", str(data_dir), name, "worker"])
+        subprocess.Popen(
+            [sys.executable, "-m", "marketplace", "--data-dir", str(data_dir), name, "worker"],
+            preexec_fn=_die_with_parent,
+        )
         for name in ("recommender", "analytics")
     ]
     try:

@@ -104,6 +104,19 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 60)
     raise AssertionError("server did not become healthy")
 
 
+def _workers_of(data_dir: Path) -> list[int]:
+    """Ids of the worker processes (recommender, analytics) serving this data dir."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(data_dir).encode() in argv and b"worker" in argv:
+            found.append(int(proc.name))
+    return found
+
+
 def _postmaster_pid(data_dir: Path) -> int | None:
     pidfile = data_dir / "pg" / "postmaster.pid"
     return int(pidfile.read_text().split()[0]) if pidfile.exists() else None
@@ -121,8 +134,12 @@ def test_serve_survives_sigkill_and_stops_cleanly_on_sigterm() -> None:
     finally:
         if first.poll() is None:
             first.kill()
-    # The killed run left its servers behind; the next start must cope.
+    # The killed run left its servers behind; the next start must cope. Its workers died with it.
     assert _postmaster_pid(data_dir) is not None
+    deadline = time.monotonic() + 15
+    while _workers_of(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _workers_of(data_dir) == []
 
     second = _serve(data_dir, port)
     try:
