@@ -4,16 +4,21 @@ with a known true effect, and end to end on the seeded demo with a real checkout
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from analytics.cli import analytics
 from analytics.segments import compute
 from analytics.uplift import means, proportions, split
 from analytics.worker import Worker
@@ -263,3 +268,14 @@ async def test_a_campaign_offers_a_segment_a_coupon_and_measures_uplift_against_
 async def segments_now(marketer: Actor, pool: asyncpg.Pool) -> None:
     await marketer.post("/marketing/segment-runs")
     assert await Worker(pool).step() is not None
+
+
+async def test_the_segments_command_computes_and_prints_them(
+    db: asyncpg.Connection, settings: Settings, tmp_path: Path
+) -> None:
+    await seed(db, "small", 2, quiet=True)
+    isolated = msgspec.structs.replace(settings, data_dir=tmp_path)
+    result = await asyncio.to_thread(CliRunner().invoke, analytics, ["segments"], obj=isolated)
+    assert result.exit_code == 0, result.output
+    assert "Champions" in result.output and "cluster" in result.output
+    assert await db.fetchval("SELECT status FROM segment_runs") == "done"
