@@ -1,8 +1,12 @@
-"""HTTP routes of customer analytics, for marketers and admins only (they name customers): segments and
-their members, segment runs, and campaigns with their uplift reports."""
+"""HTTP routes of analytics. Sales figures: the platform's for marketers and admins (/analytics), a shop's
+own for its vendor (/vendor/analytics; the vendor comes from the caller, never from the request). Customer
+analytics, for marketers and admins only since they name customers: segments and their members, segment
+runs, and campaigns with their uplift reports. Most answer as JSON, CSV or a PNG chart (`format`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Annotated, Literal
 
 import asyncpg
@@ -11,15 +15,39 @@ import pandas as pd
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from analytics import campaigns, segments
-from analytics.schemas import CampaignIn, CampaignOut, CampaignReport, MemberOut, SegmentKind, SegmentOut, SegmentRunOut
-from marketplace.core.auth import AuthedRequest, requires_role
+from analytics import campaigns, charts, segments
+from analytics import sales as metrics
+from analytics.sales import Grain, Period
+from analytics.schemas import (
+    CampaignIn,
+    CampaignOut,
+    CampaignReport,
+    Cohorts,
+    FunnelPeriod,
+    MemberOut,
+    Ranked,
+    SalesPeriod,
+    SegmentKind,
+    SegmentOut,
+    SegmentRunOut,
+    TopSellers,
+)
+from marketplace.core.auth import AuthedRequest, requires_active_vendor, requires_role
 from marketplace.core.deps import AppState
 from marketplace.core.idempotency import run_once
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.orders.controllers import IdempotencyKey
 
 Format = Annotated[Literal["json", "csv"], QueryParameter(description="json (the default) or csv")]
+ChartFormat = Annotated[
+    Literal["json", "csv", "png"], QueryParameter(description="json (the default), csv, or png (a chart)")
+]
+Start = Annotated[
+    date | None, QueryParameter(query="from", description="First day (UTC), included; default 30 days ago")
+]
+End = Annotated[date | None, QueryParameter(query="to", description="Last day (UTC), included; default today")]
+GrainParam = Annotated[Grain, QueryParameter(description="day, or week (Monday to Sunday)")]
+Top = Annotated[int, QueryParameter(ge=1, le=100, description="How many products and categories")]
 
 
 def csv_response(frame: pd.DataFrame, filename: str) -> Response[bytes]:
@@ -30,6 +58,135 @@ def csv_response(frame: pd.DataFrame, filename: str) -> Response[bytes]:
     )
 
 
+def png_response(image: bytes) -> Response[bytes]:
+    return Response(image, media_type="image/png")
+
+
+def _frame(items: Sequence[msgspec.Struct]) -> pd.DataFrame:
+    return pd.DataFrame([msgspec.structs.asdict(i) for i in items])
+
+
+async def _sales(
+    state: AppState, vendor_id: int | None, start: date | None, end: date | None, grain: Grain, format: str
+) -> list[SalesPeriod] | Response[bytes]:
+    period = Period.of(start, end, grain)
+    listed = await metrics.sales(state.db, period, vendor_id)
+    if format == "csv":
+        return csv_response(_frame(listed), f"sales-{period.start}-{period.end}.csv")
+    if format == "png":
+        return png_response(charts.sales_trend(_frame(listed), f"Sales by {grain}, {period.start} to {period.end}"))
+    return listed
+
+
+async def _funnel(
+    state: AppState, vendor_id: int | None, start: date | None, end: date | None, grain: Grain, format: str
+) -> list[FunnelPeriod] | Response[bytes]:
+    period = Period.of(start, end, grain)
+    listed = await metrics.funnel(state.db, period, vendor_id)
+    if format == "csv":
+        return csv_response(_frame(listed), f"funnel-{period.start}-{period.end}.csv")
+    if format == "png":
+        return png_response(charts.funnel(_frame(listed), f"Conversion funnel, {period.start} to {period.end}"))
+    return listed
+
+
+async def _top(
+    state: AppState, vendor_id: int | None, start: date | None, end: date | None, limit: int, format: str
+) -> TopSellers | Response[bytes]:
+    found = await metrics.top(state.db, Period.of(start, end), vendor_id, limit)
+    if format == "csv":
+        rows = [{"kind": kind, **msgspec.structs.asdict(r)} for kind in ("products", "categories")
+                for r in getattr(found, kind)]  # fmt: skip
+        frame = pd.DataFrame(rows, columns=["kind", *Ranked.__struct_fields__])
+        return csv_response(frame, f"top-{found.start}-{found.end}.csv")
+    return found
+
+
+class SalesController(Controller):
+    path = "/analytics"
+    tags = ["analytics"]
+    guards = [requires_role("marketer", "admin")]
+
+    @get("/sales", summary="The platform's GMV, orders, average order, buyers and repeat rate per day or week")
+    async def sales(
+        self,
+        state: AppState,
+        start: Start = None,
+        end: End = None,
+        grain: GrainParam = "day",
+        format: ChartFormat = "json",
+    ) -> list[SalesPeriod] | Response[bytes]:
+        return await _sales(state, None, start, end, grain, format)
+
+    @get("/sales/top", summary="The platform's best-selling products and categories by revenue")
+    async def top(
+        self, state: AppState, start: Start = None, end: End = None, limit: Top = 10, format: Format = "json"
+    ) -> TopSellers | Response[bytes]:
+        return await _top(state, None, start, end, limit, format)
+
+    @get("/funnel", summary="Visitors who viewed, carted, ordered and paid, per day or week")
+    async def funnel(
+        self,
+        state: AppState,
+        start: Start = None,
+        end: End = None,
+        grain: GrainParam = "day",
+        format: ChartFormat = "json",
+    ) -> list[FunnelPeriod] | Response[bytes]:
+        return await _funnel(state, None, start, end, grain, format)
+
+    @get("/cohorts", summary="Monthly acquisition cohorts' retention, and the churn rate")
+    async def cohorts(self, state: AppState, format: ChartFormat = "json") -> Cohorts | Response[bytes]:
+        found, matrix = await metrics.cohorts(state.db)
+        if format == "csv":
+            return csv_response(matrix.rename_axis("cohort").reset_index().astype({"cohort": str}), "cohorts.csv")
+        if format == "png":
+            return png_response(charts.cohort_heatmap(matrix))
+        return found
+
+
+class VendorSalesController(Controller):
+    path = "/vendor/analytics"
+    tags = ["analytics"]
+    guards = [requires_active_vendor]
+
+    @get("/sales", summary="My shop's GMV, orders, average order, buyers and repeat rate per day or week")
+    async def sales(
+        self,
+        state: AppState,
+        request: AuthedRequest,
+        start: Start = None,
+        end: End = None,
+        grain: GrainParam = "day",
+        format: ChartFormat = "json",
+    ) -> list[SalesPeriod] | Response[bytes]:
+        return await _sales(state, request.user.vendor_id, start, end, grain, format)
+
+    @get("/sales/top", summary="My best-selling products and their categories by revenue")
+    async def top(
+        self,
+        state: AppState,
+        request: AuthedRequest,
+        start: Start = None,
+        end: End = None,
+        limit: Top = 10,
+        format: Format = "json",
+    ) -> TopSellers | Response[bytes]:
+        return await _top(state, request.user.vendor_id, start, end, limit, format)
+
+    @get("/funnel", summary="Visitors who viewed, carted, ordered and paid my products, per day or week")
+    async def funnel(
+        self,
+        state: AppState,
+        request: AuthedRequest,
+        start: Start = None,
+        end: End = None,
+        grain: GrainParam = "day",
+        format: ChartFormat = "json",
+    ) -> list[FunnelPeriod] | Response[bytes]:
+        return await _funnel(state, request.user.vendor_id, start, end, grain, format)
+
+
 class SegmentController(Controller):
     path = "/marketing/segments"
     tags = ["analytics"]
@@ -37,11 +194,13 @@ class SegmentController(Controller):
 
     @get("/", summary="The newest run's segments with sizes, value and trend")
     async def listing(
-        self, state: AppState, kind: SegmentKind | None = None, format: Format = "json"
+        self, state: AppState, kind: SegmentKind | None = None, format: ChartFormat = "json"
     ) -> list[SegmentOut] | Response[bytes]:
         listed = await segments.listing(state.db, kind)
         if format == "csv":
             return csv_response(segments.sizes_frame(listed), "segments.csv")
+        if format == "png":
+            return png_response(charts.segment_sizes(segments.sizes_frame(listed)))
         return listed
 
     @get("/{segment_id:int}")
@@ -59,7 +218,7 @@ class SegmentController(Controller):
     ) -> Page[MemberOut] | Response[bytes]:
         if format == "csv":  # every member, for a mailing tool
             listed = await segments.members(state.db, segment_id, None, 10_000_000)
-            frame = pd.DataFrame([msgspec.structs.asdict(m) for m in listed], columns=list(MemberOut.__struct_fields__))
+            frame = _frame(listed) if listed else pd.DataFrame(columns=list(MemberOut.__struct_fields__))
             return csv_response(frame, f"segment-{segment_id}-members.csv")
         return page_of(await segments.members(state.db, segment_id, cursor, limit + 1), limit, key="buyer_id")
 
@@ -111,9 +270,11 @@ class CampaignController(Controller):
 
     @get("/{campaign_id:int}/report", summary="Redemption, conversion, revenue and uplift against the holdout")
     async def report(
-        self, state: AppState, campaign_id: FromPath[int], format: Format = "json"
+        self, state: AppState, campaign_id: FromPath[int], format: ChartFormat = "json"
     ) -> CampaignReport | Response[bytes]:
         report = await campaigns.report(state.db, campaign_id)
         if format == "csv":
             return csv_response(pd.DataFrame(campaigns.report_rows(report)), f"campaign-{campaign_id}-report.csv")
+        if format == "png":
+            return png_response(charts.campaign(report))
         return report

@@ -113,3 +113,73 @@ LEFT JOIN LATERAL (
 WHERE c.id = $1
 GROUP BY m.buyer_id, m.arm
 """
+
+# Sales metrics. $1, $2: the period [start, end) as timestamps; $3: the grain ('day' or 'week', which starts on
+# Monday); $4: a vendor id, or NULL for the platform. Buckets are UTC days or weeks, empty ones included.
+# A purchase is as in PURCHASES, narrowed to the vendor's own orders when $4 is given.
+PAID = "('paid', 'confirmed', 'accepted', 'shipped', 'delivered', 'completed')"
+_BUCKETS = """
+buckets AS (
+    SELECT generate_series(date_trunc($3, $1::timestamptz AT TIME ZONE 'UTC'),
+                           date_trunc($3, ($2::timestamptz - interval '1 second') AT TIME ZONE 'UTC'),
+                           ('1 ' || $3)::interval) AS bucket
+)"""
+SALES = f"""
+WITH {_BUCKETS},
+purchases AS (
+    SELECT o.checkout_id, o.buyer_id, date_trunc($3, c.created_at AT TIME ZONE 'UTC') AS bucket,
+           sum(o.total)::bigint AS total
+    FROM orders o JOIN checkouts c ON c.id = o.checkout_id
+    WHERE o.status IN {PAID} AND c.created_at >= $1 AND c.created_at < $2 AND ($4::bigint IS NULL OR o.vendor_id = $4)
+    GROUP BY o.checkout_id, o.buyer_id, c.created_at
+),
+firsts AS (  -- each buyer's first purchase ever (in scope), to tell returning buyers from new ones
+    SELECT o.buyer_id, min(c.created_at AT TIME ZONE 'UTC') AS first_at
+    FROM orders o JOIN checkouts c ON c.id = o.checkout_id
+    WHERE o.status IN {PAID} AND ($4::bigint IS NULL OR o.vendor_id = $4)
+      AND o.buyer_id IN (SELECT buyer_id FROM purchases)
+    GROUP BY o.buyer_id
+)
+SELECT b.bucket::date AS period, coalesce(sum(p.total), 0)::bigint AS gmv, count(p.checkout_id)::int AS orders,
+       count(DISTINCT p.buyer_id)::int AS buyers,
+       count(DISTINCT p.buyer_id) FILTER (WHERE f.first_at < b.bucket)::int AS returning_buyers
+FROM buckets b LEFT JOIN purchases p ON p.bucket = b.bucket LEFT JOIN firsts f ON f.buyer_id = p.buyer_id
+GROUP BY b.bucket ORDER BY b.bucket
+"""
+# Visitors are signed-in users or anonymous sessions; ordering and paying are counted per buyer.
+FUNNEL = f"""
+WITH {_BUCKETS},
+seen AS (
+    SELECT date_trunc($3, i.occurred_at AT TIME ZONE 'UTC') AS bucket,
+           count(DISTINCT coalesce('u' || i.user_id, 's' || i.session_id)) FILTER (WHERE i.kind = 'view') AS viewed,
+           count(DISTINCT coalesce('u' || i.user_id, 's' || i.session_id)) FILTER (WHERE i.kind = 'cart') AS carted
+    FROM interactions i JOIN products p ON p.id = i.product_id
+    WHERE i.kind IN ('view', 'cart') AND i.occurred_at >= $1 AND i.occurred_at < $2
+      AND ($4::bigint IS NULL OR p.vendor_id = $4)
+    GROUP BY 1
+),
+placed AS (
+    SELECT bucket, count(*) AS ordered, count(*) FILTER (WHERE paid) AS paid
+    FROM (SELECT date_trunc($3, c.created_at AT TIME ZONE 'UTC') AS bucket, o.buyer_id,
+                 bool_or(o.status IN {PAID}) AS paid
+          FROM orders o JOIN checkouts c ON c.id = o.checkout_id
+          WHERE c.created_at >= $1 AND c.created_at < $2 AND ($4::bigint IS NULL OR o.vendor_id = $4)
+          GROUP BY 1, 2) per_buyer
+    GROUP BY bucket
+)
+SELECT b.bucket::date AS period, coalesce(s.viewed, 0)::int AS viewed, coalesce(s.carted, 0)::int AS carted,
+       coalesce(o.ordered, 0)::int AS ordered, coalesce(o.paid, 0)::int AS paid
+FROM buckets b LEFT JOIN seen s ON s.bucket = b.bucket LEFT JOIN placed o ON o.bucket = b.bucket
+ORDER BY b.bucket
+"""
+_TOP = f"""
+SELECT {{key}} AS id, {{name}} AS name, sum(l.quantity)::int AS units,
+       sum(l.line_total - l.vendor_discount - l.platform_discount)::bigint AS revenue,
+       count(DISTINCT o.id)::int AS orders
+FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN checkouts c ON c.id = o.checkout_id
+JOIN products p ON p.id = l.product_id JOIN categories k ON k.id = p.category_id
+WHERE o.status IN {PAID} AND c.created_at >= $1 AND c.created_at < $2 AND ($3::bigint IS NULL OR o.vendor_id = $3)
+GROUP BY 1, 2 ORDER BY revenue DESC, id LIMIT $4
+"""
+TOP_PRODUCTS = _TOP.format(key="p.id", name="p.title")
+TOP_CATEGORIES = _TOP.format(key="k.id", name="k.name")

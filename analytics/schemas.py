@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
@@ -100,3 +100,52 @@ class CampaignReport(Struct, kw_only=True):
     holdout: Arm
     conversion_uplift: Uplift
     revenue_per_member_uplift: Uplift  # cents
+
+
+class SalesPeriod(Struct):
+    period: date  # the first day of the day or week (weeks start on Monday; UTC)
+    gmv: int  # cents
+    orders: int
+    average_order: int  # cents
+    buyers: int
+    returning_buyers: int  # who had bought before this period
+    repeat_rate: float  # returning buyers over buyers
+
+
+class FunnelPeriod(Struct):
+    period: date
+    viewed: int  # visitors (signed-in users or anonymous sessions) who viewed a product
+    carted: int  # visitors who put one in their cart
+    ordered: int  # buyers who placed an order
+    paid: int  # buyers whose order was paid (or confirmed, for cash on delivery)
+    view_to_cart: float
+    cart_to_order: float
+    order_to_paid: float
+    view_to_paid: float
+
+
+class Ranked(Struct):
+    id: int
+    name: str
+    units: int
+    revenue: int  # cents, after discounts
+    orders: int
+
+
+class TopSellers(Struct):
+    start: date
+    end: date
+    products: list[Ranked]
+    categories: list[Ranked]
+
+
+class Cohort(Struct):
+    cohort: str  # the month of the first purchase, YYYY-MM
+    customers: int
+    retention: list[float]  # share buying in month 0, 1, 2, ... after it
+
+
+class Cohorts(Struct):
+    cohorts: list[Cohort]
+    churn_days: int
+    churn_rate_30_days: float  # of customers active 30 days ago, the share who have not bought since

@@ -14,7 +14,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from analytics.controllers import CampaignController, SegmentController, SegmentRunController
+from analytics.controllers import (
+    CampaignController,
+    SalesController,
+    SegmentController,
+    SegmentRunController,
+    VendorSalesController,
+)
 from marketplace.accounts import passwords
 from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
 from marketplace.aftersales.controllers import (
@@ -109,6 +115,8 @@ ROUTES = [
     VendorCouponController,
     WalletController,
     RecommendationController,
+    SalesController,
+    VendorSalesController,
     SegmentController,
     SegmentRunController,
     CampaignController,

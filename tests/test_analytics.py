@@ -68,5 +68,6 @@ def test_cohorts_and_churn_on_hand_worked_orders() -> None:
     january, february = pd.Period("2026-01", "M"), pd.Period("2026-02", "M")
     assert table.loc[january].tolist() == [1.0, 0.5, 1.0]  # buyers 1 and 2; month 1: only 1; month 2: both
     assert table.loc[february, 0] == 1.0 and table.loc[february, 1] == 0.0  # buyers 3 and 4 never came back
+    assert pd.isna(table.loc[february, 2])  # April is not in the data: not known yet
     # Active at 1 March (an order in the 90 days before): all four; ordered in March: 1 and 2.
     assert churn_rate(orders, at("2026-03-01", utc=True), at("2026-04-01", utc=True)) == 0.5

@@ -168,6 +168,8 @@ async def test_segments_are_computed_by_the_worker_and_listed_with_trend(
         assert csv.headers["content-type"].startswith("text/csv")
         assert csv.text.splitlines()[0] == "kind,segment,members,value,clv,change"
         assert len(csv.text.splitlines()) == len(listed) + 1
+        chart = await ann.get("/marketing/segments", params={"format": "png", "kind": "rfm"})
+        assert chart.headers["content-type"] == "image/png" and chart.content.startswith(b"\x89PNG")
 
         # A new customer, then the schedule comes round: the trend shows both runs.
         await db.execute("UPDATE segment_runs SET created_at = created_at - interval '25 hours'")
@@ -262,6 +264,8 @@ async def test_a_campaign_offers_a_segment_a_coupon_and_measures_uplift_against_
     assert report["complete"] is False and report["confidence"] == 0.95
     csv = (await ann.get(f"/marketing/campaigns/{campaign['id']}/report", params={"format": "csv"})).text
     assert csv.splitlines()[0].startswith("arm,members,redeemed,converted") and len(csv.splitlines()) == 3
+    chart = await ann.get(f"/marketing/campaigns/{campaign['id']}/report", params={"format": "png"})
+    assert chart.content.startswith(b"\x89PNG")
     assert (await shopper.get(f"/marketing/campaigns/{campaign['id']}/report")).status_code == 403
 
 

@@ -1,0 +1,111 @@
+"""Sales metrics for the platform (marketers and admins) or one vendor (its own orders, and views and carts
+of its own products): GMV, orders, average order value, buyers and repeat rate per day or week; the
+conversion funnel; top products and categories; and customers' monthly cohorts. SQL does the counting
+(analytics/queries.py); definitions are in docs/analytics.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+import asyncpg
+import pandas as pd
+
+from analytics import queries as q
+from analytics.cohorts import CHURN_DAYS, churn_rate, retention
+from analytics.schemas import Cohort, Cohorts, FunnelPeriod, Ranked, SalesPeriod, TopSellers
+from analytics.segments import load_purchases
+from marketplace.core.errors import BadRequest
+
+Grain = Literal["day", "week"]
+DEFAULT_DAYS = 30
+LONGEST_DAYS = 731
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date  # first day, included
+    end: date  # last day, included
+    grain: Grain = "day"
+
+    @classmethod
+    def of(cls, start: date | None, end: date | None, grain: Grain = "day") -> Period:
+        """The days asked for (the last 30 by default); weeks are widened to whole weeks, Monday first."""
+        end = end or datetime.now(UTC).date()
+        start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+        if start > end:
+            raise BadRequest("`from` must not be after `to`")
+        if (end - start).days >= LONGEST_DAYS:
+            raise BadRequest(f"a period may span at most {LONGEST_DAYS} days")
+        if grain == "week":
+            start, end = start - timedelta(days=start.weekday()), end + timedelta(days=6 - end.weekday())
+        return cls(start, end, grain)
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        return datetime.combine(self.start, time(), UTC), datetime.combine(self.end + timedelta(days=1), time(), UTC)
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+async def sales(db: asyncpg.Pool, period: Period, vendor_id: int | None) -> list[SalesPeriod]:
+    rows = await db.fetch(q.SALES, *period.bounds, period.grain, vendor_id)
+    return [
+        SalesPeriod(
+            r["period"],
+            r["gmv"],
+            r["orders"],
+            r["gmv"] // r["orders"] if r["orders"] else 0,
+            r["buyers"],
+            r["returning_buyers"],
+            _share(r["returning_buyers"], r["buyers"]),
+        )
+        for r in rows
+    ]
+
+
+async def funnel(db: asyncpg.Pool, period: Period, vendor_id: int | None) -> list[FunnelPeriod]:
+    rows = await db.fetch(q.FUNNEL, *period.bounds, period.grain, vendor_id)
+    return [
+        FunnelPeriod(
+            r["period"],
+            r["viewed"],
+            r["carted"],
+            r["ordered"],
+            r["paid"],
+            _share(r["carted"], r["viewed"]),
+            _share(r["ordered"], r["carted"]),
+            _share(r["paid"], r["ordered"]),
+            _share(r["paid"], r["viewed"]),
+        )
+        for r in rows
+    ]
+
+
+async def top(db: asyncpg.Pool, period: Period, vendor_id: int | None, limit: int) -> TopSellers:
+    start, end = period.bounds
+    products = await db.fetch(q.TOP_PRODUCTS, start, end, vendor_id, limit)
+    categories = await db.fetch(q.TOP_CATEGORIES, start, end, vendor_id, limit)
+    return TopSellers(period.start, period.end, [Ranked(**dict(r)) for r in products],
+                      [Ranked(**dict(r)) for r in categories])  # fmt: skip
+
+
+async def cohorts(db: asyncpg.Pool) -> tuple[Cohorts, pd.DataFrame]:
+    """Every customer's monthly acquisition cohort and its retention, with the churn rate of the last 30 days
+    (the platform's; customers are the platform's, not a vendor's)."""
+    async with db.acquire() as conn:
+        purchases = await load_purchases(conn)
+    if purchases.empty:
+        return Cohorts([], CHURN_DAYS, 0.0), pd.DataFrame()
+    matrix = retention(purchases)
+    sizes = purchases.assign(month=purchases["created_at"].dt.tz_localize(None).dt.to_period("M"))
+    sizes = sizes.groupby("buyer_id")["month"].min().value_counts()
+    now = pd.Timestamp(datetime.now(UTC))
+    listed = [
+        Cohort(str(month), int(sizes[month]), [round(float(v), 4) for v in row.dropna()])
+        for month, row in matrix.iterrows()
+    ]
+    return Cohorts(listed, CHURN_DAYS, churn_rate(purchases, now - pd.Timedelta(days=30), now)), matrix
