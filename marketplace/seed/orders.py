@@ -59,6 +59,11 @@ def plan_checkouts(demo: Demo, seed_value: int) -> list[Checkout]:
     return checkouts
 
 
+def product_prices(demo: Demo) -> dict[int, int]:
+    """Each product sells at its first SKU's price."""
+    return {p: int(demo.sku_price[np.flatnonzero(demo.sku_product == p)[0]]) for p in range(demo.size.products)}
+
+
 def sold_per_product(demo: Demo, checkouts: list[Checkout]) -> np.ndarray:
     sold = np.zeros(demo.size.products, dtype=np.int64)
     for checkout in checkouts:
@@ -90,7 +95,7 @@ async def load_orders(
 ) -> dict[str, int]:
     rng = np.random.default_rng(seed_value + 2)
     now = demo.start + demo.size.weeks * 7 * DAY
-    price = {p: int(demo.sku_price[np.flatnonzero(demo.sku_product == p)[0]]) for p in range(demo.size.products)}
+    price = product_prices(demo)
     code = {p: demo.sku_code[int(np.flatnonzero(demo.sku_product == p)[0])] for p in range(demo.size.products)}
 
     buyers = sorted({c.buyer for c in checkouts})
