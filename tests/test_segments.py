@@ -283,3 +283,20 @@ async def test_the_segments_command_computes_and_prints_them(
     assert result.exit_code == 0, result.output
     assert "Champions" in result.output and "cluster" in result.output
     assert await db.fetchval("SELECT status FROM segment_runs") == "done"
+
+
+async def test_asking_for_a_run_many_times_at_once_queues_one(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection, settings: Settings
+) -> None:
+    ann = await marketer(client, db, "ann@example.com")
+    answers = await asyncio.gather(*(ann.post("/marketing/segment-runs") for _ in range(20)))
+    assert {r.status_code for r in answers} == {202}
+    assert len({r.json()["id"] for r in answers}) == 1
+    assert await db.fetchval("SELECT count(*) FROM segment_runs") == 1
+    pool = await create_pool(settings.database_url, 1, 4)
+    try:  # two workers at once: the run is computed once, and nothing else is queued
+        done = await asyncio.gather(Worker(pool).step(), Worker(pool).step())
+        assert sorted(done, key=lambda r: r is None) == [answers[0].json()["id"], None]
+        assert await db.fetchval("SELECT status FROM segment_runs") == "done"
+    finally:
+        await pool.close()
