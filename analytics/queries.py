@@ -146,17 +146,19 @@ SELECT b.bucket::date AS period, coalesce(sum(p.total), 0)::bigint AS gmv, count
 FROM buckets b LEFT JOIN purchases p ON p.bucket = b.bucket LEFT JOIN firsts f ON f.buyer_id = p.buyer_id
 GROUP BY b.bucket ORDER BY b.bucket
 """
-# Visitors are signed-in users or anonymous sessions; ordering and paying are counted per buyer.
+# Visitors are signed-in users or anonymous sessions; ordering and paying are counted per buyer. The distinct
+# visitors of a period are a large hash or sort: run it with ANALYTICS_WORK_MEM so it stays in memory.
+ANALYTICS_WORK_MEM = "SET LOCAL work_mem = '64MB'"
 FUNNEL = f"""
 WITH {_BUCKETS},
-seen AS (
-    SELECT date_trunc($3, i.occurred_at AT TIME ZONE 'UTC') AS bucket,
-           count(DISTINCT coalesce('u' || i.user_id, 's' || i.session_id)) FILTER (WHERE i.kind = 'view') AS viewed,
-           count(DISTINCT coalesce('u' || i.user_id, 's' || i.session_id)) FILTER (WHERE i.kind = 'cart') AS carted
-    FROM interactions i JOIN products p ON p.id = i.product_id
-    WHERE i.kind IN ('view', 'cart') AND i.occurred_at >= $1 AND i.occurred_at < $2
-      AND ($4::bigint IS NULL OR p.vendor_id = $4)
-    GROUP BY 1
+seen AS (  -- a visitor is the signed-in user, else the anonymous session
+    SELECT bucket, count(*) FILTER (WHERE kind = 'view') AS viewed, count(*) FILTER (WHERE kind = 'cart') AS carted
+    FROM (SELECT DISTINCT date_trunc($3, i.occurred_at AT TIME ZONE 'UTC') AS bucket, i.kind, i.user_id,
+                          CASE WHEN i.user_id IS NULL THEN i.session_id END AS session_id
+          FROM interactions i
+          WHERE i.kind IN ('view', 'cart') AND i.occurred_at >= $1 AND i.occurred_at < $2
+            AND ($4::bigint IS NULL OR i.product_id IN (SELECT id FROM products WHERE vendor_id = $4))) visitors
+    GROUP BY bucket
 ),
 placed AS (
     SELECT bucket, count(*) AS ordered, count(*) FILTER (WHERE paid) AS paid

@@ -68,7 +68,9 @@ async def sales(db: asyncpg.Pool, period: Period, vendor_id: int | None) -> list
 
 
 async def funnel(db: asyncpg.Pool, period: Period, vendor_id: int | None) -> list[FunnelPeriod]:
-    rows = await db.fetch(q.FUNNEL, *period.bounds, period.grain, vendor_id)
+    async with db.acquire() as conn, conn.transaction(readonly=True):
+        await conn.execute(q.ANALYTICS_WORK_MEM)
+        rows = await conn.fetch(q.FUNNEL, *period.bounds, period.grain, vendor_id)
     return [
         FunnelPeriod(
             r["period"],
