@@ -12,6 +12,9 @@ async def test_openapi_spec_and_docs_are_served(client: AsyncTestClient[Litestar
     spec = (await client.get("/schema/openapi.json")).json()
     assert "/auth/register" in spec["paths"]
     assert "/admin/vendor-applications/{application_id}/approve" in spec["paths"]
+    assert "/marketing/campaigns/{campaign_id}/report" in spec["paths"]
+    sales = spec["paths"]["/vendor/analytics/sales"]["get"]
+    assert {"from", "to", "grain", "format"} <= {p["name"] for p in sales["parameters"]}
     assert (await client.get("/schema")).status_code == 200
 
 
