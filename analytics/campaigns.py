@@ -13,13 +13,14 @@ offer caused, up to chance, which the interval states."""
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
 import numpy as np
 
 from analytics import queries as q
+from analytics import segments
 from analytics.schemas import Arm, CampaignIn, CampaignOut, CampaignReport, Uplift
 from analytics.uplift import Estimate, means, proportions, split
 from marketplace.core.audit import record_audit
@@ -33,9 +34,7 @@ CONFIDENCE = 0.95
 
 async def launch(conn: asyncpg.Connection, actor_id: int, data: CampaignIn) -> CampaignOut:
     """Runs in the caller's transaction (see the module docstring)."""
-    segment = await conn.fetchrow("SELECT id, name, members FROM segments WHERE id = $1", data.segment_id)
-    if segment is None:
-        raise NotFound("no such segment")
+    await segments.get(conn, data.segment_id)  # 404 for an unknown segment
     coupon = await conn.fetchrow(coupon_queries.GET_COUPON, data.coupon_id)
     if coupon is None:
         raise NotFound("no such coupon")
@@ -72,9 +71,7 @@ async def listing(db: asyncpg.Pool, before: int | None, limit: int) -> list[Camp
 
 async def report(db: asyncpg.Pool, campaign_id: int) -> CampaignReport:
     campaign = await get(db, campaign_id)
-    async with db.acquire() as conn:
-        rows = await conn.fetch(q.OUTCOMES, campaign_id)
-        now = await conn.fetchval("SELECT now()")
+    rows = await db.fetch(q.OUTCOMES, campaign_id)
     outcome = {arm: [r for r in rows if r["arm"] == arm] for arm in ("treatment", "holdout")}
     converted = {arm: sum(r["purchases"] > 0 for r in members) for arm, members in outcome.items()}
     revenue = {arm: np.array([r["revenue"] for r in members], dtype=float) for arm, members in outcome.items()}
@@ -85,7 +82,7 @@ async def report(db: asyncpg.Pool, campaign_id: int) -> CampaignReport:
     return CampaignReport(
         campaign=campaign,
         window_ends_at=ends,
-        complete=now >= ends,
+        complete=datetime.now(UTC) >= ends,
         confidence=CONFIDENCE,
         treatment=_arm(outcome["treatment"], converted["treatment"], revenue["treatment"]),
         holdout=_arm(outcome["holdout"], converted["holdout"], revenue["holdout"]),

@@ -7,26 +7,31 @@ end, that is, who did not order during it."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 CHURN_DAYS = 90
 
 
-def retention(orders: pd.DataFrame, customer: str = "buyer_id", at: str = "created_at") -> pd.DataFrame:
-    """Rows: cohort month; columns: months since the first order; values: share of the cohort ordering
-    (NaN for months the data does not reach yet)."""
+def active(orders: pd.DataFrame, customer: str = "buyer_id", at: str = "created_at") -> pd.DataFrame:
+    """Rows: cohort month; columns: months since the first order; values: customers of the cohort ordering
+    (column 0 is the cohort's size; NaN for months the data does not reach yet)."""
     months = orders[at].dt.tz_localize(None).dt.to_period("M")
     frame = pd.DataFrame({"customer": orders[customer].to_numpy(), "month": months.to_numpy()})
     first = frame.groupby("customer")["month"].transform("min")
     frame["cohort"] = first
     frame["age"] = (frame["month"] - first).apply(lambda offset: offset.n)
-    active = frame.drop_duplicates(["customer", "age"]).groupby(["cohort", "age"]).size().unstack(fill_value=0)
-    share = active.div(active[0], axis=0)
+    counts = frame.drop_duplicates(["customer", "age"]).groupby(["cohort", "age"]).size().unstack(fill_value=0)
     # Months after the last one in the data have not happened yet for that cohort: unknown, not zero.
-    last = frame["month"].max()
-    ages = share.columns.to_numpy()
-    observed = [(last - cohort).n for cohort in share.index]
-    return share.where(ages[None, :] <= pd.Series(observed, index=share.index).to_numpy()[:, None])
+    observed = np.array([(frame["month"].max() - cohort).n for cohort in counts.index])
+    return counts.where(counts.columns.to_numpy()[None, :] <= observed[:, None])
+
+
+def retention(orders: pd.DataFrame, customer: str = "buyer_id", at: str = "created_at") -> pd.DataFrame:
+    """Rows: cohort month; columns: months since the first order; values: share of the cohort ordering
+    (NaN for months the data does not reach yet)."""
+    counts = active(orders, customer, at)
+    return counts.div(counts[0], axis=0)
 
 
 def churn_rate(orders: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, customer: str = "buyer_id",

@@ -5,9 +5,9 @@ runs, and campaigns with their uplift reports. Most answer as JSON, CSV or a PNG
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
@@ -62,32 +62,38 @@ def png_response(image: bytes) -> Response[bytes]:
     return Response(image, media_type="image/png")
 
 
-def _frame(items: Sequence[msgspec.Struct]) -> pd.DataFrame:
-    return pd.DataFrame([msgspec.structs.asdict(i) for i in items])
+def _frame(items: Sequence[msgspec.Struct], kind: type[msgspec.Struct]) -> pd.DataFrame:
+    """Structs as a table with a column per field (the header is there even with no rows)."""
+    return pd.DataFrame([msgspec.structs.asdict(i) for i in items], columns=list(kind.__struct_fields__))
 
 
-async def _sales(
-    state: AppState, vendor_id: int | None, start: date | None, end: date | None, grain: Grain, format: str
-) -> list[SalesPeriod] | Response[bytes]:
+# Figures per day or week: how to fetch them, their row type, and their chart with its title.
+PER_PERIOD: dict[
+    str, tuple[Callable[..., Awaitable[Sequence[Any]]], type[msgspec.Struct], Callable[..., bytes], str]
+] = {
+    "sales": (metrics.sales, SalesPeriod, charts.sales_trend, "Sales"),
+    "funnel": (metrics.funnel, FunnelPeriod, charts.funnel, "Conversion funnel"),
+}
+
+
+async def _per_period(
+    state: AppState,
+    metric: str,
+    vendor_id: int | None,
+    start: date | None,
+    end: date | None,
+    grain: Grain,
+    format: str,
+) -> Any:
+    fetch, kind, chart, title = PER_PERIOD[metric]
     period = Period.of(start, end, grain)
-    listed = await metrics.sales(state.db, period, vendor_id)
+    listed = await fetch(state.db, period, vendor_id)
+    if format == "json":
+        return listed
+    frame = _frame(listed, kind)
     if format == "csv":
-        return csv_response(_frame(listed), f"sales-{period.start}-{period.end}.csv")
-    if format == "png":
-        return png_response(charts.sales_trend(_frame(listed), f"Sales by {grain}, {period.start} to {period.end}"))
-    return listed
-
-
-async def _funnel(
-    state: AppState, vendor_id: int | None, start: date | None, end: date | None, grain: Grain, format: str
-) -> list[FunnelPeriod] | Response[bytes]:
-    period = Period.of(start, end, grain)
-    listed = await metrics.funnel(state.db, period, vendor_id)
-    if format == "csv":
-        return csv_response(_frame(listed), f"funnel-{period.start}-{period.end}.csv")
-    if format == "png":
-        return png_response(charts.funnel(_frame(listed), f"Conversion funnel, {period.start} to {period.end}"))
-    return listed
+        return csv_response(frame, f"{metric}-{period.start}-{period.end}.csv")
+    return png_response(chart(frame, f"{title} by {grain}, {period.start} to {period.end}"))
 
 
 async def _top(
@@ -95,10 +101,9 @@ async def _top(
 ) -> TopSellers | Response[bytes]:
     found = await metrics.top(state.db, Period.of(start, end), vendor_id, limit)
     if format == "csv":
-        rows = [{"kind": kind, **msgspec.structs.asdict(r)} for kind in ("products", "categories")
-                for r in getattr(found, kind)]  # fmt: skip
-        frame = pd.DataFrame(rows, columns=["kind", *Ranked.__struct_fields__])
-        return csv_response(frame, f"top-{found.start}-{found.end}.csv")
+        frame = pd.concat([_frame(found.products, Ranked).assign(kind="products"),
+                           _frame(found.categories, Ranked).assign(kind="categories")])  # fmt: skip
+        return csv_response(frame[["kind", *Ranked.__struct_fields__]], f"top-{found.start}-{found.end}.csv")
     return found
 
 
@@ -116,7 +121,7 @@ class SalesController(Controller):
         grain: GrainParam = "day",
         format: ChartFormat = "json",
     ) -> list[SalesPeriod] | Response[bytes]:
-        return await _sales(state, None, start, end, grain, format)
+        return await _per_period(state, "sales", None, start, end, grain, format)
 
     @get("/sales/top", summary="The platform's best-selling products and categories by revenue")
     async def top(
@@ -133,7 +138,7 @@ class SalesController(Controller):
         grain: GrainParam = "day",
         format: ChartFormat = "json",
     ) -> list[FunnelPeriod] | Response[bytes]:
-        return await _funnel(state, None, start, end, grain, format)
+        return await _per_period(state, "funnel", None, start, end, grain, format)
 
     @get("/cohorts", summary="Monthly acquisition cohorts' retention, and the churn rate")
     async def cohorts(self, state: AppState, format: ChartFormat = "json") -> Cohorts | Response[bytes]:
@@ -160,7 +165,7 @@ class VendorSalesController(Controller):
         grain: GrainParam = "day",
         format: ChartFormat = "json",
     ) -> list[SalesPeriod] | Response[bytes]:
-        return await _sales(state, request.user.vendor_id, start, end, grain, format)
+        return await _per_period(state, "sales", request.user.vendor_id, start, end, grain, format)
 
     @get("/sales/top", summary="My best-selling products and their categories by revenue")
     async def top(
@@ -184,7 +189,7 @@ class VendorSalesController(Controller):
         grain: GrainParam = "day",
         format: ChartFormat = "json",
     ) -> list[FunnelPeriod] | Response[bytes]:
-        return await _funnel(state, request.user.vendor_id, start, end, grain, format)
+        return await _per_period(state, "funnel", request.user.vendor_id, start, end, grain, format)
 
 
 class SegmentController(Controller):
@@ -218,8 +223,7 @@ class SegmentController(Controller):
     ) -> Page[MemberOut] | Response[bytes]:
         if format == "csv":  # every member, for a mailing tool
             listed = await segments.members(state.db, segment_id, None, 10_000_000)
-            frame = _frame(listed) if listed else pd.DataFrame(columns=list(MemberOut.__struct_fields__))
-            return csv_response(frame, f"segment-{segment_id}-members.csv")
+            return csv_response(_frame(listed, MemberOut), f"segment-{segment_id}-members.csv")
         return page_of(await segments.members(state.db, segment_id, cursor, limit + 1), limit, key="buyer_id")
 
 

@@ -2,10 +2,11 @@
 
 # A purchase is a checkout with at least one order that was paid (or confirmed for cash on delivery) and not
 # cancelled; it is worth what those orders cost.
-PURCHASES = """
+PAID = "('paid', 'confirmed', 'accepted', 'shipped', 'delivered', 'completed')"
+PURCHASES = f"""
 SELECT o.buyer_id, c.created_at, sum(o.total)::bigint AS total
 FROM orders o JOIN checkouts c ON c.id = o.checkout_id
-WHERE o.status IN ('paid', 'confirmed', 'accepted', 'shipped', 'delivered', 'completed')
+WHERE o.status IN {PAID}
 GROUP BY o.buyer_id, o.checkout_id, c.created_at
 """
 
@@ -95,7 +96,7 @@ CAMPAIGNS = _CAMPAIGN + "WHERE ($1::bigint IS NULL OR c.id < $1) GROUP BY c.id, 
 
 # Per member, what happened in the campaign's window: purchases (as in PURCHASES) placed after launch and
 # before the window closed, their value, and whether one used the campaign's coupon.
-OUTCOMES = """
+OUTCOMES = f"""
 SELECT m.buyer_id, m.arm,
        count(p.checkout_id)::int AS purchases,
        coalesce(sum(p.total), 0)::bigint AS revenue,
@@ -107,7 +108,7 @@ LEFT JOIN LATERAL (
     FROM checkouts k JOIN orders o ON o.checkout_id = k.id
     WHERE k.buyer_id = m.buyer_id AND k.created_at >= c.launched_at
       AND k.created_at < c.launched_at + make_interval(days => c.window_days)
-      AND o.status IN ('paid', 'confirmed', 'accepted', 'shipped', 'delivered', 'completed')
+      AND o.status IN {PAID}
     GROUP BY k.id
 ) p ON true
 WHERE c.id = $1
@@ -117,7 +118,6 @@ GROUP BY m.buyer_id, m.arm
 # Sales metrics. $1, $2: the period [start, end) as timestamps; $3: the grain ('day' or 'week', which starts on
 # Monday); $4: a vendor id, or NULL for the platform. Buckets are UTC days or weeks, empty ones included.
 # A purchase is as in PURCHASES, narrowed to the vendor's own orders when $4 is given.
-PAID = "('paid', 'confirmed', 'accepted', 'shipped', 'delivered', 'completed')"
 _BUCKETS = """
 buckets AS (
     SELECT generate_series(date_trunc($3, $1::timestamptz AT TIME ZONE 'UTC'),

@@ -13,7 +13,7 @@ import asyncpg
 import pandas as pd
 
 from analytics import queries as q
-from analytics.cohorts import CHURN_DAYS, churn_rate, retention
+from analytics.cohorts import CHURN_DAYS, active, churn_rate
 from analytics.schemas import Cohort, Cohorts, FunnelPeriod, Ranked, SalesPeriod, TopSellers
 from analytics.segments import load_purchases
 from marketplace.core.errors import BadRequest
@@ -102,12 +102,11 @@ async def cohorts(db: asyncpg.Pool) -> tuple[Cohorts, pd.DataFrame]:
         purchases = await load_purchases(conn)
     if purchases.empty:
         return Cohorts([], CHURN_DAYS, 0.0), pd.DataFrame()
-    matrix = retention(purchases)
-    sizes = purchases.assign(month=purchases["created_at"].dt.tz_localize(None).dt.to_period("M"))
-    sizes = sizes.groupby("buyer_id")["month"].min().value_counts()
+    counts = active(purchases)
+    matrix = counts.div(counts[0], axis=0)
     now = pd.Timestamp(datetime.now(UTC))
     listed = [
-        Cohort(str(month), int(sizes[month]), [round(float(v), 4) for v in row.dropna()])
+        Cohort(str(month), int(counts.loc[month, 0]), [round(float(v), 4) for v in row.dropna()])
         for month, row in matrix.iterrows()
     ]
     return Cohorts(listed, CHURN_DAYS, churn_rate(purchases, now - pd.Timedelta(days=30), now)), matrix

@@ -10,7 +10,6 @@ key, which gives its trend."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -19,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import numpy as np
 import pandas as pd
 
 from analytics import queries as q
@@ -62,7 +60,7 @@ def slug(text: str) -> str:
 def compute(purchases: pd.DataFrame, now: pd.Timestamp) -> Computed:
     """Score, cluster and value every customer with a purchase (pure; CPU-bound, run in a thread)."""
     started = time.perf_counter()
-    table = rfm(purchases, now) if len(purchases) else pd.DataFrame(columns=["recency_days", "frequency", "monetary"])
+    table = rfm(purchases, now)
     summary: dict[str, Any] = {"rfm_seconds": round(time.perf_counter() - started, 3)}
     segments = [("rfm", slug(name), name, RFM_MEANING[name]) for name in SEGMENTS]
     table["cluster"] = None
@@ -78,7 +76,7 @@ def compute(purchases: pd.DataFrame, now: pd.Timestamp) -> Computed:
         summary |= {"k": found.k, "silhouettes": {str(k): round(v, 4) for k, v in found.silhouettes.items()}}
         summary["cluster_seconds"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
-    value = expected_value(purchases, now) if len(table) else None
+    value = expected_value(purchases, now)
     table["clv"] = None if value is None else value.reindex(table.index).round()
     summary["clv"] = value is not None
     summary["clv_seconds"] = round(time.perf_counter() - started, 3)
@@ -95,8 +93,8 @@ async def load_purchases(conn: asyncpg.Connection) -> pd.DataFrame:
 async def request(db: asyncpg.Pool, actor_id: int | None, trigger: str = "request") -> SegmentRunOut:
     """Queue a run (or return the one already waiting): the analytics worker takes it up."""
     async with db.acquire() as conn:
-        run_id = await conn.fetchval(q.REQUEST_RUN, trigger, actor_id) or await conn.fetchval(q.QUEUED_RUN)
-        if run_id is None:  # the waiting run was claimed between the two statements: queue another
+        run_id = None
+        while run_id is None:  # None: the waiting run was claimed between the two statements; queue another
             run_id = await conn.fetchval(q.REQUEST_RUN, trigger, actor_id) or await conn.fetchval(q.QUEUED_RUN)
         return _run(await conn.fetchrow(q.GET_RUN, run_id))
 
@@ -116,19 +114,15 @@ async def execute(db: asyncpg.Pool, run_id: int, now: datetime | None = None) ->
 
 async def _store(db: asyncpg.Pool, run_id: int, computed: Computed) -> None:
     table = computed.table
-    columns: list[list[Any]] = [[], [], [], [], [], [], []]
-    members: dict[tuple[str, str], pd.DataFrame] = {}
+    rows, members = [], {}
     for kind, key, name, description in computed.segments:
-        column = "segment" if kind == "rfm" else "cluster"
-        chosen = table[table[column] == (name if kind == "rfm" else key)] if len(table) else table
+        chosen = table[table["segment"] == name] if kind == "rfm" else table[table["cluster"] == key]
         members[kind, key] = chosen
-        clv = None if chosen["clv"].isna().any() or not len(chosen) else int(chosen["clv"].sum())
-        for values, value in zip(
-            columns, (kind, key, name, description, len(chosen), int(chosen["monetary"].sum()), clv), strict=True
-        ):
-            values.append(value)
+        clv = int(chosen["clv"].sum()) if len(chosen) and chosen["clv"].notna().all() else None
+        rows.append((kind, key, name, description, len(chosen), int(chosen["monetary"].sum()), clv))
     async with db.acquire() as conn, conn.transaction():
-        ids = {(r["kind"], r["key"]): r["id"] for r in await conn.fetch(q.INSERT_SEGMENTS, run_id, *columns)}
+        inserted = await conn.fetch(q.INSERT_SEGMENTS, run_id, *map(list, zip(*rows, strict=True)))
+        ids = {(r["kind"], r["key"]): r["id"] for r in inserted}
         records = [
             (ids[segment], int(buyer), float(row.recency_days), int(row.frequency), int(row.monetary),
              int(row.R), int(row.F), int(row.M), None if pd.isna(row.clv) else int(row.clv))
@@ -136,14 +130,14 @@ async def _store(db: asyncpg.Pool, run_id: int, computed: Computed) -> None:
             for buyer, row in zip(chosen.index, chosen.itertuples(index=False), strict=True)
         ]  # fmt: skip
         await conn.copy_records_to_table("segment_members", records=records, columns=q.MEMBER_COLUMNS)
-        await conn.execute(q.FINISH_RUN, run_id, len(table), json.dumps(computed.summary))
+        await conn.execute(q.FINISH_RUN, run_id, len(table), computed.summary)
 
 
 async def listing(db: asyncpg.Pool, kind: str | None) -> list[SegmentOut]:
     return [_segment(r) for r in await db.fetch(q.LATEST_SEGMENTS, kind, TREND_RUNS)]
 
 
-async def get(db: asyncpg.Pool, segment_id: int) -> SegmentOut:
+async def get(db: asyncpg.Pool | asyncpg.Connection, segment_id: int) -> SegmentOut:
     row = await db.fetchrow(q.GET_SEGMENT, segment_id)
     if row is None:
         raise NotFound("no such segment")
@@ -179,8 +173,7 @@ def _segment(row: asyncpg.Record) -> SegmentOut:
 
 
 def _run(row: asyncpg.Record) -> SegmentRunOut:
-    summary = row["summary"]
-    return SegmentRunOut(**(dict(row) | {"summary": json.loads(summary) if isinstance(summary, str) else summary}))
+    return SegmentRunOut(**dict(row))
 
 
 def sizes_frame(segments: list[SegmentOut]) -> pd.DataFrame:
@@ -189,7 +182,7 @@ def sizes_frame(segments: list[SegmentOut]) -> pd.DataFrame:
         {
             "kind": [s.kind for s in segments],
             "segment": [s.name for s in segments],
-            "members": np.array([s.members for s in segments], dtype=int),
+            "members": [s.members for s in segments],
             "value": [s.monetary / 100 for s in segments],
             "clv": [None if s.clv is None else s.clv / 100 for s in segments],
             "change": [s.change for s in segments],
