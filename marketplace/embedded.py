@@ -41,6 +41,10 @@ class EmbeddedPostgres:
         # cleanup_mode=None: we stop it ourselves on a clean exit; the library's own atexit
         # bookkeeping would otherwise leave the server running after a killed run anyway.
         server = get_server(self.pgdata, cleanup_mode=None)
+        # get_server hands back the handle it made before, as it was: a server that died since is started
+        # again (same data dir, same socket, so the URL stays the same).
+        with server._lock:
+            server.ensure_postgres_running()
         self.url = server.get_uri(database="postgres")
         return self.url
 

@@ -10,13 +10,14 @@ Topics live in the map only while someone watches them, so memory stays flat as 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import asyncpg
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from marketplace.core.outage import Outage
 from realtime import CHANNEL
 from realtime import queries as q
 from realtime.schemas import FeedEvent
@@ -40,6 +41,7 @@ class Hub:
         self._stopping = False
         self._pubsub = None
         self._lock = asyncio.Lock()  # one of receiving and catching up at a time, so ids stay in order
+        self.outage = Outage("feed hub")
 
     def watch(self, subscriber: Subscriber, topics: list[str]) -> None:
         for topic in topics:
@@ -58,24 +60,30 @@ class Hub:
         return len(self._topics)
 
     async def run(self) -> None:
-        self.last_id = await self.db.fetchval(q.PUBLISHED_SEQ)
-        self.ready.set()
+        """Subscribe, catch up from PostgreSQL, then listen; after any Redis or PostgreSQL error, start over
+        with back-off. Events published meanwhile are fetched from PostgreSQL on the way back in, so sockets
+        see no gap, only a delay."""
         while not self._stopping:
             redis = Redis.from_url(self.redis_url)
             pubsub = self._pubsub = redis.pubsub()
             try:
+                if not self.ready.is_set():  # the first start: sockets follow events from here on
+                    self.last_id = await self.db.fetchval(q.PUBLISHED_SEQ)
+                    self.ready.set()
                 await pubsub.subscribe(CHANNEL)
                 # Anything published while we were not listening comes from PostgreSQL.
-                await self._catch_up(await self.db.fetchval(q.PUBLISHED_SEQ))
+                async with self._lock:
+                    await self._catch_up(await self.db.fetchval(q.PUBLISHED_SEQ))
+                self.outage.recovered()
                 await self._listen(pubsub)
-            except (RedisError, OSError) as error:
+            except Exception as error:  # the task group wraps what its tasks raise in an ExceptionGroup
                 if self._stopping:
                     return
-                log.warning("feed hub: %s; reconnecting", error)
-                await asyncio.sleep(0.5)
+                await self.outage.pause(error)
             finally:
-                await pubsub.aclose()
-                await redis.aclose()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                    await redis.aclose()
 
     async def stop(self) -> None:
         """Stop by closing the subscription's socket under the reader: redis-py's blocking read does not
@@ -91,6 +99,8 @@ class Hub:
                 if message["type"] == "message":
                     async with self._lock:
                         await self._receive(decode_batch(message["data"]))
+            # redis-py ends the iteration (instead of raising) when the connection goes away.
+            raise ConnectionError("the feed subscription ended")
 
     async def _check_published(self) -> None:
         """A mark seen on the previous check and still not reached means a batch never arrived."""

@@ -20,8 +20,8 @@ import logging
 import asyncpg
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from marketplace.core.outage import Outage
 from realtime import CHANNEL, NOTIFY_CHANNEL
 from realtime import queries as q
 from realtime.schemas import FeedEvent
@@ -60,6 +60,7 @@ class Relay:
         self.standby_seconds = standby_seconds
         self.batch = batch
         self.leading = False
+        self.outage = Outage("feed relay", max_delay=max(5.0, standby_seconds))
 
     async def run(self) -> None:
         """Stand by, lead when the lock comes free, and start over after any connection failure."""
@@ -73,19 +74,19 @@ class Relay:
                     self.leading = False
                     with contextlib.suppress(Exception):
                         await asyncio.shield(conn.close(timeout=2))
-            except asyncio.CancelledError:
-                raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, RedisError) as error:
-                log.warning("feed relay: %s; retrying", error)
-                await asyncio.sleep(self.standby_seconds)
+            except Exception as error:  # PostgreSQL or Redis went away: retry until they are back
+                await self.outage.pause(error)
 
     async def _wait_for_lead(self, conn: asyncpg.Connection) -> None:
         while True:
             if await conn.fetchval(q.TRY_LEAD):
                 return
+            self.outage.recovered()  # a standby needs only PostgreSQL
             await asyncio.sleep(self.standby_seconds)
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
+        await self.redis.ping()
+        self.outage.recovered()
         self.leading = True
         log.info("feed relay: leading")
         wake = asyncio.Event()

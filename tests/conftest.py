@@ -64,10 +64,15 @@ async def template_url(server_urls: tuple[str, str]) -> str:
 @pytest.fixture
 async def database_url(server_urls: tuple[str, str], template_url: str) -> AsyncIterator[str]:
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(with_database(server_urls[0], "postgres"))
+    admin_url = with_database(server_urls[0], "postgres")
+    admin = await asyncpg.connect(admin_url)
     try:
         await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-        yield with_database(server_urls[0], name)
+    finally:
+        await admin.close()
+    yield with_database(server_urls[0], name)
+    admin = await asyncpg.connect(admin_url)  # a new connection: the test may have restarted the server
+    try:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await admin.close()

