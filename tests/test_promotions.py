@@ -88,6 +88,34 @@ async def test_a_shops_coupon_takes_off_only_its_lines_and_the_shop_pays_for_it(
     assert (await trial_balance(admin)).get("promotions", 0) == 0
 
 
+async def test_marketing_routes_treat_a_shops_coupon_as_absent(
+    client: AsyncTestClient[Litestar], admin: Actor, db: asyncpg.Connection, shop: dict[str, Any]
+) -> None:
+    alpha, buyer = shop["alpha"], shop["buyer"]
+    marketer = await sign_up(client, "marketer@example.com")
+    await db.execute("UPDATE users SET roles = '{buyer,marketer}' WHERE id = $1", marketer.id)
+    issued = {"audience": "issued", "code": None}
+    theirs = await alpha.post("/vendor/coupons", json=coupon(scope="vendor", scope_ids=[alpha.vendor_id], **issued))
+    assert theirs.status_code == 201, theirs.text
+    shops = theirs.json()["id"]
+    ours = (await marketer.post("/marketing/coupons", json=coupon(name="Platform 30", **issued))).json()["id"]
+    for who in (marketer, admin):
+        assert (await who.get(f"/marketing/coupons/{shops}")).status_code == 404
+        issue = await who.post(f"/marketing/coupons/{shops}/issue", json={"buyer_ids": [buyer.id]})
+        assert issue.status_code == 404, issue.text
+        assert (await who.post(f"/marketing/coupons/{shops}/disable")).status_code == 404
+        assert [c["id"] for c in (await who.get("/marketing/coupons")).json()["items"]] == [ours]
+    # The shop's coupon is untouched, issued to nobody, and still the shop's to manage.
+    assert await db.fetchval("SELECT count(*) FROM coupon_grants") == 0
+    assert (await alpha.get(f"/vendor/coupons/{shops}")).json()["disabled_at"] is None
+    assert (await alpha.post(f"/vendor/coupons/{shops}/disable")).status_code == 200
+    # The platform's own coupon goes through the marketing routes as before.
+    assert (await marketer.get(f"/marketing/coupons/{ours}")).status_code == 200
+    r = await marketer.post(f"/marketing/coupons/{ours}/issue", json={"buyer_ids": [buyer.id]})
+    assert r.json() == {"coupon_id": ours, "issued": 1}
+    assert (await alpha.get(f"/vendor/coupons/{ours}")).status_code == 404
+
+
 async def test_automatic_discounts_apply_without_a_code_and_the_best_one_wins(
     admin: Actor, shop: dict[str, Any]
 ) -> None:

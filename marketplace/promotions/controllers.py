@@ -1,5 +1,6 @@
-"""HTTP routes of promotions: /marketing/coupons (marketers and admins: platform-funded), /vendor/coupons (a
-shop's own, shop-funded), /me/coupons (a buyer's wallet and claims) and /me/loyalty (points and tier)."""
+"""HTTP routes of promotions: /marketing/coupons (marketers and admins: platform-funded ones only; a shop's coupon
+is not found there), /vendor/coupons (a shop's own, shop-funded), /me/coupons (a buyer's wallet and claims) and
+/me/loyalty (points and tier)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class MarketingCouponController(Controller):
     async def create(self, state: AppState, request: AuthedRequest, data: JSONBody[CouponIn]) -> CouponOut:
         return await service.create(state.db, request.user.id, data, None)
 
-    @get("/", summary="Every coupon, newest first")
+    @get("/", summary="Platform-funded coupons, newest first")
     async def coupons(self, state: AppState, cursor: Cursor = None, limit: Limit = 20) -> Page[CouponOut]:
         return page_of(await service.listing(state.db, None, cursor, limit), limit)
 

@@ -12,9 +12,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 RETURNING {COUPON_COLUMNS}
 """
 GET_COUPON = f"SELECT {COUPON_COLUMNS} FROM coupons c WHERE c.id = $1"
+# One funder's coupons: a shop's ($1), or the platform's (NULL).
 COUPONS = f"""
 SELECT {COUPON_COLUMNS} FROM coupons c
-WHERE ($1::bigint IS NULL OR c.vendor_id = $1) AND ($2::bigint IS NULL OR c.id < $2)
+WHERE (c.vendor_id = $1 OR ($1::bigint IS NULL AND c.vendor_id IS NULL)) AND ($2::bigint IS NULL OR c.id < $2)
 ORDER BY c.id DESC LIMIT $3
 """
 DISABLE_COUPON = f"""

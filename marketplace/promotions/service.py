@@ -90,12 +90,15 @@ async def create(db: asyncpg.Pool, actor_id: int, body: CouponIn, vendor_id: int
 
 
 async def listing(db: asyncpg.Pool, vendor_id: int | None, cursor: int | None, limit: int) -> list[CouponOut]:
+    """The coupons `vendor_id` funds, or with None the platform's own (a marketer never sees a shop's)."""
     return [coupon_out(r) for r in await db.fetch(q.COUPONS, vendor_id, cursor, limit + 1)]
 
 
 async def _owned(conn: asyncpg.Connection, coupon_id: int, vendor_id: int | None) -> asyncpg.Record:
+    """The coupon if `vendor_id` funds it (None: the platform); any other coupon is not found, so marketers'
+    routes cannot reach a shop's coupon nor a shop's routes the platform's or another shop's."""
     row = await conn.fetchrow(q.GET_COUPON, coupon_id)
-    if row is None or (vendor_id is not None and row["vendor_id"] != vendor_id):
+    if row is None or row["vendor_id"] != vendor_id:
         raise NotFound("no such coupon")
     return row
 
@@ -131,10 +134,8 @@ async def claim(db: asyncpg.Pool, buyer_id: int, code: str) -> WalletCoupon:
 async def issue(conn: asyncpg.Connection, actor_id: int, coupon_id: int, buyer_ids: list[int]) -> Issued:
     """Give a coupon to chosen buyers (a marketer's pick, or a segment's members) and tell those online:
     `coupon.issued` on each buyer's feed. Runs in the caller's transaction; buyers holding it already, or
-    unknown, are skipped."""
-    row = await conn.fetchrow(q.GET_COUPON, coupon_id)
-    if row is None:
-        raise NotFound("no such coupon")
+    unknown, are skipped. Only platform coupons are issued: a shop's coupon is not found."""
+    row = await _owned(conn, coupon_id, None)
     if row["disabled_at"] is not None or row["ends_at"] <= datetime.now(UTC):
         raise Conflict("this coupon is disabled or over")
     granted = [r["buyer_id"] for r in await conn.fetch(q.GRANT_MANY, coupon_id, sorted(set(buyer_ids)))]
