@@ -128,3 +128,25 @@ async def test_the_feed_comes_back_after_postgres_restarts(
     else:
         pytest.fail("no order reached the socket after PostgreSQL came back")
     await ws.close()
+
+
+async def test_with_postgres_down_requests_get_503_and_recover_without_a_restart(
+    client: Any, buyer: Any, restartable_postgres: Any
+) -> None:
+    assert (await buyer.get("/me")).status_code == 200
+    stopped = asyncio.create_task(restartable_postgres(3.0))
+    await asyncio.sleep(1.0)  # down now
+    loop = asyncio.get_running_loop()
+    for request in (client.get("/products?q=nothing-cached"), buyer.get("/me"), buyer.get("/cart")):
+        started = loop.time()
+        r = await request
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] and r.headers["content-type"].startswith("application/problem+json")
+        assert "database" in r.json()["detail"]
+        assert loop.time() - started < 5  # nothing hangs
+    await stopped
+    for _ in range(20):  # the pool replaces the connections the restart closed
+        if (r := await buyer.get("/me")).status_code == 200:
+            break
+        await asyncio.sleep(0.25)
+    assert r.status_code == 200, r.text

@@ -43,6 +43,7 @@ async def create_pool(url: str, min_size: int = 2, max_size: int = 20) -> asyncp
         max_size=max_size,
         init=init_connection,
         max_queries=1_000_000,
+        timeout=5,  # connecting: with PostgreSQL unreachable, a request fails fast with 503 instead of hanging
         connection_class=PooledConnection,
         # Search treats a title word within this trigram similarity as a match (typos like "kettel").
         server_settings={"pg_trgm.word_similarity_threshold": "0.45"},

@@ -8,6 +8,7 @@ unless it is a real bug, and that is logged.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from http import HTTPStatus
 from typing import Any
@@ -127,6 +128,28 @@ def _redis_down(request: Request, exc: RedisConnectionError | RedisTimeoutError)
     return problem(request, 503, "temporarily unavailable; try again in a moment", headers={"Retry-After": "1"})
 
 
+# What a request meets while PostgreSQL restarts or is unreachable: refused or vanished sockets, closed pool
+# connections, "the database system is shutting down / starting up", administrator shutdown.
+DATABASE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError)
+_database_down_logged = 0.0
+
+
+def _database_down(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    # An outage, not a bug: one line every ten seconds at most, no traceback per request.
+    global _database_down_logged
+    if time.monotonic() - _database_down_logged > 10:
+        _database_down_logged = time.monotonic()
+        log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    return problem(
+        request, 503, "the database is temporarily unavailable; try again in a moment", headers={"Retry-After": "2"}
+    )
+
+
+def _interface_error(request: Request, exc: asyncpg.InterfaceError) -> Response[dict[str, Any]]:
+    # asyncpg says "connection is closed" for a pooled connection the server dropped; anything else is a bug.
+    return (_database_down if "closed" in str(exc) else _unexpected)(request, exc)
+
+
 def _unexpected(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "internal error; it has been logged")
@@ -139,6 +162,8 @@ exception_handlers = {
     asyncpg.IntegrityConstraintViolationError: _integrity_error,
     RedisConnectionError: _redis_down,
     RedisTimeoutError: _redis_down,
+    **dict.fromkeys(DATABASE_DOWN, _database_down),
+    asyncpg.InterfaceError: _interface_error,
     UnicodeDecodeError: _undecodable,
     RecursionError: _undecodable,
     Exception: _unexpected,

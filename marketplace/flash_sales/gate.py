@@ -28,8 +28,8 @@ from datetime import datetime
 
 import asyncpg
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from marketplace.core.outage import run_forever
 from marketplace.flash_sales import queries as q
 
 log = logging.getLogger(__name__)
@@ -180,12 +180,7 @@ class GateKeeper:
         self.db, self.gate, self.interval, self.quiet = db, gate, interval, quiet
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except (RedisError, OSError, asyncpg.PostgresError) as exc:
-                log.warning("flash sale gate check failed: %s", exc)
-            await asyncio.sleep(self.interval)
+        await run_forever("flash sale gate keeper", self.check, self.interval)
 
     async def check(self) -> None:
         sales = await self.db.fetch(q.CURRENT_SALES)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from marketplace.core.outage import Outage
 from marketplace.interactions import Kind
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class InteractionRecorder:
         self.interval = interval
         self.max_buffer = max_buffer
         self._buffer: list[Row] = []
+        self._outage = Outage("interaction recorder")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.written = 0
@@ -68,8 +70,9 @@ class InteractionRecorder:
             self._wake.clear()
             try:
                 await self.flush()
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("could not write interactions (dropped one batch): %s", exc)
+                self._outage.recovered()
+            except Exception as error:  # browsing signals are best effort: drop the batch, keep recording
+                self._outage.failed(error)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="interaction-recorder")

@@ -4,12 +4,12 @@ process; SKIP LOCKED shares the work without overlap."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import asyncpg
 
 from marketplace.core.events import append_event
+from marketplace.core.outage import run_forever
 from marketplace.flash_sales.service import return_units
 from marketplace.inventory.service import release_reserved
 from marketplace.orders import CheckoutStatus, OrderStatus
@@ -57,12 +57,10 @@ async def complete_delivered(db: asyncpg.Pool, after_days: int, batch: int = 500
 
 
 async def run_sweeper(db: asyncpg.Pool, interval: float, complete_after_days: int) -> None:
-    while True:
-        try:
-            while await expire_unpaid(db) > 0:
-                pass
-            while await complete_delivered(db, complete_after_days) > 0:
-                pass
-        except (asyncpg.PostgresError, OSError) as exc:
-            log.warning("checkout sweeper failed this round: %s", exc)
-        await asyncio.sleep(interval)
+    async def sweep() -> None:
+        while await expire_unpaid(db) > 0:
+            pass
+        while await complete_delivered(db, complete_after_days) > 0:
+            pass
+
+    await run_forever("checkout sweeper", sweep, interval)
