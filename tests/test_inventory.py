@@ -82,3 +82,15 @@ async def test_adjustment_needs_exactly_one_of_set_or_delta(stocked: tuple[Actor
     assert (await vendor.post(f"/vendor/inventory/{sku}", json={})).status_code == 422
     assert (await vendor.post(f"/vendor/inventory/{sku}", json={"set": 1, "delta": 1})).status_code == 422
     assert (await vendor.post(f"/vendor/inventory/{sku}", json={"set": -1})).status_code == 400
+
+
+async def test_vendor_cannot_read_another_shops_or_a_missing_skus_movements(
+    client: AsyncTestClient[Litestar], admin: Actor, stocked: tuple[Actor, dict[str, object]]
+) -> None:
+    vendor, item = stocked
+    sku = item["skus"][0]["id"]  # type: ignore[index]
+    other = await approved_vendor(client, admin, "other-shop@example.com", "Other Shop")
+    r = await other.get(f"/vendor/inventory/{sku}/movements")
+    assert r.status_code == 404 and r.json()["detail"] == "no such SKU in your shop"
+    assert (await vendor.get("/vendor/inventory/987654/movements")).status_code == 404
+    assert [m["reason"] for m in (await vendor.get(f"/vendor/inventory/{sku}/movements")).json()] == ["initial stock"]

@@ -44,10 +44,9 @@ ORDER BY s.id DESC
 LIMIT $4
 """
 
+OWN_SKU = "SELECT 1 FROM skus s JOIN products p ON p.id = s.product_id WHERE s.id = $1 AND p.vendor_id = $2"
+# Of a SKU found with OWN_SKU first.
 MOVEMENTS_OF_SKU = """
-SELECT m.id, m.delta, m.on_hand, m.reason, m.actor_id, m.created_at
-FROM stock_movements m JOIN skus s ON s.id = m.sku_id JOIN products p ON p.id = s.product_id
-WHERE m.sku_id = $1 AND p.vendor_id = $2
-ORDER BY m.id DESC
-LIMIT 100
+SELECT id, delta, on_hand, reason, actor_id, created_at FROM stock_movements
+WHERE sku_id = $1 ORDER BY id DESC LIMIT 100
 """

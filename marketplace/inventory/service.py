@@ -115,4 +115,8 @@ async def stock_levels(
 
 
 async def movements(db: asyncpg.Pool, vendor_id: int, sku_id: int) -> list[Movement]:
-    return [Movement(**dict(r)) for r in await db.fetch(q.MOVEMENTS_OF_SKU, sku_id, vendor_id)]
+    """The SKU's last movements; another shop's SKU is not found, like a missing one."""
+    async with db.acquire() as conn:
+        if await conn.fetchval(q.OWN_SKU, sku_id, vendor_id) is None:
+            raise NotFound("no such SKU in your shop")
+        return [Movement(**dict(r)) for r in await conn.fetch(q.MOVEMENTS_OF_SKU, sku_id)]
