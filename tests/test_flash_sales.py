@@ -285,6 +285,31 @@ async def test_postgresql_refuses_what_a_wrong_gate_lets_through(
     assert await db.fetchval("SELECT sold FROM flash_sales WHERE id = $1", sale["id"]) == 2
 
 
+async def test_a_sales_page_is_shown_only_while_its_product_page_is(
+    client: AsyncTestClient[Litestar], admin: Actor, stall: dict[str, Any]
+) -> None:
+    alpha, kettle = stall["alpha"], stall["kettle"]["id"]
+    sale = await open_sale(alpha, stall["sku"], units=5)
+
+    async def shown() -> tuple[int, int]:
+        page = await client.get(f"/products/{kettle}")
+        return (await client.get(f"/flash-sales/{sale['id']}")).status_code, page.status_code
+
+    assert await shown() == (200, 200)
+    await alpha.post(f"/vendor/products/{kettle}/unlist")
+    assert await shown() == (404, 404)
+    await alpha.post(f"/vendor/products/{kettle}/list")
+    assert await shown() == (200, 200)
+    await admin.post(f"/admin/products/{kettle}/take-down", json={"reason": "counterfeit kettles reported"})
+    assert await shown() == (404, 404)
+    await admin.post(f"/admin/products/{kettle}/restore")
+    await alpha.post(f"/vendor/products/{kettle}/list")
+    assert await shown() == (200, 200)
+    await admin.post(f"/admin/vendors/{alpha.vendor_id}/suspend", json={"reason": "unpaid fees"})
+    assert await shown() == (404, 404)
+    assert (await client.get("/flash-sales/987654")).status_code == 404
+
+
 async def test_a_purchase_needs_a_valid_unrevoked_token(
     client: AsyncTestClient[Litestar], redis_url: str, stall: dict[str, Any]
 ) -> None:

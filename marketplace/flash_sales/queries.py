@@ -17,11 +17,13 @@ SELECT f.id, f.sku_id, f.product_id, f.vendor_id, p.title, s.code AS sku_code, p
 FROM flash_sales f JOIN skus s ON s.id = f.sku_id JOIN products p ON p.id = f.product_id
 """
 GET_SALE = _SALE + "WHERE f.id = $1"
-# Buyers see sales of listed products of active shops: live and coming ones by default.
+# Buyers see sales of listed products of active shops, as they see product pages; others are not found.
+_PUBLIC = _SALE + "JOIN vendors v ON v.id = f.vendor_id WHERE p.status = 'listed' AND v.status = 'active'\n"
+PUBLIC_SALE = _PUBLIC + "AND f.id = $1"
+# Live and coming ones by default.
 PUBLIC_SALES = (
-    _SALE
-    + """JOIN vendors v ON v.id = f.vendor_id
-WHERE p.status = 'listed' AND v.status = 'active' AND f.cancelled_at IS NULL
+    _PUBLIC
+    + """AND f.cancelled_at IS NULL
   AND CASE $1::text
       WHEN 'live' THEN now() >= f.starts_at AND now() < f.ends_at
       WHEN 'scheduled' THEN now() < f.starts_at

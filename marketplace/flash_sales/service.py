@@ -81,7 +81,8 @@ def changed_event(sale: asyncpg.Record) -> tuple[str, str, dict[str, int]]:
 
 
 async def get(db: asyncpg.Pool, sale_id: int) -> FlashSaleOut:
-    row = await db.fetchrow(q.GET_SALE, sale_id)
+    """A sale as anyone sees it: not found while its product is not listed or its shop not active."""
+    row = await db.fetchrow(q.PUBLIC_SALE, sale_id)
     if row is None:
         raise NotFound("no such flash sale")
     return sale_out(row)
