@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
+from litestar.security.jwt import Token
 
 from marketplace.accounts.tokens import decode_access
-from marketplace.core.auth import CurrentUser, is_revoked, load_caller
+from marketplace.core.auth import CurrentUser, load_caller
+from marketplace.core.events import access_topic
 from realtime import CLOSE_POLICY, CLOSE_RESUME
 from realtime import queries as q
 from realtime.schemas import (
@@ -48,6 +50,17 @@ decode_message = msgspec.json.Decoder(ClientMessage).decode
 encode = msgspec.json.Encoder().encode
 
 
+class AccessWatcher:
+    """Stands in the hub's topic map for a socket's user: an `access.changed` event (logout, a revoked
+    session, a suspension, a role change; `core.events.access_changed`) makes the socket check again."""
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+
+    def offer(self, event_id: int, topic: str, wire: str, key: object) -> None:
+        self.changed.set()
+
+
 class FeedSession:
     def __init__(self, socket: WebSocket[Any, Any, Any], state: AppState) -> None:
         self.socket = socket
@@ -55,9 +68,11 @@ class FeedSession:
         self.hub: Hub = state.hub
         self.subscriber = Subscriber(state.settings.feed_max_pending)
         self.user: CurrentUser | None = None
+        self.token: Token | None = None
         self.expires_at: datetime | None = None
         self.topics: set[str] = set()
         self.closing: tuple[int, str] | None = None
+        self.access = AccessWatcher()
 
     async def run(self) -> None:
         await self.socket.accept()
@@ -66,6 +81,7 @@ class FeedSession:
             await self.socket.close(CLOSE_POLICY, "invalid or expired token")
             return
         sender = asyncio.create_task(self._send())
+        rechecker = asyncio.create_task(self._recheck_on_change())
         try:
             while self.closing is None:
                 event = await self.socket.receive()
@@ -76,6 +92,9 @@ class FeedSession:
             pass
         finally:
             self.hub.unwatch(self.subscriber, list(self.topics))
+            if self.user is not None:
+                self.hub.unwatch(self.access, [access_topic(self.user.id)])
+            rechecker.cancel()
             if self.closing is not None:
                 with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(sender, 5)  # let it send what is queued, then close
@@ -111,19 +130,39 @@ class FeedSession:
             token = decode_access(encoded, self.state.settings.secret_key)
         except NotAuthorizedException:
             return False
-        if await is_revoked(token, self.socket):
-            return False
         user = await load_caller(token, self.socket)
         if user is None or (self.user is not None and user.id != self.user.id):
             return False
-        self.user, self.expires_at = user, token.exp
-        _, refused = await authorize(self.state.db, user, list(self.topics))
-        if refused:  # e.g. a vendor suspended or a product taken down since subscribing
-            self.hub.unwatch(self.subscriber, refused)
-            self.topics.difference_update(refused)
-            self._say(Error("forbidden", "you may no longer watch these topics", refused))
+        if self.user is None:
+            self.hub.watch(self.access, [access_topic(user.id)])
+        self.user, self.token, self.expires_at = user, token, token.exp
+        await self._drop_refused_topics()
         self._say(Authenticated(user.id, token.exp))
         return True
+
+    async def _drop_refused_topics(self) -> None:
+        assert self.user is not None
+        _, refused = await authorize(self.state.db, self.user, list(self.topics))
+        if refused:  # e.g. a vendor suspended or a product taken down since subscribing
+            self.hub.unwatch(self.subscriber, refused)
+            self.subscriber.forget(refused)
+            self.topics.difference_update(refused)
+            self._say(Error("forbidden", "you may no longer watch these topics", refused))
+
+    async def _recheck_on_change(self) -> None:
+        """Within moments of a logout, a revoked session or a suspension, in whichever worker it happened:
+        a socket whose session ended is closed, one whose rights shrank stops watching what it may not."""
+        while True:
+            await self.access.changed.wait()
+            self.access.changed.clear()
+            if self.token is None or self.closing is not None:
+                continue
+            user = await load_caller(self.token, self.socket)
+            if user is None:
+                self._close(CLOSE_POLICY, "the session has ended; sign in again")
+                continue
+            self.user = user
+            await self._drop_refused_topics()
 
     async def _subscribe(self, topics: list[str], last_id: int | None) -> None:
         allowed, refused = await authorize(self.state.db, self.user, topics)

@@ -1,5 +1,6 @@
-"""Who may watch which topic. Owners watch their own feeds (a vendor its shop's, a buyer its own);
-anyone, signed in or not, may watch a listed product; admins may watch any vendor or product."""
+"""Who may watch which topic. Owners watch their own feeds (an active vendor its shop's, a buyer its own);
+anyone, signed in or not, may watch a listed product; admins may watch any vendor or product. A suspended
+vendor watches nothing of its shop, not even its own unlisted products."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ async def authorize(db: asyncpg.Pool, user: CurrentUser | None, topics: list[str
         if match := PRODUCT.fullmatch(topic):
             products[topic] = int(match[1])
         elif match := VENDOR.fullmatch(topic):
-            if admin or (user is not None and user.vendor_id == int(match[1])):
+            if admin or (user is not None and user.active_vendor_id == int(match[1])):
                 allowed.append(topic)
         elif (match := USER.fullmatch(topic)) and user is not None and user.id == int(match[1]):
             allowed.append(topic)
@@ -46,7 +47,7 @@ async def authorize(db: asyncpg.Pool, user: CurrentUser | None, topics: list[str
         if admin:
             allowed += products
         else:
-            owner = user.vendor_id if user is not None else None
+            owner = user.active_vendor_id if user is not None else None
             visible = {r["id"] for r in await db.fetch(q.PRODUCTS_VISIBLE, list(set(products.values())), owner)}
             allowed += [topic for topic, product_id in products.items() if product_id in visible]
     return allowed, [topic for topic in dict.fromkeys(topics) if topic not in allowed]

@@ -24,7 +24,7 @@ from marketplace.accounts.schemas import (
     TotpEnrolment,
     UserOut,
 )
-from marketplace.core.auth import AuthedRequest, admin_only
+from marketplace.core.auth import AuthedRequest, admin_only, token_family
 from marketplace.core.deps import AppState, client_ip
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.core.types import set_fields
@@ -46,13 +46,10 @@ class AuthController(Controller):
     async def refresh(self, state: AppState, data: JSONBody[RefreshIn]) -> TokenPair:
         return await service.refresh(state.db, state.settings, data.refresh_token)
 
-    @post("/logout", status_code=204, summary="Revoke this access token and, if given, the refresh token")
-    async def logout(self, state: AppState, request: AuthedRequest, data: JSONBody[LogoutIn | None]) -> None:
-        token = request.auth
-        exp = token.exp.timestamp()
-        await service.logout(
-            state.db, state.redis, request.user.id, token.jti, exp, data.refresh_token if data else None
-        )
+    @post("/logout", status_code=204, summary="End this session: its access and refresh tokens, and open sockets")
+    async def logout(self, state: AppState, request: AuthedRequest, data: JSONBody[LogoutIn | None] = None) -> None:
+        refresh_token = data.refresh_token if data else None
+        await service.logout(state.db, request.user.id, token_family(request.auth), refresh_token)
 
     @post("/totp/enrol", summary="Start two-factor enrolment: returns the secret and an otpauth URI")
     async def enrol_totp(self, state: AppState, request: AuthedRequest) -> TotpEnrolment:

@@ -55,6 +55,9 @@ FOR UPDATE OF r
 """
 REVOKE_REFRESH = "UPDATE refresh_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL"
 REVOKE_FAMILY = "UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL"
+REVOKE_OWN_FAMILY = """
+UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND user_id = $2 AND revoked_at IS NULL
+"""
 REVOKE_OWN_REFRESH = """
 UPDATE refresh_tokens SET revoked_at = now()
 WHERE token_hash = $1 AND user_id = $2 AND revoked_at IS NULL

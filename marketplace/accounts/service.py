@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import uuid
 from typing import Any
 
 import asyncpg
@@ -23,9 +23,9 @@ from marketplace.accounts.schemas import (
     UserOut,
 )
 from marketplace.core.audit import record_audit
-from marketplace.core.auth import revoked_jti_key
 from marketplace.core.db import contains_pattern
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
+from marketplace.core.events import access_changed
 from marketplace.core.ratelimit import hit
 from marketplace.core.types import set_fields
 from marketplace.settings import Settings
@@ -105,15 +105,9 @@ async def refresh(db: asyncpg.Pool, settings: Settings, refresh_token: str) -> T
         )
 
 
-async def logout(
-    db: asyncpg.Pool, redis: Redis, user_id: int, jti: str | None, exp: float, refresh_token: str | None
-) -> None:
-    if refresh_token:
-        async with db.acquire() as conn:
-            await tokens.revoke(conn, refresh_token, user_id)
-    if jti:
-        ttl = max(1, int(exp - time.time()) + 1)
-        await redis.set(revoked_jti_key(jti), 1, ex=ttl)
+async def logout(db: asyncpg.Pool, user_id: int, family: uuid.UUID | None, refresh_token: str | None) -> None:
+    async with db.acquire() as conn:
+        await tokens.end_session(conn, user_id, family, refresh_token)
 
 
 async def get_user(db: asyncpg.Pool, user_id: int) -> UserOut:
@@ -268,5 +262,6 @@ async def set_roles(db: asyncpg.Pool, admin_id: int, user_id: int, roles: list[s
         if user_id == admin_id and "admin" not in wanted:
             raise Unprocessable("an admin cannot remove their own admin role")
         row = await conn.fetchrow(q.SET_ROLES, user_id, wanted)
+        await access_changed(conn, user_id, "roles changed")
         await record_audit(conn, admin_id, "user.roles_changed", "user", user_id, {"roles": current}, {"roles": wanted})
     return user_out(row)

@@ -14,15 +14,19 @@ from marketplace.accounts import queries as q
 from marketplace.accounts.schemas import TokenPair
 from marketplace.core.auth import ALGORITHM
 from marketplace.core.errors import Unauthorized
+from marketplace.core.events import access_changed
 
 
 def _hash(refresh_token: str) -> bytes:
     return hashlib.sha256(refresh_token.encode()).digest()
 
 
-def access_token(user_id: int, secret: str, minutes: int) -> str:
+def access_token(user_id: int, secret: str, minutes: int, family: uuid.UUID | None = None) -> str:
+    """`family` ties the token to its login session, so revoking the session revokes it too
+    (`core.auth.LOAD_CALLER`)."""
     now = datetime.now(UTC)
-    token = Token(sub=str(user_id), exp=now + timedelta(minutes=minutes), iat=now, jti=uuid.uuid4().hex)
+    extras = {"fam": str(family)} if family is not None else {}
+    token = Token(sub=str(user_id), exp=now + timedelta(minutes=minutes), iat=now, jti=uuid.uuid4().hex, extras=extras)
     return token.encode(secret, ALGORITHM)
 
 
@@ -40,9 +44,10 @@ async def issue_pair(
 ) -> TokenPair:
     refresh = secrets.token_urlsafe(32)
     expires = datetime.now(UTC) + timedelta(days=refresh_days)
-    await conn.execute(q.INSERT_REFRESH, _hash(refresh), user_id, family or uuid.uuid4(), expires)
+    family = family or uuid.uuid4()
+    await conn.execute(q.INSERT_REFRESH, _hash(refresh), user_id, family, expires)
     return TokenPair(
-        access_token=access_token(user_id, secret, access_minutes),
+        access_token=access_token(user_id, secret, access_minutes, family),
         refresh_token=refresh,
         expires_in=access_minutes * 60,
     )
@@ -61,6 +66,7 @@ async def rotate(
         if reused:
             # Committed before answering: raising inside the block would roll the revocation back.
             await conn.execute(q.REVOKE_FAMILY, row["family"])
+            await access_changed(conn, row["user_id"], "session revoked")
         elif row["expires_at"] <= datetime.now(UTC) or row["status"] != "active":
             raise Unauthorized("refresh token expired")
         else:
@@ -69,5 +75,14 @@ async def rotate(
     raise Unauthorized("refresh token was already used; please log in again")
 
 
-async def revoke(conn: asyncpg.Connection, refresh_token: str, user_id: int) -> None:
-    await conn.execute(q.REVOKE_OWN_REFRESH, _hash(refresh_token), user_id)
+async def end_session(
+    conn: asyncpg.Connection, user_id: int, family: uuid.UUID | None, refresh_token: str | None
+) -> None:
+    """Logout: the session's whole refresh family (and so its access tokens), and the refresh token given,
+    if it is the caller's; the caller's open sockets are told to re-check."""
+    async with conn.transaction():
+        if refresh_token:
+            await conn.execute(q.REVOKE_OWN_REFRESH, _hash(refresh_token), user_id)
+        if family is not None:
+            await conn.execute(q.REVOKE_OWN_FAMILY, family, user_id)
+        await access_changed(conn, user_id, "signed out")

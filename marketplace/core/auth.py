@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -18,10 +19,15 @@ from marketplace.core.errors import Forbidden, Unauthorized
 
 ROLES = ("buyer", "vendor", "marketer", "admin")
 
+# A token from a login carries its session's refresh-token family (`fam`): once the family is revoked
+# (logout, or a rotated refresh token presented again) no live refresh token is left in it, and the
+# session's access tokens stop passing at once, in every worker.
 LOAD_CALLER = """
 SELECT u.id, u.roles, v.id AS vendor_id, v.status AS vendor_status
 FROM users u LEFT JOIN vendors v ON v.user_id = u.id
 WHERE u.id = $1 AND u.status = 'active'
+  AND ($2::uuid IS NULL
+       OR EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family = $2 AND r.user_id = u.id AND r.revoked_at IS NULL))
 """
 
 
@@ -47,24 +53,29 @@ AuthedRequest = Request[CurrentUser, Token, Any]
 ALGORITHM = "HS256"
 
 
-def revoked_jti_key(jti: str) -> str:
-    return f"revoked:jti:{jti}"
+def token_family(token: Token) -> uuid.UUID | None:
+    """The session (refresh-token family) an access token belongs to; None for tokens minted without one
+    (operators' tools that hold the signing key)."""
+    try:
+        return uuid.UUID(token.extras["fam"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 async def load_caller(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+    """The token's user, loaded fresh; None if the account is gone or disabled or the session was revoked."""
     try:
         user_id = int(token.sub)
     except ValueError:
         return None
-    row = await connection.app.state.db.fetchrow(LOAD_CALLER, user_id)
+    if not 0 < user_id < 2**63:
+        return None
+    if token.extras.get("fam") is not None and token_family(token) is None:
+        return None  # a malformed session claim is no session
+    row = await connection.app.state.db.fetchrow(LOAD_CALLER, user_id, token_family(token))
     if row is None:
         return None
     return CurrentUser(row["id"], tuple(row["roles"]), row["vendor_id"], row["vendor_status"])
-
-
-async def is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    # Logout puts the access token's id here until it would have expired anyway.
-    return bool(token.jti and await connection.app.state.redis.exists(revoked_jti_key(token.jti)))
 
 
 # A route with `exclude_from_auth` that can answer most callers from the token alone (a crowd turned away
@@ -82,8 +93,8 @@ def bearer_token(request: Request[Any, Any, Any]) -> Token:
 
 
 async def caller_of(token: Token, request: Request[Any, Any, Any]) -> CurrentUser:
-    """The token's user, loaded fresh, unless the token was revoked (logout) or the account is gone."""
-    user = None if await is_revoked(token, request) else await load_caller(token, request)
+    """The token's user, loaded fresh, unless its session was revoked (logout) or the account is gone."""
+    user = await load_caller(token, request)
     if user is None:
         raise Unauthorized("the access token is invalid or has expired")
     return user
@@ -92,7 +103,6 @@ async def caller_of(token: Token, request: Request[Any, Any, Any]) -> CurrentUse
 def build_jwt_auth(secret: str, access_minutes: int) -> JWTAuth[CurrentUser]:
     return JWTAuth[CurrentUser](
         retrieve_user_handler=load_caller,
-        revoked_token_handler=is_revoked,
         token_secret=secret,
         algorithm=ALGORITHM,
         default_token_expiration=timedelta(minutes=access_minutes),

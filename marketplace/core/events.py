@@ -38,3 +38,15 @@ async def append_events(conn: asyncpg.Connection, events: list[tuple[str, str, d
     if events:
         topics, types, payloads = zip(*events, strict=True)
         await conn.execute(INSERT_EVENTS, list(topics), list(types), list(payloads))
+
+
+def access_topic(user_id: int) -> str:
+    """Internal: tells this user's open sockets to check their token and topics again. No client may
+    subscribe to it (realtime/topics.py)."""
+    return f"user:{user_id}:access"
+
+
+async def access_changed(conn: asyncpg.Connection, user_id: int, reason: str) -> None:
+    """Record, in the transaction that changes it, that what `user_id` may do or watch has changed (signed
+    out, session revoked, vendor suspended, roles changed): every worker's sockets of that user re-check."""
+    await append_event(conn, access_topic(user_id), "access.changed", {"user_id": user_id, "reason": reason})

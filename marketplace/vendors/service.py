@@ -7,7 +7,7 @@ import asyncpg
 from marketplace.accounts import queries as account_queries
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import BadRequest, Conflict, Forbidden, NotFound
-from marketplace.core.events import append_event
+from marketplace.core.events import access_changed, append_event
 from marketplace.core.types import set_fields
 from marketplace.vendors import ApplicationStatus, VendorStatus
 from marketplace.vendors import queries as q
@@ -159,6 +159,7 @@ async def set_status(
         action = "vendor.suspended" if status == VendorStatus.SUSPENDED else "vendor.reinstated"
         await record_audit(conn, admin_id, action, "vendor", vendor_id, before, after)
         await append_event(conn, f"vendor:{vendor_id}", action, {"vendor_id": vendor_id, "reason": reason})
+        await access_changed(conn, before.user_id, action)
     return after
 
 
