@@ -150,3 +150,23 @@ async def test_with_postgres_down_requests_get_503_and_recover_without_a_restart
             break
         await asyncio.sleep(0.25)
     assert r.status_code == 200, r.text
+
+
+async def test_with_redis_down_buyers_browse_check_out_and_pay_and_vendors_ship(
+    shop: dict[str, Any], valkey: Valkey, client: Any
+) -> None:
+    valkey.kill()
+    alpha, kettle = shop["alpha"], shop["kettle"]
+    r = await client.get("/products?q=kettle")
+    assert r.status_code == 200 and r.json()["total"] == 1 and r.headers["x-cache"] == "bypass"
+    assert (await client.get(f"/products/{kettle['id']}")).status_code == 200
+    orders = await shop["checkout"](pay=True)  # cart, checkout, payment and its signed callback
+    order_id = orders[alpha.vendor_id]["id"]
+    assert (await alpha.post(f"/vendor/orders/{order_id}/accept")).status_code == 200
+    ship = {"carrier": "DHL", "tracking_number": "JD0146000012345"}
+    r = await alpha.post(f"/vendor/orders/{order_id}/ship", json=ship)
+    assert r.status_code == 200 and r.json()["order"]["status"] == "shipped", r.text
+    # A catalog write answers although its cache generation cannot be bumped.
+    r = await alpha.patch(f"/vendor/products/{kettle['id']}", json={"title": "Copper kettle"})
+    assert r.status_code == 200, r.text
+    valkey.start()

@@ -4,38 +4,55 @@ Entries are tagged with the catalog generation read *before* the database was qu
 changes what buyers may see (listing, unlisting, take-down, price, vendor suspension, categories) bumps the
 generation after it commits. A reader that raced with a write therefore stored its entry under the old
 generation, and the next reader ignores it. Stock figures are not part of the generation: they may lag by
-the entry's time to live, and checkout always checks stock in PostgreSQL."""
+the entry's time to live, and checkout always checks stock in PostgreSQL.
+
+Redis being down never fails a request here: readers go to PostgreSQL (`X-Cache: bypass`), and a write
+whose bump is lost still answers; entries written before the outage then live at most their time to live."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Response
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from marketplace.core.outage import Outage
 
 GENERATION_KEY = "catalog:generation"
 JSON = "application/json"
+_outage = Outage("catalog cache")  # logs the outage and the recovery once, not once per request
 
 
 async def cached_json(redis: Redis, key: str, ttl: int, produce: Callable[[], Awaitable[bytes]]) -> Response[Any]:
     """The JSON body under `key`, produced (and stored for `ttl` seconds) when missing or stale."""
     if ttl <= 0:
         return Response(await produce(), media_type=JSON)
-    generation, entry = await redis.mget(GENERATION_KEY, key)
+    try:
+        generation, entry = await redis.mget(GENERATION_KEY, key)
+    except RedisError as error:
+        _outage.failed(error)
+        return Response(await produce(), media_type=JSON, headers={"X-Cache": "bypass"})
+    _outage.recovered()
     generation = generation or b"0"
     if entry is not None:
         stored_generation, _, body = entry.partition(b"|")
         if stored_generation == generation:
             return Response(body, media_type=JSON, headers={"X-Cache": "hit"})
     body = await produce()
-    await redis.set(key, generation + b"|" + body, ex=ttl)
+    with contextlib.suppress(RedisError):  # a lost write costs the next reader a query, nothing more
+        await redis.set(key, generation + b"|" + body, ex=ttl)
     return Response(body, media_type=JSON, headers={"X-Cache": "miss"})
 
 
 async def bump_generation(redis: Redis) -> None:
-    await redis.incr(GENERATION_KEY)
+    try:
+        await redis.incr(GENERATION_KEY)
+    except RedisError as error:  # the write committed; its answer must not turn into an error now
+        _outage.failed(error)
 
 
 def catalog_generation_middleware(app: ASGIApp) -> ASGIApp:
