@@ -51,3 +51,20 @@ async def test_review_once_reply_once_and_ratings_follow(
     assert [(x["rating"], x["reply"]) for x in listed] == [(4, "Thank you!")]
     vendor = await db.fetchrow("SELECT rating_avg, rating_count FROM vendors WHERE id = $1", alpha.vendor_id)
     assert (float(vendor["rating_avg"]), vendor["rating_count"]) == (4.0, 1)
+
+
+async def test_public_reviews_show_a_name_not_the_buyers_id(
+    client: AsyncTestClient[Litestar], shop: dict[str, Any]
+) -> None:
+    kettle = await delivered(shop)
+    buyer, alpha = shop["buyer"], shop["alpha"]
+    written = await buyer.post(f"/products/{kettle}/reviews", json={"rating": 5, "body": "Quiet and quick"})
+    assert written.status_code == 201 and "buyer_id" not in written.json()
+    [review] = (await client.get(f"/products/{kettle}/reviews")).json()["items"]
+    assert "buyer_id" not in review and review["buyer_name"] == "Verified buyer"  # no display name chosen
+    await buyer.patch("/me", json={"display_name": "Ann"})
+    [review] = (await client.get(f"/products/{kettle}/reviews")).json()["items"]
+    assert review["buyer_name"] == "Ann" and "buyer_id" not in review
+    # The shop answering the review sees who wrote it, as it sees the buyer on its order.
+    r = await alpha.post(f"/vendor/reviews/{review['id']}/reply", json={"body": "Thank you, Ann"})
+    assert r.status_code == 201 and r.json()["buyer_id"] == buyer.id

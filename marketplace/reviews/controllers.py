@@ -9,7 +9,7 @@ from marketplace.core.auth import AuthedRequest, requires_active_vendor
 from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.reviews import service
-from marketplace.reviews.schemas import ReplyIn, ReviewIn, ReviewOut
+from marketplace.reviews.schemas import ReplyIn, ReviewIn, ReviewOut, VendorReviewOut
 
 
 class ProductReviewController(Controller):
@@ -38,5 +38,5 @@ class VendorReviewController(Controller):
     @post("/{review_id:int}/reply", summary="Answer a review of one of my products (once)")
     async def reply(
         self, state: AppState, request: AuthedRequest, review_id: FromPath[int], data: JSONBody[ReplyIn]
-    ) -> ReviewOut:
+    ) -> VendorReviewOut:
         return await service.reply(state.db, request.user.vendor_id, review_id, data.body)

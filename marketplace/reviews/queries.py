@@ -1,7 +1,8 @@
 """All SQL of reviews."""
 
-REVIEW_COLUMNS = """r.id, r.product_id, r.buyer_id, u.display_name AS buyer_name, r.rating, r.body, r.reply,
-r.replied_at, r.created_at"""
+# Reviews need a delivered purchase, so a buyer without a display name is shown as a verified buyer.
+REVIEW_COLUMNS = """r.id, r.product_id, r.buyer_id, r.rating, r.body, r.reply, r.replied_at, r.created_at,
+coalesce(nullif(u.display_name, ''), 'Verified buyer') AS buyer_name"""
 
 # A review needs a delivered (or completed) order line of this product bought by this buyer.
 BOUGHT_AND_DELIVERED = """

@@ -18,12 +18,19 @@ class ReplyIn(Struct, forbid_unknown_fields=True):
 
 
 class ReviewOut(Struct):
+    """A review as anyone reads it: the buyer shows by display name only."""
+
     id: int
     product_id: int
-    buyer_id: int
-    buyer_name: str
+    buyer_name: str  # the buyer's display name, or "Verified buyer" if they chose none
     rating: int
     body: str
     reply: str | None
     replied_at: datetime | None
     created_at: datetime
+
+
+class VendorReviewOut(ReviewOut):
+    """A review as the shop it is about sees it: also who wrote it, as the shop sees on its orders."""
+
+    buyer_id: int

@@ -6,11 +6,12 @@ import asyncpg
 
 from marketplace.core.errors import Conflict, Forbidden, NotFound
 from marketplace.reviews import queries as q
-from marketplace.reviews.schemas import ReviewIn, ReviewOut
+from marketplace.reviews.schemas import ReviewIn, ReviewOut, VendorReviewOut
 
 
-async def _out(conn: asyncpg.Connection | asyncpg.Pool, review_id: int) -> ReviewOut:
-    return ReviewOut(**dict(await conn.fetchrow(q.GET_REVIEW, review_id)))
+def review_out(row: asyncpg.Record) -> ReviewOut:
+    """The public view of a review row: everything but who wrote it."""
+    return ReviewOut(**{k: row[k] for k in ReviewOut.__struct_fields__})
 
 
 async def write(db: asyncpg.Pool, buyer_id: int, product_id: int, body: ReviewIn) -> ReviewOut:
@@ -27,17 +28,17 @@ async def write(db: asyncpg.Pool, buyer_id: int, product_id: int, body: ReviewIn
             raise Conflict("you have already reviewed this product") from None
         await conn.execute(q.RATE_PRODUCT, product_id, body.rating)
         await conn.execute(q.RATE_VENDOR, vendor_id, body.rating)
-        return await _out(conn, review_id)
+        return review_out(await conn.fetchrow(q.GET_REVIEW, review_id))
 
 
 async def of_product(db: asyncpg.Pool, product_id: int, cursor: int | None, limit: int) -> list[ReviewOut]:
-    return [ReviewOut(**dict(r)) for r in await db.fetch(q.PRODUCT_REVIEWS, product_id, cursor, limit + 1)]
+    return [review_out(r) for r in await db.fetch(q.PRODUCT_REVIEWS, product_id, cursor, limit + 1)]
 
 
-async def reply(db: asyncpg.Pool, vendor_id: int, review_id: int, text: str) -> ReviewOut:
+async def reply(db: asyncpg.Pool, vendor_id: int, review_id: int, text: str) -> VendorReviewOut:
     async with db.acquire() as conn, conn.transaction():
         if await conn.fetchval(q.REPLY, review_id, vendor_id, text) is None:
             if await conn.fetchrow(q.REVIEW_OF_VENDOR, review_id, vendor_id) is None:
                 raise NotFound("no such review of your products")
             raise Conflict("you have already replied to this review")
-        return await _out(conn, review_id)
+        return VendorReviewOut(**dict(await conn.fetchrow(q.GET_REVIEW, review_id)))
