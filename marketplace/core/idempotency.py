@@ -4,7 +4,9 @@ Same key, same body: the stored response is replayed. Same key, another body: 42
 first request is still running: 409. A key is claimed in its own short transaction, then completed in the
 work's transaction together with the response, so "the order exists" and "the key is done" commit as one.
 If the work fails it wrote nothing, and the claim is released so that a retry runs it again. Keys live 24
-hours; a claim left 'running' by a crashed worker can be taken over after five minutes."""
+hours (the sweeper deletes them after). A claim records the PostgreSQL session doing the work: a claim left
+'running' by a worker that crashed or was killed (its session is gone) is taken over by the next retry at
+once; one whose session still exists but stalls, after five minutes."""
 
 from __future__ import annotations
 
@@ -20,12 +22,17 @@ from marketplace.core.errors import BadRequest, Conflict, Unprocessable
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 CLAIM = """
-INSERT INTO idempotency_keys (user_id, route, key, request_hash) VALUES ($1, $2, $3, $4)
+INSERT INTO idempotency_keys (user_id, route, key, request_hash, owner_pid, owner_started)
+SELECT $1, $2, $3, $4, pid, backend_start FROM pg_stat_get_activity(pg_backend_pid())
 ON CONFLICT (user_id, route, key) DO UPDATE SET
     request_hash = EXCLUDED.request_hash, status = 'running', response_status = NULL, response_body = NULL,
-    created_at = now(), expires_at = now() + interval '24 hours'
+    created_at = now(), expires_at = now() + interval '24 hours',
+    owner_pid = EXCLUDED.owner_pid, owner_started = EXCLUDED.owner_started
 WHERE idempotency_keys.expires_at < now()
-   OR (idempotency_keys.status = 'running' AND idempotency_keys.created_at < now() - interval '5 minutes')
+   OR (idempotency_keys.status = 'running' AND (
+        idempotency_keys.created_at < now() - interval '5 minutes'
+        OR NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(idempotency_keys.owner_pid) a
+                       WHERE a.backend_start = idempotency_keys.owner_started)))
 RETURNING true
 """
 EXISTING = """
@@ -37,7 +44,11 @@ UPDATE idempotency_keys SET status = 'done', response_status = $4, response_body
 WHERE user_id = $1 AND route = $2 AND key = $3
 """
 RELEASE = "DELETE FROM idempotency_keys WHERE user_id = $1 AND route = $2 AND key = $3 AND status = 'running'"
-PURGE_EXPIRED = "DELETE FROM idempotency_keys WHERE expires_at < now()"
+PURGE_EXPIRED = """
+DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT $1
+))
+"""
 
 Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
 
@@ -95,3 +106,13 @@ async def run_once(
             await conn.execute(RELEASE, user_id, route, key)
             raise
     return _json(status, body)
+
+
+async def purge_expired(db: asyncpg.Pool, batch: int = 1000) -> int:
+    """Delete keys past their 24 hours, in batches; returns how many (the sweeper calls this every round)."""
+    deleted = 0
+    while True:
+        count = int((await db.execute(PURGE_EXPIRED, batch)).split()[-1])
+        deleted += count
+        if count < batch:
+            return deleted

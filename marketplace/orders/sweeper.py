@@ -8,6 +8,7 @@ import logging
 
 import asyncpg
 
+from marketplace.core import idempotency
 from marketplace.core.events import append_event
 from marketplace.core.outage import run_forever
 from marketplace.flash_sales.service import return_units
@@ -62,5 +63,6 @@ async def run_sweeper(db: asyncpg.Pool, interval: float, complete_after_days: in
             pass
         while await complete_delivered(db, complete_after_days) > 0:
             pass
+        await idempotency.purge_expired(db)
 
     await run_forever("checkout sweeper", sweep, interval)
