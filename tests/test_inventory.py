@@ -94,3 +94,22 @@ async def test_vendor_cannot_read_another_shops_or_a_missing_skus_movements(
     assert r.status_code == 404 and r.json()["detail"] == "no such SKU in your shop"
     assert (await vendor.get("/vendor/inventory/987654/movements")).status_code == 404
     assert [m["reason"] for m in (await vendor.get(f"/vendor/inventory/{sku}/movements")).json()] == ["initial stock"]
+
+
+async def test_a_checkout_that_takes_stock_to_its_threshold_raises_stock_low_once(
+    shop: dict[str, object], db: asyncpg.Connection
+) -> None:
+    alpha = shop["alpha"]
+    checkout = shop["checkout"]
+
+    async def alerts() -> list[asyncpg.Record]:
+        return await db.fetch("SELECT topic, payload FROM events WHERE type = 'stock.low' ORDER BY id")
+
+    await checkout(pay=False)  # two kettles each time: 10 → 8 available
+    await checkout(pay=True)  # → 6
+    assert await alerts() == []
+    await checkout(pay=False)  # → 4, under the threshold of 5
+    await checkout(pay=False)  # → 2, still under: no second alert
+    found = await alerts()
+    assert [a["topic"] for a in found] == [f"vendor:{alpha.vendor_id}:stock"]  # type: ignore[attr-defined]
+    assert found[0]["payload"]["available"] == 4 and found[0]["payload"]["low_stock_threshold"] == 5

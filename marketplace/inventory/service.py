@@ -86,14 +86,7 @@ async def adjust(db: asyncpg.Pool, vendor_id: int, actor_id: int, sku_id: int, b
         if delta:
             await conn.execute(q.INSERT_MOVEMENT, sku_id, delta, after["on_hand"], body.reason, actor_id, None)
             await announce(conn, sku_id, after)
-        low = after["available"] <= after["low_stock_threshold"]
-        if low and not row["low"]:
-            await append_event(
-                conn,
-                f"vendor:{vendor_id}:stock",
-                "stock.low",
-                {"sku_id": sku_id, "product_id": row["product_id"], "available": after["available"]},
-            )
+        low = after["available"] <= after["low_stock_threshold"]  # crossing it raises stock.low (a trigger)
     return StockLevel(
         sku_id=sku_id,
         product_id=row["product_id"],
