@@ -227,7 +227,8 @@ def flash_sale(
     invariants."""
     out = report_dir("flash-sale", out)
     started = time.monotonic()
-    with served(workers, size, **UNLIMITED) as (database_url, redis_url, url):
+    # Admitted buyers pay by card through the sandbox gateway, mounted only when asked for.
+    with served(workers, size, **UNLIMITED, SANDBOX_GATEWAY="true") as (database_url, redis_url, url):
         starts_at = datetime.now(UTC) + timedelta(seconds=buyers / spawn_rate + 5)  # once the crowd has gathered
         sale_id, sku_on_hand = asyncio.run(_prepare_sale(database_url, url, buyers, units, limit, starts_at, out))
         click.echo(f"flash sale {sale_id}: {units} units, limit {limit}; {buyers} buyers gather at {spawn_rate:g}/s, "

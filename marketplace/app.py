@@ -97,8 +97,6 @@ ROUTES = [
     BuyerOrderController,
     VendorOrderController,
     CheckoutPaymentController,
-    WebhookController,
-    SandboxGatewayController,
     AdminPaymentController,
     ProductReviewController,
     VendorReviewController,
@@ -122,6 +120,12 @@ ROUTES = [
     CampaignController,
     feed,
 ]
+
+
+# The sandbox card gateway's page and the webhook it calls: mounted only with SANDBOX_GATEWAY on (the demo, tests).
+SANDBOX_ROUTES = [WebhookController, SandboxGatewayController]
+
+log = logging.getLogger(__name__)
 
 
 def redis_client(url: str, **options: bool) -> Redis:
@@ -179,9 +183,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.db.close()
 
     passwords.configure(settings.password_hash_memory_kib, settings.password_hash_time_cost)
+    if settings.sandbox_gateway:
+        log.warning(
+            "the sandbox gateway is mounted (SANDBOX_GATEWAY=true): anyone may approve a payment without paying; "
+            "it must not be used in production"
+        )
     jwt_auth = build_jwt_auth(settings.secret_key, settings.access_token_minutes)
     return Litestar(
-        route_handlers=ROUTES,
+        route_handlers=ROUTES + SANDBOX_ROUTES if settings.sandbox_gateway else ROUTES,
         state=AppState(),
         lifespan=[resources],
         exception_handlers=exception_handlers,

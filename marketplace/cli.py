@@ -86,7 +86,8 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
         # Workers are separate processes: they find the servers and the signing key in the environment.
         os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.secret_key)
         os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
-        if demo:
+        if demo:  # demo buyers pay by card through the sandbox gateway (the app logs that it is mounted)
+            os.environ.setdefault("SANDBOX_GATEWAY", "true")
             asyncio.run(_seed(ready.database_url, demo_size, 42, reset=False, only_if_empty=True))
             password = _demo_admin(ready)
             click.secho(

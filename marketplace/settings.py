@@ -42,6 +42,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     aftersales_window_days: int = 14
     # Cash on delivery is offered up to this checkout total (minor units); couriers carry limited cash.
     cash_on_delivery_limit: int = 50_000
+    # The sandbox card gateway stands in for a real one: its payment page marks a payment paid without money or
+    # login. It is mounted (its page and its webhook) only when this is on: `serve --demo` and the tests turn it
+    # on; never in production, where card payments (method "sandbox") are then refused.
+    sandbox_gateway: bool = False
     # Where this marketplace is reachable; the sandbox gateway sends its callbacks here.
     public_url: str = "http://127.0.0.1:8000"
     # Shared with the payment gateway to sign callbacks; derived from the secret key when unset.

@@ -94,6 +94,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
         data_dir=str(DATA_DIR),
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
         auth_rate_limit=1000,
+        sandbox_gateway=True,  # the tests pay by card through it
         password_hash_memory_kib=1024,
         password_hash_time_cost=1,
     )

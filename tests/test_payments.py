@@ -12,10 +12,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketplace.app import create_app
 from marketplace.core.db import create_pool
 from marketplace.orders.sweeper import expire_unpaid
 from marketplace.payments.sandbox import SIGNATURE_HEADER, Callback, SandboxGateway
-from marketplace.settings import Settings
+from marketplace.settings import Settings, load_settings
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import ADDRESS, Actor, approved_vendor, sign_up
 from tests.test_order_lifecycle import SHIP
@@ -160,6 +161,44 @@ async def test_only_the_buyer_pays_and_only_once(client: AsyncTestClient[Litesta
 def test_callback_struct_refuses_unknown_fields() -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(b'{"event_id":"e","type":"t","ref":"r","amount":1,"currency":"EUR","x":1}', type=Callback)
+
+
+def test_the_sandbox_gateway_is_off_unless_turned_on(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    monkeypatch.delenv("SANDBOX_GATEWAY", raising=False)
+    assert load_settings(data_dir=str(settings.data_dir)).sandbox_gateway is False
+    monkeypatch.setenv("SANDBOX_GATEWAY", "true")
+    assert load_settings(data_dir=str(settings.data_dir)).sandbox_gateway is True
+
+
+async def test_without_the_setting_the_sandbox_gateway_is_absent_and_card_payments_are_refused(
+    settings: Settings, shop: dict[str, Any], db: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    buyer = shop["buyer"]
+    # A payment started where the gateway is on (as a buyer of a misconfigured deployment would hold one) ...
+    first = (await shop["checkout"](pay=False))["checkout"]
+    ref = (await buyer.post(f"/checkouts/{first['id']}/payments", json={})).json()["payment"]["provider_ref"]
+    second = (await shop["checkout"](pay=False))["checkout"]
+    caplog.clear()
+    off = create_app(msgspec.structs.replace(settings, sandbox_gateway=False))
+    assert not [r for r in caplog.records if "sandbox gateway is mounted" in r.getMessage()]
+    async with AsyncTestClient(app=off) as client:
+        # ... cannot be approved by its buyer where it is off: the gateway's routes and its webhook do not exist.
+        for path in ("/sandbox-gateway/{}/approve", "/sandbox-gateway/{}/decline", "/payments/webhooks/sandbox"):
+            assert (await client.post(path.format(ref))).status_code == 404, path
+        assert await db.fetchval("SELECT status FROM payments WHERE provider_ref = $1", ref) == "pending"
+        pay = f"/checkouts/{second['id']}/payments"
+        for body in ({"method": "sandbox"}, {}):
+            r = await client.post(pay, json=body, headers=buyer.headers)
+            assert r.status_code == 422 and "bank_transfer" in r.json()["detail"], r.text
+        assert await db.fetchval("SELECT count(*) FROM payments") == 1
+        assert (await client.post(pay, json={"method": "bank_transfer"}, headers=buyer.headers)).status_code == 201
+
+
+def test_a_mounted_sandbox_gateway_is_announced_at_start(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(settings)  # the tests' settings turn it on
+    assert "/sandbox-gateway/{ref:str}/approve" in app.route_handler_method_map
+    [warning] = [r for r in caplog.records if "sandbox gateway is mounted" in r.getMessage()]
+    assert warning.levelname == "WARNING" and "must not be used in production" in warning.getMessage()
 
 
 async def test_bank_transfer_is_paid_when_an_admin_confirms_the_money(

@@ -10,11 +10,11 @@ from litestar.params import FromPath, JSONBody
 
 from marketplace.core.auth import AuthedRequest, admin_only
 from marketplace.core.deps import AppState
-from marketplace.core.errors import NotFound
+from marketplace.core.errors import NotFound, Unprocessable
 from marketplace.core.idempotency import run_once
 from marketplace.orders.controllers import IdempotencyKey
+from marketplace.payments import PaymentMethod, service
 from marketplace.payments import queries as q
-from marketplace.payments import service
 from marketplace.payments.sandbox import SIGNATURE_HEADER
 from marketplace.payments.schemas import CallbackResult, PaymentIn, PaymentOut, PaymentStarted, TransferReceived
 
@@ -32,6 +32,12 @@ class CheckoutPaymentController(Controller):
         data: JSONBody[PaymentIn],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PaymentStarted]:
+        if data.method == PaymentMethod.SANDBOX and not state.settings.sandbox_gateway:
+            raise Unprocessable(
+                "card payments (the sandbox gateway) are not offered here; pay by bank_transfer or cash_on_delivery",
+                methods=[PaymentMethod.BANK_TRANSFER, PaymentMethod.CASH_ON_DELIVERY],
+            )
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             started = await service.start_payment(
                 conn,
@@ -52,6 +58,8 @@ class CheckoutPaymentController(Controller):
 
 
 class WebhookController(Controller):
+    """Mounted with the sandbox gateway only (SANDBOX_GATEWAY)."""
+
     path = "/payments/webhooks"
     tags = ["payments"]
 
@@ -64,7 +72,8 @@ class WebhookController(Controller):
 
 class SandboxGatewayController(Controller):
     """Stands in for the gateway's own payment page: approving sends the signed callback to our webhook
-    over HTTP, exactly as an external gateway would."""
+    over HTTP, exactly as an external gateway would. Approving needs no login, so anyone holding a payment's
+    reference could mark it paid: mounted only when SANDBOX_GATEWAY is on (the demo and the tests)."""
 
     path = "/sandbox-gateway"
     tags = ["sandbox gateway"]

@@ -3,7 +3,10 @@
 `create` registers a payment and returns where the buyer would approve it; approving makes the gateway
 send a signed callback to our webhook, as a real gateway does. Callbacks are signed Stripe-style:
 `Sandbox-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, and a signature older than
-five minutes is refused, so a captured callback cannot be replayed later."""
+five minutes is refused, so a captured callback cannot be replayed later.
+
+Its payment page approves without money or login, so the app mounts it only with SANDBOX_GATEWAY=true (the demo,
+the tests and the load test); without it, card payments are refused and its routes do not exist."""
 
 from __future__ import annotations
 
