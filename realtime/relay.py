@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 
 import asyncpg
 import msgspec
@@ -66,7 +67,10 @@ class Relay:
         """Stand by, lead when the lock comes free, and start over after any connection failure."""
         while True:
             try:
-                conn = await asyncpg.connect(self.database_url)
+                # Named after its process, so an operator (or a test) can tell which one leads.
+                conn = await asyncpg.connect(
+                    self.database_url, server_settings={"application_name": f"marketplace relay {os.getpid()}"}
+                )
                 try:
                     await self._wait_for_lead(conn)
                     await self._lead(conn)
