@@ -1,11 +1,13 @@
 """After-sales: returns, exchanges and refund-only requests on delivered order lines.
 
     requested → approved | rejected | withdrawn
-    approved → return_shipped (return, exchange) | refunded (refund_only)
+    rejected → approved (an admin overturning the rejection)
+    approved → return_shipped (return, exchange) | refunded (return, refund_only)
     return_shipped → return_received → refunded (return) | replacement_shipped (exchange)
 
-Buyer and vendor talk in the request's message thread; admins can read every request, write in it and
-decide in the vendor's place.
+A refund is at most what the buyer paid for the units claimed (after discounts and points); an exchange
+sends another variant (SKU) of the same product. Buyer and vendor talk in the request's message thread;
+admins can read every request, write in it, decide in the vendor's place and overturn a rejection.
 """
 
 from enum import StrEnum

@@ -10,6 +10,7 @@ from marketplace.aftersales import Status, service
 from marketplace.aftersales.schemas import (
     MessageIn,
     NoteIn,
+    OverturnIn,
     ReceivedIn,
     RefundIn,
     RequestIn,
@@ -140,3 +141,13 @@ class AdminAftersalesController(_Deciding):
 
     def party(self, request: AuthedRequest) -> Party:
         return _admin(request)
+
+    @post(
+        "/{request_id:int}/overturn",
+        status_code=200,
+        summary="Overrule a rejection: approve the request again, or refund it at once (`refund`), with a reason",
+    )
+    async def overturn(
+        self, state: AppState, request: AuthedRequest, request_id: FromPath[int], data: JSONBody[OverturnIn]
+    ) -> RequestOut:
+        return await service.overturn(state.db, self.party(request), request_id, data)

@@ -12,11 +12,13 @@ from marketplace.core.types import Price
 
 Text = Annotated[str, Meta(min_length=1, max_length=2000)]
 Tracking = Annotated[str, Meta(min_length=4, max_length=60, pattern=r"^[A-Za-z0-9\-]+$")]
+SkuId = Annotated[int, Meta(ge=1, description="An exchange's: another SKU (variant) of the same product, sent instead")]
 
 
 class LineIn(Struct, forbid_unknown_fields=True):
     order_line_id: Annotated[int, Meta(ge=1)]
     quantity: Annotated[int, Meta(ge=1, le=999)]
+    replacement_sku_id: SkuId | None = None
 
 
 class RequestIn(Struct, forbid_unknown_fields=True):
@@ -49,12 +51,23 @@ class RefundIn(Struct, forbid_unknown_fields=True):
     amount: Price | None = None
 
 
+class OverturnIn(Struct, forbid_unknown_fields=True):
+    """An admin overrules a rejection: the request is approved again, and with `refund` refunded at once
+    (`amount` as for a refund; a return or refund-only request)."""
+
+    reason: Annotated[str, Meta(min_length=3, max_length=1000)]
+    refund: bool = False
+    amount: Price | None = None
+
+
 class LineOut(Struct):
     order_line_id: int
     sku_id: int
     title: str
     unit_price: int
     quantity: int
+    paid: int  # what the buyer paid for these units, after their share of discounts and points
+    replacement_sku_id: int | None  # an exchange's variant sent instead
 
 
 class MessageOut(Struct):
@@ -73,7 +86,7 @@ class RequestOut(Struct):
     kind: str
     status: str
     reason: str
-    refund_cap: int
+    refund_cap: int  # at most what the buyer paid for the units claimed (0 for an exchange)
     refunded_amount: int
     decision_note: str | None
     return_carrier: str | None

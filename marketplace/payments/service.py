@@ -20,7 +20,13 @@ from marketplace.payments import queries as q
 from marketplace.payments.sandbox import Callback, SandboxGateway
 from marketplace.payments.schemas import NextAction, PaymentOut, PaymentStarted
 from marketplace.promotions import service as promotions
-from marketplace.settlement.service import fix_commission, post_cash_collected, post_payments, post_refund
+from marketplace.settlement.service import (
+    fix_commission,
+    plan_refund,
+    post_cash_collected,
+    post_payments,
+    post_refund,
+)
 
 TRANSFER_DAYS = 3
 PLATFORM_IBAN = "DE89 3704 0044 0532 0130 00"  # the demo marketplace's collection account
@@ -203,17 +209,28 @@ async def pending_transfers(db: asyncpg.Pool) -> list[PaymentOut]:
     return [PaymentOut(**dict(r)) for r in await db.fetch(q.PENDING_TRANSFERS)]
 
 
-async def refund(conn: asyncpg.Connection, checkout_id: int, order_id: int, amount: int) -> None:
-    """Give `amount` of an order's money back through the checkout's payment and the ledger. The sandbox
-    provider refunds at once; a real provider's refund call would be made here."""
+async def refund(
+    conn: asyncpg.Connection,
+    checkout_id: int,
+    order_id: int,
+    amount: int | None = None,
+    lines: dict[int, int] | None = None,
+) -> int:
+    """Give money back for an order through the checkout's payment and the ledger, never more than the buyer
+    paid: for the order lines named in `lines` (order line id → amount, each at most what is left of what was
+    paid for that line after its discounts and points), or else `amount` spread over what is left of the order
+    (None: all of it). Returns the amount refunded. The sandbox provider refunds at once; a real provider's
+    refund call would be made here."""
     payment = await conn.fetchrow(q.SUCCEEDED_PAYMENT_FOR_UPDATE, checkout_id)
     if payment is None:
         raise Conflict("this order has no settled payment to refund")
-    if payment["refunded_amount"] + amount > payment["amount"]:
+    plan = await plan_refund(conn, order_id, amount, lines)
+    if payment["refunded_amount"] + plan.amount > payment["amount"]:
         raise Conflict("the refund would exceed what was paid")
-    await conn.execute(q.REFUND, payment["id"], amount)
-    await promotions.on_refund(conn, checkout_id, order_id, payment["amount"], payment["refunded_amount"], amount)
-    await post_refund(conn, order_id, amount)
+    await conn.execute(q.REFUND, payment["id"], plan.amount)
+    await promotions.on_refund(conn, checkout_id, order_id, payment["amount"], payment["refunded_amount"], plan.amount)
+    await post_refund(conn, plan)
+    return plan.amount
 
 
 async def cancel_cash_order(conn: asyncpg.Connection, order: asyncpg.Record) -> None:

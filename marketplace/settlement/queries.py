@@ -3,7 +3,7 @@
 # For each line of the orders: what it sells for (less the vendor's own coupon) and the rate that applies
 # to it (category on the line's product category path, nearest first; then vendor; then platform).
 LINE_RATES = """
-SELECT l.order_id, l.line_total - l.vendor_discount AS line_total,
+SELECT l.id, l.order_id, l.line_total - l.vendor_discount AS line_total,
        COALESCE(
            (SELECT r.rate_bp FROM categories c, unnest(c.path) WITH ORDINALITY AS a(id, depth)
                 JOIN commission_rates r ON r.scope = 'category' AND r.scope_id = a.id
@@ -15,15 +15,32 @@ FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN products p ON p.id = 
 WHERE l.order_id = ANY($1::bigint[])
 """
 SET_COMMISSION = "UPDATE orders SET commission = $2 WHERE id = $1"
+SET_LINE_COMMISSIONS = """
+UPDATE order_lines l SET commission = c.commission
+FROM unnest($1::bigint[], $2::bigint[]) AS c(id, commission) WHERE l.id = c.id
+"""
 ORDER_MONEY = """
-SELECT id, vendor_id, total, currency, commission, platform_discount,
+SELECT id, vendor_id, total, shipping_total, currency, commission, platform_discount,
        (SELECT coalesce(-sum(amount), 0)::bigint FROM ledger_entries
         WHERE order_id = orders.id AND kind = 'refund' AND account = 'gateway') AS refunded
 FROM orders WHERE id = $1
 """
+# What each line of an order was paid and what its payment posting credited, by funder.
+LINE_MONEY = """
+SELECT id, line_total - vendor_discount AS sells_for, platform_discount,
+       line_total - vendor_discount - platform_discount AS paid, commission
+FROM order_lines WHERE order_id = $1 ORDER BY id
+"""
+# What was refunded so far per order line (NULL: shipping, or a whole-order refund booked before refunds had
+# lines), and which lines a refund posting touched at all.
+REFUNDED_PER_LINE = """
+SELECT order_line_id, coalesce(-sum(amount) FILTER (WHERE account = 'gateway'), 0)::bigint AS refunded
+FROM ledger_entries WHERE order_id = $1 AND kind = 'refund'
+GROUP BY order_line_id
+"""
 INSERT_ENTRIES = """
-INSERT INTO ledger_entries (posting, account, amount, currency, kind, order_id, payout_id)
-SELECT $1, e.account, e.amount, $2, $3, $4, $5 FROM unnest($6::text[], $7::bigint[]) AS e(account, amount)
+INSERT INTO ledger_entries (posting, account, amount, currency, kind, order_id, payout_id, order_line_id)
+SELECT $1, e.account, e.amount, $2, $3, $4, $5, $8 FROM unnest($6::text[], $7::bigint[]) AS e(account, amount)
 """
 BALANCE = "SELECT COALESCE(sum(amount), 0)::bigint FROM ledger_entries WHERE account = $1 AND currency = $2"
 LOCK_VENDOR = "SELECT id FROM vendors WHERE id = $1 FOR UPDATE"
