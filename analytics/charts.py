@@ -1,7 +1,8 @@
 """PNG charts of the analytics routes and the notebooks (matplotlib, drawn off screen). Each function takes
-the same table the route returns as JSON or CSV and gives the PNG's bytes; money arrives in cents and is
-drawn in currency units. Figures are made without pyplot: no global state and no display, so web workers
-may draw in threads at once."""
+the same table the route returns as JSON or CSV and gives the PNG's bytes; money arrives in minor units
+(cents) and is drawn in currency units, labelled by marketplace.core.money for the currency's decimals.
+Figures are made without pyplot: no global state and no display, so web workers may draw in threads at
+once."""
 
 from __future__ import annotations
 
@@ -13,8 +14,18 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from analytics.schemas import CampaignReport
+from marketplace.core.money import DEFAULT_CURRENCY, amount_text, format_money, minor_units
 
-MONEY = FuncFormatter(lambda value, _: f"{value:,.0f}")
+
+def major(amounts: pd.Series, currency: str = DEFAULT_CURRENCY) -> pd.Series:
+    """Amounts in minor units as currency units, for drawing."""
+    return amounts / 10 ** minor_units(currency)
+
+
+def money_axis(currency: str = DEFAULT_CURRENCY) -> FuncFormatter:
+    """Tick labels for an axis drawn in currency units: "1,500.00" (EUR), "1,500" (JPY)."""
+    scale = 10 ** minor_units(currency)
+    return FuncFormatter(lambda value, _: amount_text(round(value * scale), currency, grouped=True))
 
 
 def png(figure: Figure) -> bytes:
@@ -27,14 +38,14 @@ def _dates(frame: pd.DataFrame) -> list[str]:
     return [pd.Timestamp(p).strftime("%d %b") for p in frame["period"]]
 
 
-def sales_trend(frame: pd.DataFrame, title: str = "Sales") -> bytes:
+def sales_trend(frame: pd.DataFrame, title: str = "Sales", currency: str = DEFAULT_CURRENCY) -> bytes:
     """GMV as bars and orders as a line, per period (columns period, gmv, orders)."""
     figure = Figure(figsize=(9, 4))
     money = figure.subplots()
     x = np.arange(len(frame))
-    money.bar(x, frame["gmv"] / 100, color="#4C72B0", label="GMV")
-    money.set_ylabel("GMV")
-    money.yaxis.set_major_formatter(MONEY)
+    money.bar(x, major(frame["gmv"], currency), color="#4C72B0", label="GMV")
+    money.set_ylabel(f"GMV ({currency})")
+    money.yaxis.set_major_formatter(money_axis(currency))
     count = money.twinx()
     count.plot(x, frame["orders"], color="#DD8452", marker="o", label="orders")
     count.set_ylabel("orders")
@@ -86,7 +97,7 @@ def cohort_heatmap(retention: pd.DataFrame, title: str = "Monthly cohorts: share
     return png(figure)
 
 
-def segment_sizes(frame: pd.DataFrame, title: str = "Customer segments") -> bytes:
+def segment_sizes(frame: pd.DataFrame, title: str = "Customer segments", currency: str = DEFAULT_CURRENCY) -> bytes:
     """Members per segment (columns segment, members, and value in currency units when known)."""
     ordered = frame.sort_values("members")
     has_value = "value" in ordered and ordered["value"].notna().any()
@@ -97,14 +108,14 @@ def segment_sizes(frame: pd.DataFrame, title: str = "Customer segments") -> byte
     axes[0].set_title(title)
     if has_value:
         axes[1].barh(ordered["segment"], ordered["value"], color="#55A868")
-        axes[1].set_xlabel("what they spent")
-        axes[1].xaxis.set_major_formatter(MONEY)
+        axes[1].set_xlabel(f"what they spent ({currency})")
+        axes[1].xaxis.set_major_formatter(money_axis(currency))
         axes[1].set_yticks([])
         axes[1].set_title("Spend")
     return png(figure)
 
 
-def campaign(report: CampaignReport) -> bytes:
+def campaign(report: CampaignReport, currency: str = DEFAULT_CURRENCY) -> bytes:
     """The two arms of a campaign side by side (conversion, revenue per member), the uplifts and their
     intervals in the titles."""
     figure = Figure(figsize=(9, 3.6))
@@ -115,10 +126,12 @@ def campaign(report: CampaignReport) -> bytes:
     axes[0].bar(arms, [held.conversion, treated.conversion], color=colours)
     axes[0].yaxis.set_major_formatter(PercentFormatter(1.0))
     axes[0].set_title(f"bought: {conversion.difference:+.1%} ({conversion.low:+.1%} to {conversion.high:+.1%})")
-    axes[1].bar(arms, [held.revenue_per_member / 100, treated.revenue_per_member / 100], color=colours)
-    axes[1].yaxis.set_major_formatter(MONEY)
-    axes[1].set_title(f"revenue per member: {revenue.difference / 100:+,.2f} "
-                      f"({revenue.low / 100:+,.2f} to {revenue.high / 100:+,.2f})")  # fmt: skip
+    per_member = major(pd.Series([held.revenue_per_member, treated.revenue_per_member]), currency)
+    axes[1].bar(arms, per_member, color=colours)
+    axes[1].yaxis.set_major_formatter(money_axis(currency))
+    low, high = (amount_text(v, currency, grouped=True, signed=True) for v in (revenue.low, revenue.high))
+    axes[1].set_title(f"revenue per member: {format_money(revenue.difference, currency, signed=True)} "
+                      f"({low} to {high})")  # fmt: skip
     share = f"{report.confidence:.0%} intervals; {'final' if report.complete else 'window still open'}"
     figure.suptitle(f"{report.campaign.name}: offer against holdout ({share})")
     return png(figure)

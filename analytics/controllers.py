@@ -35,6 +35,7 @@ from analytics.schemas import (
 from marketplace.core.auth import AuthedRequest, requires_active_vendor, requires_role
 from marketplace.core.deps import AppState
 from marketplace.core.idempotency import run_once
+from marketplace.core.money import DEFAULT_CURRENCY, amount_text
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 from marketplace.orders.controllers import IdempotencyKey
 
@@ -50,10 +51,22 @@ GrainParam = Annotated[Grain, QueryParameter(description="day, or week (Monday t
 Top = Annotated[int, QueryParameter(ge=1, le=100, description="How many products and categories")]
 
 
-def csv_response(frame: pd.DataFrame, filename: str) -> Response[bytes]:
+# The columns that hold money (in minor units) in the tables these routes export.
+MONEY_COLUMNS = ("gmv", "average_order", "revenue", "revenue_per_member", "monetary", "average_monetary", "clv",
+                 "value")  # fmt: skip
+
+
+def csv_response(frame: pd.DataFrame, filename: str, currency: str = DEFAULT_CURRENCY) -> Response[bytes]:
+    """The table as a CSV file, money in currency units with the currency's decimals ("161.50"; blank when
+    unknown), as a spreadsheet reads them."""
+    money = {
+        column: frame[column].map(lambda v: "" if pd.isna(v) else amount_text(v, currency))
+        for column in MONEY_COLUMNS
+        if column in frame
+    }
     return Response(
-        frame.to_csv(index=False).encode(),
-        media_type="text/csv; charset=utf-8",
+        frame.assign(**money).to_csv(index=False).encode(),
+        media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types itself
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
@@ -205,7 +218,8 @@ class SegmentController(Controller):
         if format == "csv":
             return csv_response(segments.sizes_frame(listed), "segments.csv")
         if format == "png":
-            return png_response(charts.segment_sizes(segments.sizes_frame(listed)))
+            sizes = segments.sizes_frame(listed)
+            return png_response(charts.segment_sizes(sizes.assign(value=charts.major(sizes["value"]))))
         return listed
 
     @get("/{segment_id:int}")

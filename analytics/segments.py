@@ -177,14 +177,15 @@ def _run(row: asyncpg.Record) -> SegmentRunOut:
 
 
 def sizes_frame(segments: list[SegmentOut]) -> pd.DataFrame:
-    """The segments as a table, for CSV and the chart."""
+    """The segments as a table, for CSV and the chart (money in cents: what the members spent, their lifetime
+    value)."""
     return pd.DataFrame(
         {
             "kind": [s.kind for s in segments],
             "segment": [s.name for s in segments],
             "members": [s.members for s in segments],
-            "value": [s.monetary / 100 for s in segments],
-            "clv": [None if s.clv is None else s.clv / 100 for s in segments],
+            "value": [s.monetary for s in segments],
+            "clv": [s.clv for s in segments],
             "change": [s.change for s in segments],
         }
     )

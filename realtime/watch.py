@@ -21,6 +21,7 @@ import msgspec
 import websockets
 from websockets.asyncio.client import connect
 
+from marketplace.core.money import DEFAULT_CURRENCY, amount_text, format_money
 from realtime import CLOSE_POLICY
 
 MAX_BACKOFF = 30.0
@@ -107,8 +108,14 @@ def describe(event: dict[str, Any]) -> str:
         parts.append(str(data["status"]))
     if "items" in data:
         parts.append(f"{data['items']} items")
+    currency = data.get("currency", DEFAULT_CURRENCY)
     if "total" in data:
-        parts.append(f"{data['total'] / 100:.2f} {data.get('currency', '')}".rstrip())
+        parts.append(format_money(data["total"], currency))
+    if "refunded" in data:
+        parts.append(f"{format_money(data['refunded'], currency)} refunded")
+    if "price" in data:
+        was = f"{amount_text(data['old_price'], currency, grouped=True)} → " if "old_price" in data else ""
+        parts.append(f"{was}{format_money(data['price'], currency)}")
     if "sku_id" in data:
         parts.append(f"sku {data['sku_id']}")
     if "available" in data:

@@ -12,6 +12,7 @@ import msgspec
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from marketplace.core.events import append_event
+from marketplace.core.money import format_money
 from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.orders import queries as order_queries
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
@@ -57,7 +58,8 @@ async def start_payment(
         row = await conn.fetchrow(
             q.INSERT_PAYMENT, checkout_id, method, reference, checkout["grand_total"], checkout["currency"]
         )
-        action = NextAction("bank_transfer", f"Transfer {row['amount']} {row['currency']} to {PLATFORM_IBAN}, "
+        amount = format_money(row["amount"], row["currency"])
+        action = NextAction("bank_transfer", f"Transfer {amount} to {PLATFORM_IBAN}, "
                             f"reference {reference}, within {TRANSFER_DAYS} days")  # fmt: skip
         return PaymentStarted(PaymentOut(**dict(row)), action)
     row = await conn.fetchrow(
@@ -74,7 +76,8 @@ async def _confirm_cash_on_delivery(
     sold now (a cancellation puts them back), so the sweeper no longer expires the checkout."""
     if checkout["grand_total"] > cash_limit:
         raise Unprocessable(
-            f"cash on delivery is offered up to {cash_limit}; this checkout is {checkout['grand_total']}",
+            f"cash on delivery is offered up to {format_money(cash_limit, checkout['currency'])}; "
+            f"this checkout is {format_money(checkout['grand_total'], checkout['currency'])}",
             limit=cash_limit,
         )
     row = await conn.fetchrow(
@@ -90,7 +93,7 @@ async def _confirm_cash_on_delivery(
     await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
     await fix_commission(conn, [o["id"] for o in orders])
     await _announce(conn, orders, checkout["buyer_id"], OrderStatus.CONFIRMED, "cash on delivery")
-    instructions = f"Pay each courier in cash on delivery, {row['amount']} {row['currency']} in all"
+    instructions = f"Pay each courier in cash on delivery, {format_money(row['amount'], row['currency'])} in all"
     action = NextAction("cash_on_delivery", instructions)
     return PaymentStarted(PaymentOut(**dict(row)), action)
 
@@ -107,7 +110,7 @@ async def _announce(
     """Record that pending orders moved to `status`, in their history and on both live feeds."""
     for order in orders:
         await conn.execute(order_queries.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, status, None, note)
-        summary = {"order_id": order["id"], "status": status, "total": order["total"]}
+        summary = {"order_id": order["id"], "status": status, "total": order["total"], "currency": order["currency"]}
         await append_event(conn, vendor_orders_topic(order["vendor_id"]), f"order.{status}", summary)
         await append_event(conn, buyer_orders_topic(buyer_id), f"order.{status}", summary)
 
@@ -198,7 +201,8 @@ async def confirm_transfer(db: asyncpg.Pool, admin_id: int, payment_id: int, amo
         if payment["status"] != PaymentStatus.PENDING:
             raise Conflict(f"this transfer is already {payment['status']}")
         if amount_received != payment["amount"]:
-            raise Unprocessable(f"the transfer is for {payment['amount']}; {amount_received} arrived")
+            expected, arrived = (format_money(a, payment["currency"]) for a in (payment["amount"], amount_received))
+            raise Unprocessable(f"the transfer is for {expected}; {arrived} arrived")
         outcome = await _settle(conn, payment)
         await record_audit(conn, admin_id, "payment.transfer_confirmed", "payment", payment_id,
                            {"status": payment["status"]}, {"outcome": outcome})  # fmt: skip
