@@ -234,3 +234,35 @@ async def test_bad_coupons_are_refused_and_change_nothing(
     assert await db.fetchval("SELECT count(*) FROM coupons") == 0
     assert (await shop["buyer"].post("/marketing/coupons", json=coupon())).status_code == 403
     assert (await shop["buyer"].post("/me/coupons/claim", json={"code": "NOPE"})).status_code == 404
+
+
+async def test_tiers_count_what_was_paid_net_of_refunds_and_cash_orders_once_paid(shop: dict[str, Any]) -> None:
+    """A tier measures what the buyer actually spent: a refund takes its amount off (a fully refunded order
+    counts nothing), and a cash-on-delivery order counts once the courier has been paid."""
+    buyer, alpha, beta = shop["buyer"], shop["alpha"], shop["beta"]
+
+    async def spend() -> int:
+        return (await buyer.get("/me/loyalty")).json()["trailing_spend"]
+
+    async def deliver(vendor: Actor, order_id: int) -> None:
+        for step, body in (("accept", None), ("ship", SHIP), ("deliver", None)):
+            assert (await vendor.post(f"/vendor/orders/{order_id}/{step}", json=body)).status_code == 200
+
+    orders = await shop["checkout"](pay=True)  # 2 kettles at 30.00 (alpha), a hose at 60.00 (beta)
+    assert await spend() == 12_000
+    kettles = orders[alpha.vendor_id]
+    await deliver(alpha, kettles["id"])
+    line = kettles["lines"][0]["id"]
+    for left in (9_000, 6_000):  # one kettle refunded, then the other: the order is refunded whole
+        claim = {"kind": "refund_only", "reason": "broken", "lines": [{"order_line_id": line, "quantity": 1}]}
+        request = (await buyer.post(f"/orders/{kettles['id']}/aftersales", json=claim)).json()
+        await alpha.post(f"/vendor/aftersales/{request['id']}/approve")
+        assert (await alpha.post(f"/vendor/aftersales/{request['id']}/refund", json={})).status_code == 200
+        assert await spend() == left
+
+    cash = await shop["checkout"](pay=False)
+    r = await buyer.post(f"/checkouts/{cash['checkout']['id']}/payments", json={"method": "cash_on_delivery"})
+    assert r.status_code == 201, r.text
+    assert await spend() == 6_000  # confirmed, not paid yet
+    await deliver(beta, cash[beta.vendor_id]["id"])
+    assert await spend() == 6_000 + 6_000

@@ -109,10 +109,15 @@ LOYALTY_HISTORY = """
 SELECT id, delta, kind, checkout_id, order_id, created_at FROM loyalty_ledger
 WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3
 """
-# What a buyer paid for items over the last year, net of refunds: the spend tiers are measured on.
+# What a buyer actually paid for items over the last year, the spend tiers are measured on: orders paid and
+# not cancelled (cash on delivery: once the courier was paid, on delivery), each less what was refunded for
+# it, so a fully refunded order counts nothing.
 TRAILING_SPEND = """
-SELECT coalesce(sum(o.items_total - o.vendor_discount - o.platform_discount), 0)::bigint
+SELECT coalesce(sum(greatest(0, o.items_total - o.vendor_discount - o.platform_discount - (
+           SELECT coalesce(-sum(e.amount), 0) FROM ledger_entries e
+           WHERE e.order_id = o.id AND e.kind = 'refund' AND e.account = 'gateway'))), 0)::bigint
 FROM orders o
-WHERE o.buyer_id = $1 AND o.status IN ('paid', 'accepted', 'shipped', 'delivered', 'completed', 'confirmed')
-  AND o.created_at > now() - interval '365 days'
+WHERE o.buyer_id = $1 AND o.created_at > now() - interval '365 days'
+  AND o.status IN ('paid', 'accepted', 'shipped', 'delivered', 'completed')
+  AND (NOT o.cash_on_delivery OR o.status IN ('delivered', 'completed'))
 """
