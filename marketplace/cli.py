@@ -192,11 +192,16 @@ async def _seed(database_url: str, size: str, seed_value: int, reset: bool, only
 @click.option("--email", "identifier", required=True, help="Email or phone to log in with")
 @click.option("--password", prompt=True, hide_input=True)
 @click.option("--topic", "topics", multiple=True, help="A topic to watch (repeatable); default: your own feeds")
-def watch(url: str, identifier: str, password: str, topics: tuple[str, ...]) -> None:
+@click.option(
+    "--totp-code",
+    help="A current two-factor code, if your account uses two-factor (asked for when needed in a terminal)",
+)
+def watch(url: str, identifier: str, password: str, topics: tuple[str, ...], totp_code: str | None) -> None:
     """Print a live feed (your orders, stock and after-sales by default); reconnects and resumes by itself."""
     from realtime.watch import watch as follow
 
-    follow(url, identifier, password, list(topics))
+    ask = (lambda: click.prompt("Two-factor code", hide_input=False)) if sys.stdin.isatty() else None
+    follow(url, identifier, password, list(topics), totp_code, ask)
 
 
 @main.command(name="create-admin")

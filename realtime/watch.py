@@ -1,9 +1,12 @@
 """`marketplace watch`: follow a live feed from a terminal.
 
-Logs in over HTTP, picks the caller's own feeds unless topics are given (a vendor: its orders, stock and
-after-sales; anyone else: their orders and notifications), and prints each event on one line. After any
-drop it reconnects with capped, jittered backoff, logs in again when the token was refused or expired,
-and resumes from the highest id it has printed, so nothing is missed and nothing printed twice.
+Logs in over HTTP (with a two-factor code when the account uses one: given up front, or asked for when
+the server wants one and there is someone to ask), picks the caller's own feeds unless topics are given (a
+vendor: its orders, stock and after-sales; anyone else: their orders and notifications), and prints each
+event on one line, money in the currency's own decimals. After any drop it reconnects with capped, jittered
+backoff, renews the access token with the refresh token when it was refused or expired (a two-factor code
+works once, so logging in afresh would need another), and resumes from the highest id it has printed, so
+nothing is missed and nothing printed twice.
 """
 
 from __future__ import annotations
@@ -28,13 +31,26 @@ MAX_BACKOFF = 30.0
 
 
 class Watcher:
-    def __init__(self, url: str, identifier: str, password: str, topics: list[str], out: Callable[[str], None]):
+    def __init__(
+        self,
+        url: str,
+        identifier: str,
+        password: str,
+        topics: list[str],
+        out: Callable[[str], None],
+        totp_code: str | None = None,
+        ask_code: Callable[[], str] | None = None,
+    ):
+        """`totp_code`: a two-factor code for the first login; `ask_code`: how to ask the user for one when the
+        server wants one (None: nobody to ask, so a login that needs a code fails with a message)."""
         self.http_url = url.rstrip("/")
         self.feed_url = self.http_url.replace("http", "ws", 1) + "/feed"
         self.identifier, self.password = identifier, password
+        self.totp_code, self.ask_code = totp_code, ask_code
         self.topics = topics
         self.out = out
         self.token: str | None = None
+        self.refresh_token: str | None = None
         self.last_id: int | None = None
 
     async def run(self) -> None:
@@ -59,12 +75,44 @@ class Watcher:
 
     async def _login(self) -> None:
         async with httpx.AsyncClient(base_url=self.http_url, timeout=10) as http:
-            r = await http.post("/auth/login", json={"identifier": self.identifier, "password": self.password})
-            if r.status_code != 200:
-                raise SystemExit(f"login failed: {r.json().get('detail', r.text)}")
-            self.token = r.json()["access_token"]
+            if not await self._renew(http):
+                await self._sign_in(http)
             if not self.topics:
                 self.topics = await self._own_topics(http)
+
+    async def _renew(self, http: httpx.AsyncClient) -> bool:
+        """A new access token for the refresh token (which rotates), if there is one and it still works."""
+        if self.refresh_token is None:
+            return False
+        r = await http.post("/auth/refresh", json={"refresh_token": self.refresh_token})
+        self.refresh_token = None
+        if r.status_code != 200:
+            return False
+        self._keep(r.json())
+        return True
+
+    async def _sign_in(self, http: httpx.AsyncClient) -> None:
+        while True:
+            code, self.totp_code = self.totp_code, None  # each code works once
+            body = {"identifier": self.identifier, "password": self.password}
+            r = await http.post("/auth/login", json=body | ({"totp_code": code} if code else {}))
+            if r.status_code == 200:
+                self._keep(r.json())
+                return
+            problem = _problem(r)
+            if not problem.get("totp_required"):
+                raise SystemExit(f"login failed: {problem['detail']}")
+            if self.ask_code is None:
+                raise SystemExit(
+                    f"login failed: {problem['detail']}; this account uses two-factor authentication: pass "
+                    "--totp-code with a current code from your authenticator app"
+                )
+            if code:
+                self.out(f"-- {problem['detail']}")
+            self.totp_code = (await asyncio.to_thread(self.ask_code)).strip() or None
+
+    def _keep(self, tokens: dict[str, Any]) -> None:
+        self.token, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
 
     async def _own_topics(self, http: httpx.AsyncClient) -> list[str]:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -97,6 +145,17 @@ class Watcher:
             self.out(f"!! {message['error']}: {message['detail']} {' '.join(message['topics'])}".rstrip())
 
 
+def _problem(r: httpx.Response) -> dict[str, Any]:
+    """An error response's problem details (or as much as can be made of a body that is not one)."""
+    try:
+        problem = r.json()
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict):
+        return {"detail": r.text or f"HTTP {r.status_code}"}
+    return problem | {"detail": problem.get("detail", f"HTTP {r.status_code}")}
+
+
 def describe(event: dict[str, Any]) -> str:
     """One readable line: time, id, topic, type and the payload's telling fields."""
     at = datetime.fromisoformat(event["at"]).astimezone().strftime("%H:%M:%S")
@@ -126,7 +185,15 @@ def describe(event: dict[str, Any]) -> str:
     return f"{at}  #{event['id']:<7} {event['topic']:<24} {event['type']:<20} {shown}"
 
 
-def watch(url: str, identifier: str, password: str, topics: list[str]) -> None:
+def watch(
+    url: str,
+    identifier: str,
+    password: str,
+    topics: list[str],
+    totp_code: str | None = None,
+    ask_code: Callable[[], str] | None = None,
+) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the feed, not every request, is the output
+    watcher = Watcher(url, identifier, password, topics, lambda line: print(line, flush=True), totp_code, ask_code)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(Watcher(url, identifier, password, topics, lambda line: print(line, flush=True)).run())
+        asyncio.run(watcher.run())
