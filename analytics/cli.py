@@ -9,6 +9,7 @@ import click
 
 from analytics import queries, segments
 from analytics.worker import Worker
+from marketplace.core.money import DEFAULT_CURRENCY, amount_text
 from marketplace.settings import Settings, load_settings
 
 
@@ -30,10 +31,12 @@ def segments_command(settings: Settings) -> None:
         listed = asyncio.run(_compute(ready.database_url))
     if not listed:
         raise click.ClickException("the run failed; see the log")
-    click.echo(f"{'kind':<8} {'segment':<46} {'members':>8} {'spent':>12} {'next 52 weeks':>14}")
+    spent, clv_title = f"spent, {DEFAULT_CURRENCY}", f"next 52 weeks, {DEFAULT_CURRENCY}"
+    click.echo(f"{'kind':<8} {'segment':<46} {'members':>8} {spent:>14} {clv_title:>22}")
     for s in listed:
-        clv = "" if s.clv is None else f"{s.clv / 100:,.2f}"
-        click.echo(f"{s.kind:<8} {s.name[:46]:<46} {s.members:>8,} {s.monetary / 100:>12,.2f} {clv:>14}")
+        clv = "" if s.clv is None else amount_text(s.clv, DEFAULT_CURRENCY, grouped=True)
+        monetary = amount_text(s.monetary, DEFAULT_CURRENCY, grouped=True)
+        click.echo(f"{s.kind:<8} {s.name[:46]:<46} {s.members:>8,} {monetary:>14} {clv:>22}")
 
 
 async def _compute(database_url: str) -> list[segments.SegmentOut]:

@@ -190,7 +190,8 @@ async def pay_out(db: asyncpg.Pool, admin_id: int, body: PayoutIn) -> PayoutOut:
             raise NotFound("no such vendor")
         owed = (await balance(conn, body.vendor_id, body.currency)).balance
         if body.amount > owed:
-            raise Conflict(f"the vendor is owed {owed}; cannot pay out {body.amount}", balance=owed)
+            owed_text, asked = (format_money(n, body.currency) for n in (owed, body.amount))
+            raise Conflict(f"the vendor is owed {owed_text}; cannot pay out {asked}", balance=owed)
         payout = PayoutOut(
             **dict(await conn.fetchrow(q.INSERT_PAYOUT, body.vendor_id, body.amount, body.currency, admin_id))
         )
