@@ -28,7 +28,8 @@ class Server:
         args = [sys.executable, "-m", "uvicorn", target, "--port", str(self.port), "--log-level", "warning"]
         args += ["--timeout-keep-alive", str(keep_alive)]
         args += ["--workers", str(workers)]
-        args += ["--no-access-log", "--loop", "uvloop", "--http", "httptools"] + (["--factory"] if factory else [])
+        args += ["--no-access-log", "--no-server-header", "--loop", "uvloop", "--http", "httptools"]
+        args += ["--factory"] if factory else []
         self.proc = subprocess.Popen(args, env={**os.environ, **env})
 
     def __enter__(self) -> Server:

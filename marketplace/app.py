@@ -42,6 +42,7 @@ from marketplace.core.cache import catalog_generation_middleware
 from marketplace.core.db import create_pool
 from marketplace.core.deps import AppState
 from marketplace.core.errors import exception_handlers
+from marketplace.core.headers import security_headers
 from marketplace.flash_sales.controllers import (
     FlashSaleController,
     MarketingFlashSaleController,
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[resources],
         exception_handlers=exception_handlers,
         middleware=[catalog_generation_middleware],
+        before_send=[security_headers],  # nosniff, frame and referrer policies, CSP, no-store (core/headers.py)
         on_app_init=[jwt_auth.on_app_init],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),

@@ -107,6 +107,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
                 workers=workers,
                 log_level="info",
                 access_log=False,
+                server_header=False,  # no "server: uvicorn" on every response
             )
 
 
