@@ -34,9 +34,9 @@ def _terminate_cleanly(signum: int, _frame: object) -> None:
 
 
 @contextmanager
-def _servers(settings: Settings, need_redis: bool = True) -> Iterator[Settings]:
+def _servers(settings: Settings, need_redis: bool = True, migrated: bool = True) -> Iterator[Settings]:
     """Settings whose URLs point at running servers (embedded ones started for missing URLs),
-    with the schema migrated."""
+    with the schema migrated (unless `migrated` is false: restore replaces the schema, however broken)."""
     from marketplace.core.db import migrate
     from marketplace.embedded import DataDirInUse, embedded_servers
 
@@ -47,7 +47,7 @@ def _servers(settings: Settings, need_redis: bool = True) -> Iterator[Settings]:
             )
         except DataDirInUse as exc:
             raise click.ClickException(str(exc)) from None
-        applied = asyncio.run(migrate(database_url))
+        applied = asyncio.run(migrate(database_url)) if migrated else []
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         yield load_settings(
@@ -247,6 +247,34 @@ def _demo_admin(settings: Settings) -> str:
     password = path.read_text().strip()
     asyncio.run(_upsert_admin(settings.database_url, DEMO_ADMIN_EMAIL, password, "Demo admin"))
     return password
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), help="Default: <data dir>/backups/marketplace-<UTC time>.dump")
+@click.pass_obj
+def backup(settings: Settings, out: Path | None) -> None:
+    """Back up the database (pg_dump, custom format) with its sha256 in a file beside it."""
+    from marketplace import backup as backups
+
+    with _servers(settings, need_redis=False) as ready:
+        done = asyncio.run(backups.backup(ready.database_url, out or backups.default_path(ready.data_dir)))
+    click.echo(f"backed up {done.tables} tables ({done.size:,} bytes) to {done.path} in {done.seconds:.1f}s")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace a database that holds data without asking")
+@click.pass_obj
+def restore(settings: Settings, path: Path, yes: bool) -> None:
+    """Replace the database with a backup (its checksum verified first), then apply newer migrations."""
+    from marketplace import backup as backups
+
+    backups.verify(path)  # before any server is started or anything touched
+    with _servers(settings, need_redis=False, migrated=False) as ready:
+        done = asyncio.run(backups.restore(ready.database_url, path, yes=yes))
+    migrated = f", then applied {', '.join(done.migrations)}" if done.migrations else ""
+    click.echo(f"restored {done.tables} tables from {path} in {done.seconds:.1f}s{migrated}")
+    click.echo("restart the servers using this database so their sockets reconnect (docs/operations.md)")
 
 
 if __name__ == "__main__":
