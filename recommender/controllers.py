@@ -20,7 +20,9 @@ class RecommendationController(Controller):
     tags = ["recommendations"]
 
     @get("/me/recommendations", summary="Products for me: nothing I bought, nothing I cannot buy now")
-    async def mine(self, state: AppState, request: AuthedRequest, limit: Count = 10) -> Recommendations:
+    async def mine(
+        self, state: AppState, request: AuthedRequest, limit: Count = serving.DEFAULT_LIMIT
+    ) -> Recommendations:
         return await serving.for_buyer(state.db, state.redis, request.user.id, limit)
 
     @get("/products/{product_id:int}/similar", exclude_from_auth=True, summary="Products like this one")

@@ -21,6 +21,7 @@ from recommender import queries as q
 
 PER_VENDOR = 3
 CANDIDATES = 100  # ids a stored list keeps
+DEFAULT_LIMIT = 10  # products in a list when the caller does not say (and in the worker's live pushes)
 
 
 # Ids looked up per request: enough that filtering (bought, sold out, taken down) and the per-shop limit still
@@ -72,12 +73,18 @@ async def _model(redis: Redis) -> str | None:
     return await redis.hget(MODEL_KEY, "version")
 
 
+async def personal(db: asyncpg.Pool, ranked: list[int], buyer_id: int, limit: int) -> list[ProductCard]:
+    """A buyer's ranked product ids as they are served: what the buyer can buy now and has not bought, no
+    shop taking more than its share of the first places. GET /me/recommendations and the worker's live
+    `recommendations.updated` both come through here, so a pushed list is the list the buyer would get."""
+    return diversify(await _cards(db, ranked, buyer_id, limit), limit)
+
+
 async def for_buyer(db: asyncpg.Pool, redis: Redis, buyer_id: int, limit: int) -> Recommendations:
     stored = await redis.get(user_key(buyer_id))
     if stored is None:  # a new or quiet buyer: what is trending
         return await trending(db, redis, None, limit, buyer_id)
-    cards = await _cards(db, json.loads(stored), buyer_id, limit)
-    return Recommendations("personal", await _model(redis), diversify(cards, limit))
+    return Recommendations("personal", await _model(redis), await personal(db, json.loads(stored), buyer_id, limit))
 
 
 async def similar(db: asyncpg.Pool, redis: Redis, product_id: int, limit: int, buyer_id: int = 0) -> Recommendations:

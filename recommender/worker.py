@@ -6,7 +6,9 @@
 - Every `poll_seconds` it reads the views and cart additions recorded since its last look. For each buyer who
   browsed, it ranks again from the buyer's history plus this session (recent items weigh `SESSION_WEIGHT`
   times a view), stores the list serving reads, and appends `recommendations.updated` to the buyer's
-  `user:<id>:recommendations` topic, so a buyer watching the feed sees the list change while browsing.
+  `user:<id>:recommendations` topic, so a buyer watching the feed sees the list change while browsing. The
+  event names the products GET /me/recommendations would return right then (`serving.personal`: nothing
+  sold out, taken down or already bought), not the model's raw ranking.
 
 Interactions are read by id. Ids are handed out before commit, so a view committed out of order may be
 missed here; it still counts at the next training."""
@@ -27,13 +29,13 @@ from scipy import sparse
 
 from marketplace.core.events import append_events
 from recommender import queries as q
-from recommender.serving import CANDIDATES, user_key
+from recommender.serving import CANDIDATES, DEFAULT_LIMIT, personal, user_key
 from recommender.training import LIST_SECONDS, train
 
 log = logging.getLogger(__name__)
 
 SESSION_WEIGHT = {"view": 3.0, "cart": 8.0}
-PUSHED = 10  # products named in the live event; the stored list is longer
+PUSHED = DEFAULT_LIMIT  # products named in the live event, as the route lists them by default
 
 
 def latest_artefact(data_dir: Path) -> Path | None:
@@ -110,13 +112,14 @@ class Worker:
             for buyer, products in lists.items():
                 pipe.set(user_key(buyer), json.dumps(products), ex=LIST_SECONDS)
             await pipe.execute()
+        served = await asyncio.gather(*(personal(self.db, ids, buyer, PUSHED) for buyer, ids in lists.items()))
         events = [
             (
                 f"user:{buyer}:recommendations",
                 "recommendations.updated",
-                {"product_ids": ids[:PUSHED], "model": self.version},
+                {"product_ids": [card.id for card in cards], "model": self.version},
             )
-            for buyer, ids in lists.items()
+            for buyer, cards in zip(lists, served, strict=True)
         ]
         async with self.db.acquire() as conn, conn.transaction():
             await append_events(conn, events)

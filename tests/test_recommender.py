@@ -198,7 +198,38 @@ async def test_the_worker_reranks_a_browsing_buyer_and_pushes_the_new_list(
     assert viewed not in after and after != before
     event = await db.fetchrow("SELECT topic, payload FROM events WHERE type = 'recommendations.updated'")
     assert event["topic"] == f"user:{buyer}:recommendations"
-    assert event["payload"] == {"product_ids": after[:10], "model": worker.version}
+    assert event["payload"]["model"] == worker.version
+    assert set(event["payload"]["product_ids"]) <= set(after) and len(event["payload"]["product_ids"]) == 10
+
+
+async def test_the_pushed_list_is_the_list_the_buyer_would_get(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection, settings: Settings, tmp_path: Path
+) -> None:
+    await seed(db, "tiny", 2, quiet=True)
+    pool = await create_pool(settings.database_url, 1, 2)
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        worker = Worker(pool, redis, tmp_path)
+        await worker.load_or_train()
+        worker.last_id = await db.fetchval("SELECT max(id) FROM interactions")
+        buyer = int((await redis.keys("recs:user:*"))[0].rsplit(":", 1)[1])
+        ranked = json.loads(await redis.get(f"recs:user:{buyer}"))
+        # Since training, one product the model likes for this buyer was unlisted and another sold out.
+        unlisted, sold_out = ranked[1], ranked[2]
+        await db.execute("UPDATE products SET status = 'unlisted' WHERE id = $1", unlisted)
+        await db.execute("UPDATE skus SET reserved = on_hand WHERE product_id = $1", sold_out)
+        view = "INSERT INTO interactions (kind, user_id, product_id) VALUES ('view', $1, $2)"
+        await db.execute(view, buyer, ranked[0])
+        assert await worker.follow() == 1
+        assert {unlisted, sold_out} & set(json.loads(await redis.get(f"recs:user:{buyer}"))[:10])  # still ranked
+    finally:
+        await redis.aclose()
+        await pool.close()
+    pushed = (await db.fetchrow("SELECT payload FROM events WHERE type = 'recommendations.updated'"))["payload"]
+    headers = {"Authorization": f"Bearer {access_token(buyer, settings.secret_key, 10)}"}
+    served = (await client.get("/me/recommendations", headers=headers)).json()
+    assert pushed == {"product_ids": [c["id"] for c in served["items"]], "model": served["model"]}
+    assert unlisted not in pushed["product_ids"] and sold_out not in pushed["product_ids"]
 
 
 def test_on_movielens_100k_the_models_rank_as_the_literature_reports() -> None:
