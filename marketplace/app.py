@@ -43,6 +43,7 @@ from marketplace.core.db import create_pool
 from marketplace.core.deps import AppState
 from marketplace.core.errors import exception_handlers
 from marketplace.core.headers import security_headers
+from marketplace.core.metrics import RequestMetrics, metrics, sample_forever
 from marketplace.flash_sales.controllers import (
     FlashSaleController,
     MarketingFlashSaleController,
@@ -79,6 +80,7 @@ from recommender.controllers import RecommendationController
 
 ROUTES = [
     health,
+    metrics,
     AuthController,
     MeController,
     AdminUsersController,
@@ -156,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.hub = Hub(app.state.db, settings.redis_url)
         app.state.gate = Gate(app.state.redis)
         # Every worker runs a relay; one leads at a time (realtime/relay.py).
+        app.state.relay = Relay(settings.database_url, app.state.cache, retention_days=settings.feed_retention_days)
         background = [
             asyncio.create_task(
                 run_sweeper(app.state.db, settings.sweeper_interval_seconds, settings.auto_complete_days)
@@ -166,9 +169,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     app.state.db, app.state.gate, settings.flash_gate_check_seconds, settings.flash_gate_quiet_seconds
                 ).run()
             ),
-            asyncio.create_task(
-                Relay(settings.database_url, app.state.cache, retention_days=settings.feed_retention_days).run()
-            ),
+            asyncio.create_task(app.state.relay.run()),
+            asyncio.create_task(sample_forever(app.state)),  # several workers: their gauges (core/metrics.py)
         ]
         try:
             yield
@@ -190,7 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "it must not be used in production"
         )
     jwt_auth = build_jwt_auth(settings.secret_key, settings.access_token_minutes)
-    return Litestar(
+    app = Litestar(
         route_handlers=ROUTES + SANDBOX_ROUTES if settings.sandbox_gateway else ROUTES,
         state=AppState(),
         lifespan=[resources],
@@ -210,6 +212,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=settings.debug,
     )
+    app.asgi_handler = RequestMetrics(app.asgi_handler)  # outermost: sees every response's final status
+    return app
 
 
 logging.getLogger("marketplace").setLevel(logging.INFO)

@@ -86,6 +86,11 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
         # Workers are separate processes: they find the servers and the signing key in the environment.
         os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.secret_key)
         os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
+        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Every worker writes its metrics there, so a scrape of any one reports all (core/metrics.py).
+            from marketplace.core.metrics import multiprocess_dir
+
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(multiprocess_dir(settings.data_dir))
         if demo:  # demo buyers pay by card through the sandbox gateway (the app logs that it is mounted)
             os.environ.setdefault("SANDBOX_GATEWAY", "true")
             asyncio.run(_seed(ready.database_url, demo_size, 42, reset=False, only_if_empty=True))

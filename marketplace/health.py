@@ -1,4 +1,7 @@
-"""GET /health: is this process able to reach PostgreSQL and Redis?"""
+"""GET /health: is this process able to reach PostgreSQL and Redis, and how are its live feed's hub and relay?
+
+The status (200 or 503) follows PostgreSQL and Redis only: the feed's parts retry by themselves (see
+core/outage.py) and are reported for the operator to read."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ class Health(Struct):
     status: str
     postgres: str
     redis: str
+    feed_hub: str  # "ok", or how long it has been down and why
+    feed_relay: str  # "leading" or "standby" (one process leads), or how long it has been down and why
 
 
 async def _check(probe: Awaitable[object]) -> str:
@@ -31,4 +36,7 @@ async def _check(probe: Awaitable[object]) -> str:
 async def health(state: AppState) -> Response[Health]:
     postgres, redis_state = await asyncio.gather(_check(state.db.fetchval("SELECT 1")), _check(state.redis.ping()))
     ok = postgres == "ok" and redis_state == "ok"
-    return Response(Health("ok" if ok else "degraded", postgres, redis_state), status_code=200 if ok else 503)
+    relay = state.relay
+    feed_relay = relay.outage.state() if relay.outage.down else "leading" if relay.leading else "standby"
+    body = Health("ok" if ok else "degraded", postgres, redis_state, state.hub.outage.state(), feed_relay)
+    return Response(body, status_code=200 if ok else 503)

@@ -72,6 +72,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     segments_every_hours: float = 24.0
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
+    # Who may read GET /metrics: an admin, a caller sending `Authorization: Bearer <metrics_token>` (for a
+    # Prometheus server), or anyone when metrics_public is set (only behind a network that keeps it private).
+    metrics_token: str = ""
+    metrics_public: bool = False
     db_pool_min: int = 2
     db_pool_max: int = 20
     debug: bool = False

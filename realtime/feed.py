@@ -20,6 +20,7 @@ from litestar.security.jwt import Token
 from marketplace.accounts.tokens import decode_access
 from marketplace.core.auth import CurrentUser, load_caller
 from marketplace.core.events import access_topic
+from marketplace.core.metrics import FEED_SOCKETS
 from realtime import CLOSE_POLICY, CLOSE_RESUME
 from realtime import queries as q
 from realtime.schemas import (
@@ -82,6 +83,7 @@ class FeedSession:
             return
         sender = asyncio.create_task(self._send())
         rechecker = asyncio.create_task(self._recheck_on_change())
+        FEED_SOCKETS.inc()
         try:
             while self.closing is None:
                 event = await self.socket.receive()
@@ -91,6 +93,7 @@ class FeedSession:
         except WebSocketDisconnect:
             pass
         finally:
+            FEED_SOCKETS.dec()
             self.hub.unwatch(self.subscriber, list(self.topics))
             if self.user is not None:
                 self.hub.unwatch(self.access, [access_topic(self.user.id)])

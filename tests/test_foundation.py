@@ -143,7 +143,8 @@ def test_serve_survives_sigkill_and_stops_cleanly_on_sigterm() -> None:
 
     second = _serve(data_dir, port)
     try:
-        assert _wait_healthy(port, second) == {"status": "ok", "postgres": "ok", "redis": "ok"}
+        health = _wait_healthy(port, second)
+        assert (health["status"], health["postgres"], health["redis"], health["feed_hub"]) == ("ok",) * 4
         output_so_far = b""
         second.send_signal(signal.SIGTERM)
         output_so_far, _ = second.communicate(timeout=60)

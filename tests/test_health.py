@@ -1,11 +1,17 @@
+import asyncio
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 
-async def test_health_reports_postgres_and_redis(client: AsyncTestClient[Litestar]) -> None:
-    r = await client.get("/health")
+async def test_health_reports_postgres_redis_and_the_feeds_hub_and_relay(client: AsyncTestClient[Litestar]) -> None:
+    for _ in range(100):  # the relay takes the lead moments after the app starts
+        r = await client.get("/health")
+        if r.json()["feed_relay"] != "standby":
+            break
+        await asyncio.sleep(0.05)
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "postgres": "ok", "redis": "ok"}
+    assert r.json() == {"status": "ok", "postgres": "ok", "redis": "ok", "feed_hub": "ok", "feed_relay": "leading"}
 
 
 async def test_openapi_spec_and_docs_are_served(client: AsyncTestClient[Litestar]) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from marketplace.interactions.recorder import InteractionRecorder
     from marketplace.payments.sandbox import SandboxGateway
     from realtime.hub import Hub
+    from realtime.relay import Relay
 
 
 class AppState(State):
@@ -31,6 +32,7 @@ class AppState(State):
     recorder: InteractionRecorder
     gateway: SandboxGateway
     hub: Hub
+    relay: Relay  # this process's feed relay (leading or standing by)
     gate: Gate
     callbacks: httpx.AsyncClient  # the sandbox gateway's HTTP client for its callbacks to our webhook
 

@@ -31,6 +31,7 @@ from marketplace.core.errors import (
 )
 from marketplace.core.events import append_events
 from marketplace.core.idempotency import replay, run_once
+from marketplace.core.metrics import count_flash_sale
 from marketplace.flash_sales import queries as q
 from marketplace.flash_sales.gate import Gate, Verdict
 from marketplace.flash_sales.schemas import FlashSaleIn, FlashSaleOut, PurchaseIn, Status
@@ -213,13 +214,16 @@ async def _admit(state: AppState, sale_id: int, buyer_id: int, ip: str, quantity
         for _ in range(GATE_ATTEMPTS):
             verdict = await gate.admit(sale_id, buyer_id, ip, quantity, per_ip, per_buyer)
             if verdict.outcome != "missing":
+                count_flash_sale(verdict.outcome)
                 return verdict
             per_ip = per_buyer = 0  # the same attempt, counted once
             if not await gate.build_once(state.db, sale_id):
                 raise NotFound("no such flash sale")
     except RedisError as exc:
         log.warning("flash sale gate unavailable: %s", exc)
+        count_flash_sale("unavailable")
         raise ServiceUnavailable("flash sales are catching their breath; try again in a moment", 1) from None
+    count_flash_sale("unavailable")
     raise ServiceUnavailable("this flash sale is opening; try again in a moment", 1)
 
 
