@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -140,3 +141,60 @@ async def test_pages_are_stable_and_cover_every_result_once(
         seen += [p["id"] for p in body["items"]]
     assert len(seen) == len(set(seen)) == 6
     assert (await client.get("/products", params={"page_size": 1000})).status_code == 400
+
+
+@pytest.fixture
+async def wireless(client: AsyncTestClient[Litestar], admin: Actor, db: asyncpg.Connection) -> dict[str, int]:
+    """Many wireless things that sell well, a few headphones that do not."""
+    cats = await category_tree(admin)
+    a = await approved_vendor(client, admin, "a@example.com", "Alpha")
+    made = {
+        "mat": await product(a, cats["Garden"], "Wireless yoga mat", 1000),
+        "bag": await product(a, cats["Garden"], "Wireless sleeping bag", 2000),
+        "hose": await product(a, cats["Garden"], "Wireless hose", 3000),
+        "studio": await product(a, cats["Electronics"], "Studio headphone", 9000),
+        "apart": await product(a, cats["Electronics"], "Headphones with a wireless charging case", 8000),
+        "phrase": await product(a, cats["Electronics"], "Wireless headphones", 7000),
+        "phone": await product(a, cats["Electronics"], "Pocket smartphone", 20000),
+    }
+    ids = {k: v["id"] for k, v in made.items()}
+    for key, sold in [("mat", 50), ("bag", 40), ("hose", 30)]:
+        await db.execute("UPDATE products SET sold_count = $2 WHERE id = $1", ids[key], sold)
+    return ids
+
+
+async def test_products_matching_every_word_come_first_then_the_rarer_word(
+    client: AsyncTestClient[Litestar], wireless: dict[str, int]
+) -> None:
+    found = await titles(client, q="wireless headphones")
+    # Every word, the phrase before the words apart; then the headphone (its word is rarer among the matches)
+    # before the best-selling wireless things.
+    assert found[:3] == ["Wireless headphones", "Headphones with a wireless charging case", "Studio headphone"]
+    assert set(found[3:]) == {"Wireless yoga mat", "Wireless sleeping bag", "Wireless hose"}
+    # Typos in several words, and words written apart that a title writes together.
+    assert (await titles(client, q="wireles headphnes"))[0] == "Wireless headphones"
+    assert (await titles(client, q="pocket smart phone"))[0] == "Pocket smartphone"
+
+
+async def test_every_word_matches_come_first_under_any_sort(
+    client: AsyncTestClient[Litestar], wireless: dict[str, int]
+) -> None:
+    cheapest = await titles(client, q="wireless headphones", sort="price_asc")
+    assert cheapest[:2] == ["Wireless headphones", "Headphones with a wireless charging case"]
+    assert cheapest[2:] == ["Wireless yoga mat", "Wireless sleeping bag", "Wireless hose", "Studio headphone"]
+    body = (await client.get("/products", params={"q": "wireless headphones", "facets": "true"})).json()
+    assert body["total"] == 6 and sum(f["count"] for f in body["facets"]["prices"]) == 6
+
+
+async def test_chinese_words_among_several_are_found_by_part_of_the_title(
+    client: AsyncTestClient[Litestar], shop: dict[str, object]
+) -> None:
+    assert (await titles(client, q="华为 热水壶"))[0] == "不锈钢电热水壶"
+    assert (await titles(client, q="热水壶 kettle"))[0] == "不锈钢电热水壶"
+
+
+async def test_a_word_with_a_minus_excludes_what_has_it(
+    client: AsyncTestClient[Litestar], wireless: dict[str, int]
+) -> None:
+    assert await titles(client, q="headphones -wireless") == ["Studio headphone"]
+    assert await titles(client, q="studio headphones -wireless") == ["Studio headphone"]
