@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
+from types import ModuleType
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -15,7 +16,7 @@ import pandas as pd
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from analytics import campaigns, charts, segments
+from analytics import campaigns, segments
 from analytics import sales as metrics
 from analytics.sales import Grain, Period
 from analytics.schemas import (
@@ -80,12 +81,17 @@ def _frame(items: Sequence[msgspec.Struct], kind: type[msgspec.Struct]) -> pd.Da
     return pd.DataFrame([msgspec.structs.asdict(i) for i in items], columns=list(kind.__struct_fields__))
 
 
-# Figures per day or week: how to fetch them, their row type, and their chart with its title.
-PER_PERIOD: dict[
-    str, tuple[Callable[..., Awaitable[Sequence[Any]]], type[msgspec.Struct], Callable[..., bytes], str]
-] = {
-    "sales": (metrics.sales, SalesPeriod, charts.sales_trend, "Sales"),
-    "funnel": (metrics.funnel, FunnelPeriod, charts.funnel, "Conversion funnel"),
+def charts() -> ModuleType:
+    """The chart module, loaded on the first chart asked for: Matplotlib costs web workers a second at start."""
+    import analytics.charts
+
+    return analytics.charts
+
+
+# Figures per day or week: how to fetch them, their row type, and their chart (by name) with its title.
+PER_PERIOD: dict[str, tuple[Callable[..., Awaitable[Sequence[Any]]], type[msgspec.Struct], str, str]] = {
+    "sales": (metrics.sales, SalesPeriod, "sales_trend", "Sales"),
+    "funnel": (metrics.funnel, FunnelPeriod, "funnel", "Conversion funnel"),
 }
 
 
@@ -106,7 +112,7 @@ async def _per_period(
     frame = _frame(listed, kind)
     if format == "csv":
         return csv_response(frame, f"{metric}-{period.start}-{period.end}.csv")
-    return png_response(chart(frame, f"{title} by {grain}, {period.start} to {period.end}"))
+    return png_response(getattr(charts(), chart)(frame, f"{title} by {grain}, {period.start} to {period.end}"))
 
 
 async def _top(
@@ -159,7 +165,7 @@ class SalesController(Controller):
         if format == "csv":
             return csv_response(matrix.rename_axis("cohort").reset_index().astype({"cohort": str}), "cohorts.csv")
         if format == "png":
-            return png_response(charts.cohort_heatmap(matrix))
+            return png_response(charts().cohort_heatmap(matrix))
         return found
 
 
@@ -219,7 +225,7 @@ class SegmentController(Controller):
             return csv_response(segments.sizes_frame(listed), "segments.csv")
         if format == "png":
             sizes = segments.sizes_frame(listed)
-            return png_response(charts.segment_sizes(sizes.assign(value=charts.major(sizes["value"]))))
+            return png_response(charts().segment_sizes(sizes.assign(value=charts().major(sizes["value"]))))
         return listed
 
     @get("/{segment_id:int}")
@@ -294,5 +300,5 @@ class CampaignController(Controller):
         if format == "csv":
             return csv_response(pd.DataFrame(campaigns.report_rows(report)), f"campaign-{campaign_id}-report.csv")
         if format == "png":
-            return png_response(charts.campaign(report))
+            return png_response(charts().campaign(report))
         return report

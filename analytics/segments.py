@@ -21,8 +21,6 @@ import asyncpg
 import pandas as pd
 
 from analytics import queries as q
-from analytics.clusters import cluster
-from analytics.clv import expected_value
 from analytics.rfm import SEGMENTS, rfm
 from analytics.schemas import MemberOut, SegmentOut, SegmentRunOut
 from marketplace.core.errors import NotFound
@@ -59,6 +57,10 @@ def slug(text: str) -> str:
 
 def compute(purchases: pd.DataFrame, now: pd.Timestamp) -> Computed:
     """Score, cluster and value every customer with a purchase (pure; CPU-bound, run in a thread)."""
+    # scikit-learn and SciPy load here, in the analytics worker, not in every web worker that imports this module.
+    from analytics.clusters import cluster
+    from analytics.clv import expected_value
+
     started = time.perf_counter()
     table = rfm(purchases, now)
     summary: dict[str, Any] = {"rfm_seconds": round(time.perf_counter() - started, 3)}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Estimate:
 def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     if n == 0:
         return 0.0, 1.0
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
@@ -63,6 +63,8 @@ def means(treated: np.ndarray, held: np.ndarray, confidence: float = 0.95) -> Es
     if se == 0:
         return Estimate(m1, m2, difference, difference, difference)
     df = (v1 + v2) ** 2 / (v1**2 / (len(a) - 1) + v2**2 / (len(b) - 1))
+    from scipy import stats  # here, not at import: web workers load this module and rarely need it
+
     half = stats.t.ppf(0.5 + confidence / 2, df) * se
     return Estimate(m1, m2, difference, difference - half, difference + half)
 
