@@ -27,7 +27,7 @@ def segments_command(settings: Settings) -> None:
     """Compute the segments now (as the worker would) and print their sizes and value."""
     from marketplace.cli import _servers
 
-    with _servers(settings, need_redis=False) as ready:
+    with _servers(settings, need_redis=False, attach=True) as ready:
         listed = asyncio.run(_compute(ready.database_url))
     if not listed:
         raise click.ClickException("the run failed; see the log")
@@ -61,7 +61,7 @@ def worker_command(settings: Settings) -> None:
     starts one."""
     from marketplace.cli import _servers
 
-    with _servers(settings, need_redis=False) as ready:
+    with _servers(settings, need_redis=False, attach=True) as ready:
         asyncio.run(_work(ready))
 
 

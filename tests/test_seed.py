@@ -69,11 +69,14 @@ async def test_seeded_marketplace_is_browsable(
         " AND NOT EXISTS (SELECT 1 FROM stock_movements m WHERE m.order_id = o.id AND m.sku_id = l.sku_id)"
     )
     assert unsold == 0
-    # The demo's promotions: a welcome code, a shop's automatic discount, points for completed orders.
+    # The demo's promotions: a welcome code, a shop's automatic discount, points for completed orders, and
+    # points for buyer1 (the login serve --demo prints) to try at checkout.
     assert await db.fetchval("SELECT count(*) FROM coupons WHERE code = 'WELCOME10' OR audience = 'automatic'") == 2
-    assert await db.fetchval("SELECT count(*) FROM loyalty_ledger") == await db.fetchval(
+    assert await db.fetchval("SELECT count(*) FROM loyalty_ledger WHERE kind = 'earned'") == await db.fetchval(
         "SELECT count(*) FROM orders WHERE status = 'completed' AND items_total >= 100"
     )
+    welcome = "SELECT u.email, l.delta FROM loyalty_ledger l JOIN users u ON u.id = l.user_id WHERE l.kind = 'adjusted'"
+    assert [tuple(r) for r in await db.fetch(welcome)] == [("buyer1@demo.test", 500)]
     early_reviews = await db.fetchval(
         "SELECT count(*) FROM reviews r WHERE NOT EXISTS"
         " (SELECT 1 FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.product_id = r.product_id"

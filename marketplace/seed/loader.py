@@ -61,6 +61,7 @@ async def seed(
         await _tastes_and_totals(conn, demo, buyer_ids, category_ids)
         await conn.execute(q.DEMO_COUPONS, int(vendor_ids[0]))
         await conn.execute(q.DEMO_POINTS)
+        await conn.execute(q.DEMO_WELCOME, "buyer1@demo.test", q.DEMO_WELCOME_POINTS)
         step("orders, reviews, tastes and promotions")
     await conn.execute(q.ANALYZE)
     step("analyzed")

@@ -22,6 +22,12 @@ INSERT INTO loyalty_ledger (user_id, delta, kind, order_id, created_at)
 SELECT buyer_id, (items_total / 100)::int, 'earned', id, updated_at FROM orders
 WHERE status = 'completed' AND items_total >= 100
 """
+# buyer1, whose login `serve --demo` prints, starts with points to spend, so the README's checkout works at once.
+DEMO_WELCOME_POINTS = 500
+DEMO_WELCOME = """
+INSERT INTO loyalty_ledger (user_id, delta, kind, ref)
+SELECT id, $2, 'adjusted', 'demo welcome points' FROM users WHERE email = $1
+"""
 INSERT_CATEGORY = """
 INSERT INTO categories (parent_id, name, slug, position, path)
 VALUES ($1, $2, $3, $4, COALESCE((SELECT path FROM categories WHERE id = $1), '{}'))
