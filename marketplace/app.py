@@ -11,7 +11,6 @@ import httpx
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from analytics.controllers import (
@@ -73,6 +72,7 @@ from marketplace.vendors.controllers import (
     PublicVendorController,
     ShopController,
 )
+from marketplace.web.plugin import WebPlugin, api_docs_plugins
 from realtime.feed import feed
 from realtime.hub import Hub
 from realtime.relay import Relay
@@ -200,6 +200,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[catalog_generation_middleware],
         before_send=[security_headers],  # nosniff, frame and referrer policies, CSP, no-store (core/headers.py)
         on_app_init=[jwt_auth.on_app_init],
+        plugins=[WebPlugin(settings)],  # the shop's pages, their cookie sessions and static files (marketplace/web/)
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),
         openapi_config=OpenAPIConfig(
@@ -207,7 +208,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="0.1.0",
             description="A real-time multi-vendor marketplace. Errors are RFC 9457 problem details.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=api_docs_plugins(),  # their scripts served from /static/vendor, not a CDN
         ),
         logging_config=None,
         debug=settings.debug,

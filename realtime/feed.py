@@ -21,6 +21,7 @@ from marketplace.accounts.tokens import decode_access
 from marketplace.core.auth import CurrentUser, load_caller
 from marketplace.core.events import access_topic
 from marketplace.core.metrics import FEED_SOCKETS
+from marketplace.web.session import ACCESS_COOKIE, from_this_site
 from realtime import CLOSE_POLICY, CLOSE_RESUME
 from realtime import queries as q
 from realtime.schemas import (
@@ -78,7 +79,13 @@ class FeedSession:
     async def run(self) -> None:
         await self.socket.accept()
         header = self.socket.headers.get("authorization", "")
-        if header.lower().startswith("bearer ") and not await self._authenticate(header[7:].strip()):
+        # A browser page cannot set headers on a WebSocket: its session cookie (HttpOnly, marketplace/web) stands
+        # in for the header, believed only when the handshake comes from a page of this site.
+        cookie = None if header else self.socket.cookies.get(ACCESS_COOKIE)
+        if cookie and not from_this_site(self.socket, self.state.settings.public_url):
+            cookie = None
+        token = header[7:].strip() if header.lower().startswith("bearer ") else cookie
+        if token and not await self._authenticate(token):
             await self.socket.close(CLOSE_POLICY, "invalid or expired token")
             return
         sender = asyncio.create_task(self._send())
@@ -238,8 +245,8 @@ class FeedSession:
 
 @websocket("/feed", opt={"exclude_from_auth": True})
 async def feed(socket: WebSocket[Any, Any, Any]) -> None:
-    """Live events. Authenticate with `Authorization: Bearer <token>` or an `auth` message, then
-    `subscribe`; see docs/realtime.md."""
+    """Live events. Authenticate with `Authorization: Bearer <token>`, an `auth` message, or from a page of this
+    site its session cookie, then `subscribe`; see docs/realtime.md."""
     try:
         await FeedSession(socket, socket.app.state).run()
     except Exception:

@@ -20,15 +20,13 @@ from litestar.types import Message, Scope
 API_POLICY = b"default-src 'none'; frame-ancestors 'none'"
 PAGE_POLICY = b"default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
-# What Litestar's Scalar (/schema, /schema/scalar) and Swagger UI (/schema/swagger) pages load: their
-# bundles, stylesheets and favicon from cdn.jsdelivr.net, Scalar's fonts from fonts.scalar.com, icons as
-# data: images, injected styles and style attributes, and the schema and "try it" requests from this
-# origin. Scalar's own calls to api.scalar.com (its AI agent's registry) are left blocked: the reference
-# works without them.
+# What Litestar's Scalar (/schema, /schema/scalar) and Swagger UI (/schema/swagger) pages load: their bundles,
+# stylesheets and favicon, vendored under /static (marketplace/web/static/vendor, so the docs work offline),
+# icons as data: images, injected styles and style attributes, and the schema and "try it" requests from this
+# origin. Scalar's calls elsewhere (its fonts, api.scalar.com) are left blocked: the reference works without.
 _DOCS = (
-    "default-src 'none'; script-src https://cdn.jsdelivr.net{inline}; style-src https://cdn.jsdelivr.net"
-    " 'unsafe-inline'; img-src 'self' data: https://cdn.jsdelivr.net; font-src https://fonts.scalar.com;"
-    " connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'{inline}; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+    " font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 DOCS_POLICY = _DOCS.format(inline="").encode()
 # Swagger UI's page starts it with an inline script that carries the whole schema (the plugin has no

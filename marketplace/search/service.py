@@ -99,6 +99,13 @@ def _price_label(bucket: int, edges: list[int]) -> str:
     return f"{low}-{edges[bucket] // 100}"
 
 
+def price_bucket_range(bucket: int) -> tuple[int | None, int | None]:
+    """The `min_price` and `max_price` filters (minor units) that narrow a search to a price facet's bucket."""
+    edges = q.PRICE_EDGES
+    bucket = max(0, min(bucket, len(edges)))
+    return (edges[bucket - 1] if bucket > 0 else None), (edges[bucket] - 1 if bucket < len(edges) else None)
+
+
 async def search(db: asyncpg.Pool, query: SearchQuery) -> SearchResult:
     offset = (query.page - 1) * query.page_size
     if offset > MAX_OFFSET:

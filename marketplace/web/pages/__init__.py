@@ -1,0 +1,7 @@
+"""The page routes, one module per area of the shop. `PAGES` is what the web router mounts; the sandbox
+gateway's payment page is mounted only where the gateway is (SANDBOX_GATEWAY)."""
+
+from marketplace.web.pages import account, shop
+
+PAGES = [*shop.ROUTES, *account.ROUTES]
+SANDBOX_PAGES: list = []
