@@ -21,9 +21,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = msgspec.field(default=8000)
     access_token_minutes: int = 15
     refresh_token_days: int = 30
-    # Requests allowed per window, per IP and per account, for login and registration.
+    # Requests allowed per window from one IP to login, registration and the two-factor routes (and from one
+    # account to the two-factor routes, which need its token).
     auth_rate_limit: int = 10
     auth_rate_window_seconds: int = 60
+    # Failed logins (wrong password or two-factor code) on one account from one IP: the first ones are answered
+    # at once, then each further attempt from there waits a delay that doubles with every failure, up to the
+    # longest. Other IPs are not slowed, so nobody can lock an account's owner out.
+    login_free_failures: int = 5
+    login_delay_seconds: float = 1.0
+    login_max_delay_seconds: float = 900.0
     max_body_bytes: int = 1_048_576
     # argon2id cost of new password hashes (RFC 9106 low-memory defaults).
     password_hash_memory_kib: int = 65_536

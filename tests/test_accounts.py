@@ -9,6 +9,8 @@ import asyncpg
 import pyotp
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.types import ASGIApp, Receive, Scope, Send
+from msgspec import structs
 
 from marketplace.app import create_app
 from marketplace.settings import Settings
@@ -128,24 +130,98 @@ async def test_disabled_account_cannot_log_in_or_use_its_token(
     assert r.status_code == 401
 
 
-async def test_login_is_rate_limited_per_account_and_per_ip(settings: Settings) -> None:
-    from msgspec import structs
+def client_ips(app: Litestar) -> ASGIApp:
+    """The app seeing a request come from the address in its `X-Test-Client` header, if any (Litestar's test
+    client always says 'testclient')."""
 
-    strict = structs.replace(settings, auth_rate_limit=3)
-    async with AsyncTestClient(app=create_app(strict)) as client:
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        ip = dict(scope.get("headers", [])).get(b"x-test-client")
+        await app({**scope, "client": (ip.decode(), 50000)} if ip else scope, receive, send)  # type: ignore[misc]
+
+    return wrapped
+
+
+ELSEWHERE = {"X-Test-Client": "198.51.100.20"}  # another address than the test client's
+
+
+async def test_login_is_rate_limited_per_ip_across_accounts(settings: Settings) -> None:
+    async with AsyncTestClient(app=client_ips(create_app(structs.replace(settings, auth_rate_limit=3)))) as client:
         await client.post("/auth/register", json={"email": "rl@example.com", "password": PASSWORD})
-        codes = [
-            (
-                await client.post("/auth/login", json={"identifier": "rl@example.com", "password": "wrong-wrong-1"})
-            ).status_code
-            for _ in range(4)
-        ]
-        assert codes == [401, 401, 401, 429]
-        r = await client.post("/auth/login", json={"identifier": "rl@example.com", "password": PASSWORD})
+        wrong = [{"identifier": f"guess{n}@example.com", "password": "wrong-wrong-1"} for n in range(4)]
+        assert [(await client.post("/auth/login", json=body)).status_code for body in wrong] == [401, 401, 401, 429]
+        owner = {"identifier": "rl@example.com", "password": PASSWORD}
+        r = await client.post("/auth/login", json=owner)
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-        # Same IP, other accounts: the per-IP limit (3) was already used up by the first account.
-        r = await client.post("/auth/login", json={"identifier": "x@example.com", "password": PASSWORD})
+        # The limit is this address's: the account's owner elsewhere is not affected.
+        assert (await client.post("/auth/login", json=owner, headers=ELSEWHERE)).status_code == 200
+
+
+async def test_a_stranger_guessing_a_password_cannot_lock_its_owner_out(settings: Settings) -> None:
+    app = create_app(structs.replace(settings, auth_rate_limit=10, login_free_failures=3))
+    async with AsyncTestClient(app=client_ips(app)) as stranger:
+        await stranger.post("/auth/register", json={"email": "victim@example.com", "password": PASSWORD})
+        guess = {"identifier": "victim@example.com", "password": "guess-guess-1"}
+        codes = [(await stranger.post("/auth/login", json=guess)).status_code for _ in range(10)]
+        # Ten failures on the account, all from one stranger: the owner, at another address, still logs in ...
+        owner = {"identifier": "victim@example.com", "password": PASSWORD}
+        r = await stranger.post("/auth/login", json=owner, headers=ELSEWHERE)
+        assert r.status_code == 200, r.text
+        # ... while the stranger waits after three failures, even with the right password now.
+        assert codes == [401] * 3 + [429] * 7
+        r = await stranger.post("/auth/login", json=guess | {"password": PASSWORD})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+async def test_failures_from_one_address_wait_a_delay_that_doubles(settings: Settings) -> None:
+    app = create_app(structs.replace(settings, login_free_failures=2, login_delay_seconds=1))
+    async with AsyncTestClient(app=app) as client:
+        await client.post("/auth/register", json={"email": "slow@example.com", "password": PASSWORD})
+        guess = {"identifier": "slow@example.com", "password": "guess-guess-1"}
+        right = guess | {"password": PASSWORD}
+        assert [(await client.post("/auth/login", json=guess)).status_code for _ in range(2)] == [401, 401]
+        r = await client.post("/auth/login", json=right)
+        assert (r.status_code, r.headers["retry-after"]) == (429, "1")
+        await asyncio.sleep(1.05)
+        assert (await client.post("/auth/login", json=guess)).status_code == 401  # tried after the delay: wrong
+        r = await client.post("/auth/login", json=right)
+        assert (r.status_code, r.headers["retry-after"]) == (429, "2")
+        await asyncio.sleep(2.05)
+        assert (await client.post("/auth/login", json=right)).status_code == 200
+        # A success forgets the failures: the next mistakes are answered at once again.
+        assert [(await client.post("/auth/login", json=guess)).status_code for _ in range(2)] == [401, 401]
+
+
+async def test_concurrent_guesses_cannot_slip_past_the_failure_count(settings: Settings) -> None:
+    async with AsyncTestClient(app=create_app(structs.replace(settings, login_free_failures=3))) as client:
+        await client.post("/auth/register", json={"email": "burst@example.com", "password": PASSWORD})
+        guess = {"identifier": "burst@example.com", "password": "guess-guess-1"}
+        replies = await asyncio.gather(*(client.post("/auth/login", json=guess) for _ in range(10)))
+        assert sorted(r.status_code for r in replies) == [401] * 3 + [429] * 7
+
+
+async def test_two_factor_routes_are_rate_limited_like_login(settings: Settings) -> None:
+    async with AsyncTestClient(app=client_ips(create_app(structs.replace(settings, auth_rate_limit=3)))) as client:
+        ann = await sign_up(client, "limits@example.com")
+        assert (await ann.post("/auth/totp/enrol")).status_code == 201
+        codes = [(await ann.post("/auth/totp/confirm", json={"code": "000000"})).status_code for _ in range(3)]
+        assert codes == [401, 401, 429]
+        r = await ann.post("/auth/totp/disable", json={"code": "000000"})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        # They need the account's token, so the account's own limit holds from any address.
+        r = await client.post("/auth/totp/confirm", json={"code": "000000"}, headers=ann.headers | ELSEWHERE)
         assert r.status_code == 429
+
+
+async def test_wrong_two_factor_codes_at_login_count_as_failures(settings: Settings) -> None:
+    app = create_app(structs.replace(settings, login_free_failures=2))
+    async with AsyncTestClient(app=app) as client:
+        ann = await sign_up(client, "codes@example.com")
+        totp = pyotp.TOTP((await ann.post("/auth/totp/enrol")).json()["secret"])
+        assert (await ann.post("/auth/totp/confirm", json={"code": totp.now()})).status_code == 200
+        wrong = f"{(int(totp.now()) + 500_000) % 1_000_000:06d}"
+        creds = {"identifier": "codes@example.com", "password": PASSWORD, "totp_code": wrong}
+        codes = [(await client.post("/auth/login", json=creds)).status_code for _ in range(3)]
+        assert codes == [401, 401, 429]
 
 
 async def test_two_factor_enrol_confirm_and_require_at_login(client: AsyncTestClient[Litestar]) -> None:

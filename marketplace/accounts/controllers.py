@@ -53,15 +53,17 @@ class AuthController(Controller):
 
     @post("/totp/enrol", summary="Start two-factor enrolment: returns the secret and an otpauth URI")
     async def enrol_totp(self, state: AppState, request: AuthedRequest) -> TotpEnrolment:
-        return await service.enrol_totp(state.db, request.user.id)
+        return await service.enrol_totp(state.db, state.redis, state.settings, request.user.id, client_ip(request))
 
     @post("/totp/confirm", status_code=200, summary="Turn two-factor on with a first valid code")
     async def confirm_totp(self, state: AppState, request: AuthedRequest, data: JSONBody[TotpCodeIn]) -> UserOut:
-        return await service.confirm_totp(state.db, state.redis, request.user.id, data.code)
+        user_id, ip = request.user.id, client_ip(request)
+        return await service.confirm_totp(state.db, state.redis, state.settings, user_id, data.code, ip)
 
     @post("/totp/disable", status_code=200, summary="Turn two-factor off (needs a valid code)")
     async def disable_totp(self, state: AppState, request: AuthedRequest, data: JSONBody[TotpCodeIn]) -> UserOut:
-        return await service.disable_totp(state.db, state.redis, request.user.id, data.code)
+        user_id, ip = request.user.id, client_ip(request)
+        return await service.disable_totp(state.db, state.redis, state.settings, user_id, data.code, ip)
 
 
 class MeController(Controller):

@@ -26,7 +26,7 @@ from marketplace.core.audit import record_audit
 from marketplace.core.db import contains_pattern
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
 from marketplace.core.events import access_changed
-from marketplace.core.ratelimit import hit
+from marketplace.core.ratelimit import attempt, forget, hit
 from marketplace.core.types import set_fields
 from marketplace.settings import Settings
 
@@ -67,18 +67,30 @@ async def create_user(
     return user_out(row)
 
 
+async def _attempt(redis: Redis, settings: Settings, account: str, client_ip: str) -> str:
+    """Count an attempt at the account's password or two-factor code from this IP, refused with 429 while
+    this IP's failures on this account make it wait (core.ratelimit.attempt); the key to forget on success."""
+    key = f"auth:{account}:{client_ip}"
+    free, delay, longest = settings.login_free_failures, settings.login_delay_seconds, settings.login_max_delay_seconds
+    await attempt(redis, key, free, delay, longest)
+    return key
+
+
 async def login(db: asyncpg.Pool, redis: Redis, settings: Settings, body: LoginIn, client_ip: str) -> TokenPair:
-    limit, window = settings.auth_rate_limit, settings.auth_rate_window_seconds
-    await hit(redis, f"login:ip:{client_ip}", limit, window)
-    await hit(redis, f"login:account:{body.identifier.lower()}", limit, window)
+    """Limits: attempts per IP across accounts, and failures per account *and* IP with doubling delays. No
+    limit counts an account's failures from everywhere, so a stranger's guesses slow only the stranger."""
+    await hit(redis, f"login:ip:{client_ip}", settings.auth_rate_limit, settings.auth_rate_window_seconds)
     row = await db.fetchrow(q.CREDENTIALS_BY_IDENTIFIER, body.identifier)
+    account = f"user:{row['id']}" if row else f"name:{body.identifier.lower()}"
+    attempts = await _attempt(redis, settings, account, client_ip)
     ok = await verify_password(row["password_hash"] if row else None, body.password)
     if not ok or row is None or row["status"] != "active":
         raise Unauthorized("wrong email, phone or password")
     if row["totp_enabled"]:
-        if body.totp_code is None:
+        if body.totp_code is None:  # counted too, or asking without a code would reset wrong codes' count
             raise Unauthorized("two-factor code required", totp_required=True)
         await _check_totp(redis, row["id"], row["totp_secret"], body.totp_code)
+    await forget(redis, attempts)
     async with db.acquire() as conn:
         return await tokens.issue_pair(
             conn, row["id"], settings.secret_key, settings.access_token_minutes, settings.refresh_token_days
@@ -126,7 +138,25 @@ async def update_profile(db: asyncpg.Pool, user_id: int, display_name: str | Non
 # Two-factor authentication
 
 
-async def enrol_totp(db: asyncpg.Pool, user_id: int) -> TotpEnrolment:
+async def _totp_limits(redis: Redis, settings: Settings, user_id: int, client_ip: str) -> None:
+    """The two-factor routes' windows, per IP and per account (they need the account's token, so only its
+    holder counts against the account)."""
+    limit, window = settings.auth_rate_limit, settings.auth_rate_window_seconds
+    await hit(redis, f"totp:ip:{client_ip}", limit, window)
+    await hit(redis, f"totp:user:{user_id}", limit, window)
+
+
+async def _check_own_code(
+    redis: Redis, settings: Settings, user_id: int, secret: str, code: str, client_ip: str
+) -> None:
+    """A signed-in user's code, to turn two-factor on or off: a wrong one counts like a failed login."""
+    attempts = await _attempt(redis, settings, f"user:{user_id}", client_ip)
+    await _check_totp(redis, user_id, secret, code)
+    await forget(redis, attempts)
+
+
+async def enrol_totp(db: asyncpg.Pool, redis: Redis, settings: Settings, user_id: int, client_ip: str) -> TotpEnrolment:
+    await _totp_limits(redis, settings, user_id, client_ip)
     row = await db.fetchrow(q.USER_BY_ID, user_id)
     if row["totp_enabled"]:
         raise Conflict("two-factor authentication is already on; disable it first")
@@ -137,22 +167,28 @@ async def enrol_totp(db: asyncpg.Pool, user_id: int) -> TotpEnrolment:
     return TotpEnrolment(secret=secret, otpauth_uri=uri)
 
 
-async def confirm_totp(db: asyncpg.Pool, redis: Redis, user_id: int, code: str) -> UserOut:
+async def confirm_totp(
+    db: asyncpg.Pool, redis: Redis, settings: Settings, user_id: int, code: str, client_ip: str
+) -> UserOut:
+    await _totp_limits(redis, settings, user_id, client_ip)
     row = await db.fetchrow(q.CREDENTIALS_BY_ID, user_id)
     if row["totp_secret"] is None:
         raise Conflict("start two-factor enrolment first")
     if row["totp_enabled"]:
         raise Conflict("two-factor authentication is already on")
-    await _check_totp(redis, user_id, row["totp_secret"], code)
+    await _check_own_code(redis, settings, user_id, row["totp_secret"], code, client_ip)
     await db.execute(q.ENABLE_TOTP, user_id)
     return await get_user(db, user_id)
 
 
-async def disable_totp(db: asyncpg.Pool, redis: Redis, user_id: int, code: str) -> UserOut:
+async def disable_totp(
+    db: asyncpg.Pool, redis: Redis, settings: Settings, user_id: int, code: str, client_ip: str
+) -> UserOut:
+    await _totp_limits(redis, settings, user_id, client_ip)
     row = await db.fetchrow(q.CREDENTIALS_BY_ID, user_id)
     if not row["totp_enabled"]:
         raise Conflict("two-factor authentication is not on")
-    await _check_totp(redis, user_id, row["totp_secret"], code)
+    await _check_own_code(redis, settings, user_id, row["totp_secret"], code, client_ip)
     await db.execute(q.DISABLE_TOTP, user_id)
     return await get_user(db, user_id)
 
