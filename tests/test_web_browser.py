@@ -3,6 +3,8 @@ searching with a typo to watching an order change live. Screenshots of each page
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -92,5 +94,58 @@ async def test_a_buyer_signs_in_and_out_through_the_pages(
     assert cookies["mp_access"]["httpOnly"] and cookies["mp_access"]["sameSite"] == "Lax"
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    tab.assert_clean()
+    await tab.context.close()
+
+
+async def test_a_buyer_checks_out_two_shops_with_a_coupon_and_the_gateway_and_watches_the_order_ship_live(
+    browser: Browser, site: Site, shop: dict[str, Any], admin: Actor
+) -> None:
+    window = {"starts_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+              "ends_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()}  # fmt: skip
+    coupon = {"name": "Five off", "kind": "fixed", "audience": "code", "amount_off": 500, "code": "FIVEOFF"}
+    assert (await admin.post("/marketing/coupons", json=coupon | window)).status_code == 201
+    buyer, alpha = shop["buyer"], shop["alpha"]
+    tab = await open_tab(browser, site)
+    await sign_in(tab, buyer.email, PASSWORD)
+    page = tab.page
+    for item in (shop["kettle"], shop["hose"]):
+        await tab.go(f"/shop/products/{item['id']}")
+        await page.get_by_role("button", name="Add to cart").click()
+        await expect(page.get_by_text("Added to your cart")).to_be_visible()
+    await expect(page.locator("#cart-count")).to_have_text("2")
+    await page.get_by_role("link", name="View cart").click()
+    await expect(page.get_by_role("heading", name="From Alpha")).to_be_visible()
+    await expect(page.get_by_role("heading", name="From Beta")).to_be_visible()
+    await tab.shoot("cart")
+    await page.get_by_role("link", name="Go to checkout").click()
+    await page.get_by_label("Coupon code").fill("FIVEOFF")
+    await tab.shoot("checkout")
+    await page.get_by_role("button", name="Place order").click()
+    await expect(page.get_by_text("Discounts")).to_be_visible()
+    await expect(page.get_by_text("89.99 EUR").first).to_be_visible()  # 30 + 4.99 shipping (under 50) + 60 - 5
+    await tab.shoot("pay")
+    await page.get_by_role("button", name="Pay").click()
+    await expect(page.get_by_role("heading", name="Approve a card payment")).to_be_visible()
+    await tab.shoot("gateway")
+    await page.get_by_role("button", name="Approve payment").click()
+    await expect(page.get_by_text("Paid — thank you")).to_be_visible()
+    await page.get_by_role("link", name=re.compile(r"Order #\d+")).first.click()
+    order_id = int(page.url.rsplit("/", 1)[1])
+    status = page.locator("#order-status")
+    await expect(status.get_by_text("Paid", exact=True).first).to_be_visible()
+    await page.wait_for_function("document.body.dataset.feed === 'open'")
+    alphas = [o["id"] for o in (await alpha.get("/vendor/orders")).json()["items"]]
+    vendor = alpha if order_id in alphas else shop["beta"]
+    assert (await vendor.post(f"/vendor/orders/{order_id}/accept")).status_code == 200
+    await expect(status.get_by_text("Accepted", exact=True).first).to_be_visible()
+    ship = {"carrier": "DHL", "tracking_number": "JJD0001234"}
+    assert (await vendor.post(f"/vendor/orders/{order_id}/ship", json=ship)).status_code == 200
+    await expect(status.get_by_text("JJD0001234")).to_be_visible()  # live, no reload
+    await expect(page.locator(f'[data-order-status="{order_id}"]')).to_have_text("Shipped")
+    await tab.shoot("order")
+    await page.get_by_role("link", name="Orders", exact=True).click()
+    await expect(page.get_by_text(f"Order #{order_id}")).to_be_visible()
+    await tab.shoot("orders")
     tab.assert_clean()
     await tab.context.close()

@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from loadtest.server import free_port
 from marketplace.app import create_app
 from marketplace.settings import Settings
 
@@ -55,14 +57,15 @@ class Site(str):
 
 @pytest.fixture
 async def site(settings: Settings) -> AsyncIterator[Site]:
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    """The app on a free port, its public address that port (the sandbox gateway calls the webhook there)."""
+    port = free_port()
+    app = create_app(msgspec.structs.replace(settings, public_url=f"http://127.0.0.1:{port}"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:
             break
         await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
     url = Site(f"http://127.0.0.1:{port}")
     url.app = app
     yield url

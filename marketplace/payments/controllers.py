@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncpg
-import httpx
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
 from marketplace.core.auth import AuthedRequest, admin_only
 from marketplace.core.deps import AppState
-from marketplace.core.errors import NotFound, Unprocessable
+from marketplace.core.errors import Unprocessable
 from marketplace.core.idempotency import run_once
 from marketplace.orders.controllers import IdempotencyKey
 from marketplace.payments import PaymentMethod, service
-from marketplace.payments import queries as q
 from marketplace.payments.sandbox import SIGNATURE_HEADER
 from marketplace.payments.schemas import CallbackResult, PaymentIn, PaymentOut, PaymentStarted, TransferReceived
 
@@ -87,19 +85,7 @@ class SandboxGatewayController(Controller):
         return await self._answer(state, ref, succeeded=False)
 
     async def _answer(self, state: AppState, ref: str, succeeded: bool) -> CallbackResult:
-        payment = await state.db.fetchrow(q.PAYMENT_BY_REF, ref)
-        if payment is None:
-            raise NotFound("the gateway knows no such payment")
-        body, signature = state.gateway.callback(ref, payment["amount"], payment["currency"], succeeded)
-        try:
-            r = await state.callbacks.post(
-                "/payments/webhooks/sandbox",
-                content=body,
-                headers={SIGNATURE_HEADER: signature, "content-type": "application/json"},
-            )
-        except httpx.HTTPError as exc:  # as a gateway would, report it; the callback may still have arrived
-            return CallbackResult(f"callback not confirmed: {type(exc).__name__}")
-        return CallbackResult(r.json().get("outcome", f"webhook answered {r.status_code}"))
+        return CallbackResult(await service.answer_sandbox(state.db, state.gateway, state.callbacks, ref, succeeded))
 
 
 class AdminPaymentController(Controller):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 
 import asyncpg
+import httpx
 import msgspec
 
 from marketplace.core.audit import record_audit
@@ -18,7 +19,7 @@ from marketplace.orders import queries as order_queries
 from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
 from marketplace.payments import PaymentMethod, PaymentStatus
 from marketplace.payments import queries as q
-from marketplace.payments.sandbox import Callback, SandboxGateway
+from marketplace.payments.sandbox import SIGNATURE_HEADER, Callback, SandboxGateway
 from marketplace.payments.schemas import NextAction, PaymentOut, PaymentStarted
 from marketplace.promotions import service as promotions
 from marketplace.settlement.service import (
@@ -245,3 +246,32 @@ async def cancel_cash_order(conn: asyncpg.Connection, order: asyncpg.Record) -> 
 
 async def payment_under_way(conn: asyncpg.Connection, checkout_id: int) -> bool:
     return await conn.fetchval(q.PAYMENT_UNDER_WAY, checkout_id)
+
+
+# The sandbox gateway's own side (mounted with SANDBOX_GATEWAY only): its payment page and its answer.
+
+
+async def sandbox_payment(db: asyncpg.Pool, ref: str) -> tuple[int, str]:
+    """What the gateway asks the buyer to approve: the payment's amount and currency."""
+    payment = await db.fetchrow(q.PAYMENT_BY_REF, ref)
+    if payment is None:
+        raise NotFound("the gateway knows no such payment")
+    return payment["amount"], payment["currency"]
+
+
+async def answer_sandbox(
+    db: asyncpg.Pool, gateway: SandboxGateway, callbacks: httpx.AsyncClient, ref: str, succeeded: bool
+) -> str:
+    """The buyer approved (or declined) at the gateway: it sends the signed callback to our webhook over HTTP,
+    exactly as an external gateway would, and reports what the webhook made of it."""
+    amount, currency = await sandbox_payment(db, ref)
+    body, signature = gateway.callback(ref, amount, currency, succeeded)
+    try:
+        r = await callbacks.post(
+            "/payments/webhooks/sandbox",
+            content=body,
+            headers={SIGNATURE_HEADER: signature, "content-type": "application/json"},
+        )
+    except httpx.HTTPError as exc:  # as a gateway would, report it; the callback may still have arrived
+        return f"callback not confirmed: {type(exc).__name__}"
+    return r.json().get("outcome", f"webhook answered {r.status_code}")

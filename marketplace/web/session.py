@@ -40,7 +40,7 @@ from marketplace.accounts import service as accounts
 from marketplace.accounts.schemas import TokenPair
 from marketplace.accounts.tokens import decode_access
 from marketplace.core.auth import CurrentUser, load_caller, token_family
-from marketplace.core.errors import DomainError
+from marketplace.core.errors import DomainError, Unauthorized
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,6 +81,15 @@ def csrf_token(secret: str, sid: str, family: uuid.UUID | None) -> str:
 
 def visitor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Visitor:
     return connection.scope[SCOPE_KEY]  # type: ignore[typeddict-item]
+
+
+def signed_in(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
+    """The signed-in caller of a page that needs one; anyone else is sent to sign in first (the web router
+    answers Unauthorized with a redirect to /login that comes back here)."""
+    user = visitor_of(connection).user
+    if user is None:
+        raise Unauthorized("sign in first")
+    return user
 
 
 def is_secure(connection: ASGIConnection[Any, Any, Any, Any], public_url: str) -> bool:

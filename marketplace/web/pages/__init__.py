@@ -1,7 +1,7 @@
 """The page routes, one module per area of the shop. `PAGES` is what the web router mounts; the sandbox
 gateway's payment page is mounted only where the gateway is (SANDBOX_GATEWAY)."""
 
-from marketplace.web.pages import account, shop
+from marketplace.web.pages import account, checkout, orders, profile, shop
 
-PAGES = [*shop.ROUTES, *account.ROUTES]
-SANDBOX_PAGES: list = []
+PAGES = [*shop.ROUTES, *account.ROUTES, *checkout.ROUTES, *orders.ROUTES, *profile.ROUTES]
+SANDBOX_PAGES = checkout.SANDBOX_ROUTES
