@@ -3,15 +3,23 @@ searching with a typo to watching an order change live. Screenshots of each page
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from playwright.async_api import Browser, expect
+from redis.asyncio import Redis
 
+from marketplace.core.db import create_pool
+from marketplace.seed.loader import DEMO_PASSWORD, seed
+from marketplace.settings import Settings
+from recommender.worker import Worker
 from tests import web_browser
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import PASSWORD, Actor, approved_vendor, sign_up
@@ -149,3 +157,109 @@ async def test_a_buyer_checks_out_two_shops_with_a_coupon_and_the_gateway_and_wa
     await tab.shoot("orders")
     tab.assert_clean()
     await tab.context.close()
+
+
+def at(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+async def test_a_flash_sales_units_left_drop_live_when_another_buyer_buys(
+    browser: Browser, site: Site, shop: dict[str, Any], client: AsyncTestClient[Litestar]
+) -> None:
+    sku = shop["kettle"]["skus"][0]["id"]
+    body = {"sku_id": sku, "sale_price": 1999, "units": 5, "starts_at": at(-1), "ends_at": at(3600),
+            "per_buyer_limit": 2}  # fmt: skip
+    sale = (await shop["alpha"].post("/vendor/flash-sales", json=body)).json()
+    shopper = await sign_up(client, "flash@example.com")
+    await shopper.post("/me/addresses", json=ADDRESS)
+    tab = await open_tab(browser, site)
+    await sign_in(tab, shopper.email, PASSWORD)
+    page = await tab.go(f"/shop/products/{shop['kettle']['id']}")
+    remaining = page.locator(f'[data-flash-remaining="{sale["id"]}"]').first
+    await expect(remaining).to_have_text("5")
+    await expect(page.get_by_text("19.99 EUR").first).to_be_visible()
+    await page.wait_for_function("document.body.dataset.feed === 'open'")
+    buyer = shop["buyer"]
+    address = (await buyer.get("/me/addresses")).json()[0]["id"]
+    r = await buyer.post(f"/flash-sales/{sale['id']}/purchase", json={"address_id": address, "quantity": 2})
+    assert r.status_code == 201, r.text
+    await expect(remaining).to_have_text("3")  # live, no reload
+    await tab.shoot("flash-sale")
+    await page.get_by_role("button", name="Buy now at the sale price").click()  # through the same gate
+    await expect(page.get_by_role("heading", name="Pay for your order")).to_be_visible()
+    await expect(page.get_by_text("19.99 EUR").first).to_be_visible()
+    tab.assert_clean()
+    await tab.context.close()
+
+
+async def test_a_buyer_asks_to_return_a_delivered_item_and_talks_with_the_shop(
+    browser: Browser, site: Site, shop: dict[str, Any]
+) -> None:
+    orders = await shop["checkout"](pay=True)
+    alpha = shop["alpha"]
+    order_id = orders[alpha.vendor_id]["id"]
+    for step, body in (("accept", None), ("ship", {"carrier": "DHL", "tracking_number": "JJD0009"}), ("deliver", None)):
+        assert (await alpha.post(f"/vendor/orders/{order_id}/{step}", json=body)).status_code == 200
+    tab = await open_tab(browser, site)
+    await sign_in(tab, shop["buyer"].email, PASSWORD)
+    page = await tab.go(f"/shop/orders/{order_id}")
+    await page.get_by_role("link", name="Return, exchange or refund").click()
+    await page.get_by_label("Return it for a refund").check()
+    await page.get_by_label("Reason").fill("The lid does not close")
+    await page.get_by_label("Message to the shop").fill("Can you send a label?")
+    await tab.shoot("return-form")
+    await page.get_by_role("button", name="Send request").click()
+    thread = page.get_by_role("list").filter(has_text="Can you send a label?")
+    await expect(thread).to_be_visible()
+    await expect(page.locator("[data-claim-status]")).to_have_text("Requested")
+    await page.wait_for_function("document.body.dataset.feed === 'open'")
+    request_id = int(page.url.rsplit("/", 1)[1])
+    r = await alpha.post(f"/vendor/aftersales/{request_id}/messages", json={"body": "Label attached, sorry!"})
+    assert r.status_code in (200, 201), r.text
+    await expect(page.get_by_text("Label attached, sorry!")).to_be_visible()  # live
+    assert (await alpha.post(f"/vendor/aftersales/{request_id}/approve")).status_code == 200
+    await expect(page.locator("[data-claim-status]")).to_have_text("Approved")
+    await page.get_by_label("Write to Alpha").fill("Thanks, posting it today.")
+    await page.get_by_role("button", name="Send message").click()
+    await expect(page.get_by_text("Thanks, posting it today.")).to_be_visible()
+    await tab.shoot("return")
+    tab.assert_clean()
+    await tab.context.close()
+
+
+async def test_the_recommended_strip_changes_live_while_the_buyer_browses(
+    browser: Browser, site: Site, db: asyncpg.Connection, settings: Settings, tmp_path: Path
+) -> None:
+    await seed(db, "tiny", 2, quiet=True)
+    pool = await create_pool(settings.database_url, 1, 2)
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        worker = Worker(pool, redis, tmp_path)  # the recommender worker, stepped by hand
+        await worker.load_or_train()
+        worker.last_id = await db.fetchval("SELECT coalesce(max(id), 0) FROM interactions")
+        buyer_id = int((await redis.keys("recs:user:*"))[0].rsplit(":", 1)[1])
+        email = await db.fetchval("SELECT email FROM users WHERE id = $1", buyer_id)
+        tab = await open_tab(browser, site)
+        await sign_in(tab, email, DEMO_PASSWORD)
+        page = tab.page
+        strip = page.locator("#recommended")
+        await expect(strip.get_by_role("heading", name="Recommended for you")).to_be_visible()
+        first = await strip.locator(".card-link").first.get_attribute("href")
+        assert first is not None
+        await page.wait_for_function("document.body.dataset.feed === 'open'")
+        await tab.shoot("home-signed-in")
+        browsing = await tab.context.new_page()  # the buyer looks at the first suggestion in another tab
+        await browsing.goto(site + first)
+        for _ in range(40):  # the recorder writes views every half second
+            if await worker.follow():
+                break
+            await asyncio.sleep(0.25)
+        else:
+            raise AssertionError("the view never reached the recommender")
+        await expect(strip.locator(f'a[href="{first}"]')).to_have_count(0)  # re-ranked live: seen, so gone
+        await expect(strip.locator(".card")).not_to_have_count(0)
+        tab.assert_clean()
+        await tab.context.close()
+    finally:
+        await redis.aclose()
+        await pool.close()

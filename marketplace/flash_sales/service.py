@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import msgspec
 from litestar import Request, Response
+from litestar.security.jwt import Token
 from redis.exceptions import RedisError
 
 from marketplace.core.audit import record_audit
@@ -153,7 +154,12 @@ async def _rebuild_quietly(db: asyncpg.Pool, gate: Gate, sale_id: int) -> None:
 
 
 async def purchase(
-    state: AppState, request: Request[Any, Any, Any], sale_id: int, body: PurchaseIn, key: str | None
+    state: AppState,
+    request: Request[Any, Any, Any],
+    sale_id: int,
+    body: PurchaseIn,
+    key: str | None,
+    token: Token | None = None,
 ) -> Response[bytes]:
     """Buy in a flash sale: the gate, then one transaction; see the module docstring. A retry with the
     same Idempotency-Key gets the same checkout back, even once the buyer's limit is reached or the sale
@@ -165,7 +171,7 @@ async def purchase(
     token was signed is therefore refused as sold out, not 401, once the sale is over: it learns nothing it
     could not read on the sale's page."""
     gate, settings = state.gate, state.settings
-    token = bearer_token(request)
+    token = token or bearer_token(request)  # a page passes its session's token; the API's caller sends a header
     try:
         buyer_id = int(token.sub)
     except ValueError:

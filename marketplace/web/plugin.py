@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response, Router
 from litestar.config.app import AppConfig
 from litestar.datastructures import CacheControlHeader
@@ -61,6 +62,10 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return error_page(request, exc.status_code, message, exc.headers)
 
 
+def _invalid_form(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
+    return error_page(request, 400, problem_text(exc))
+
+
 def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.warning("page %s unavailable: %s: %s", request.url.path, type(exc).__name__, exc)
     return error_page(request, 503, "The shop is briefly unavailable. Try again in a moment.", {"Retry-After": "2"})
@@ -74,6 +79,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: _domain_error,
     HTTPException: _http_error,
+    msgspec.ValidationError: _invalid_form,
     RedisConnectionError: _unavailable,
     RedisTimeoutError: _unavailable,
     **dict.fromkeys(DATABASE_DOWN, _unavailable),

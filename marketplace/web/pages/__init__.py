@@ -1,7 +1,15 @@
 """The page routes, one module per area of the shop. `PAGES` is what the web router mounts; the sandbox
 gateway's payment page is mounted only where the gateway is (SANDBOX_GATEWAY)."""
 
-from marketplace.web.pages import account, checkout, orders, profile, shop
+from marketplace.web.pages import account, aftersales, checkout, orders, profile, rewards, shop
 
-PAGES = [*shop.ROUTES, *account.ROUTES, *checkout.ROUTES, *orders.ROUTES, *profile.ROUTES]
+PAGES = [
+    *shop.ROUTES,
+    *account.ROUTES,
+    *checkout.ROUTES,
+    *orders.ROUTES,
+    *aftersales.ROUTES,
+    *rewards.ROUTES,
+    *profile.ROUTES,
+]
 SANDBOX_PAGES = checkout.SANDBOX_ROUTES

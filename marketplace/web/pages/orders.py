@@ -97,13 +97,28 @@ async def _detail(state: AppState, request: Request[Any, Any, Any], order_id: in
     return _order_context(detail, names[detail.order.vendor_id])
 
 
-@get("/shop/orders/{order_id:int}", name="order")
-async def order_page(state: AppState, request: Request[Any, Any, Any], order_id: FromPath[int]) -> Template:
+async def order_page_with(
+    state: AppState, request: Request[Any, Any, Any], order_id: int, status: int = 200, error: str | None = None
+) -> Template:
+    """The order's page, with what went wrong when a form on it was refused."""
     user = signed_in(request)
     context = await _detail(state, request, order_id)
+    products = {line.product_id: line.title for line in context["order"].lines}
     return await page(
-        request, "order.html", topics=[f"user:{user.id}:orders"], title=f"Order #{order_id}", error=None, **context
+        request,
+        "order.html",
+        status=status,
+        topics=[f"user:{user.id}:orders"],
+        title=f"Order #{order_id}",
+        error=error,
+        products=products,
+        **context,
     )
+
+
+@get("/shop/orders/{order_id:int}", name="order")
+async def order_page(state: AppState, request: Request[Any, Any, Any], order_id: FromPath[int]) -> Template:
+    return await order_page_with(state, request, order_id)
 
 
 @get("/shop/orders/{order_id:int}/live", name="order-live")
@@ -127,12 +142,9 @@ async def cancel(state: AppState, request: Request[Any, Any, Any], order_id: Fro
         reason = convert({"reason": form.get("reason", "").strip()}, CancelIn).reason
         await transition(state.db, order_id, OrderStatus.CANCELLED, actor_id=user.id, buyer_id=user.id, reason=reason)
     except (DomainError, msgspec.ValidationError) as exc:
-        context = await _detail(state, request, order_id)
         status = getattr(exc, "status_code", 400)
         error = "Say in a few words why you are cancelling." if not isinstance(exc, DomainError) else problem_text(exc)
-        return await page(
-            request, "order.html", status=status, topics=[f"user:{user.id}:orders"], error=error, **context
-        )
+        return await order_page_with(state, request, order_id, status, error)
     return Redirect(f"/shop/orders/{order_id}", status_code=303)
 
 

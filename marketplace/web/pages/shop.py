@@ -4,12 +4,13 @@ page shapes recommendations the same way."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get
+from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from marketplace.accounts import service as accounts
 from marketplace.catalog import service as catalog
@@ -18,18 +19,21 @@ from marketplace.core.cache import cached_json
 from marketplace.core.deps import AppState
 from marketplace.core.errors import NotFound
 from marketplace.flash_sales import service as flash_sales
+from marketplace.flash_sales.schemas import PurchaseIn
 from marketplace.interactions import Kind
 from marketplace.inventory.service import stock_topic
+from marketplace.orders.schemas import CheckoutOut
 from marketplace.reviews import service as reviews
 from marketplace.search import Sort
 from marketplace.search import service as search
 from marketplace.search.schemas import ProductPage, SearchResult
+from marketplace.web.forms import convert, form_of
 from marketplace.web.render import page
-from marketplace.web.session import visitor_of
+from marketplace.web.session import signed_in, visitor_of
 from recommender import serving
 
 PAGE_SIZE = 24
-STRIP = 8  # cards in a recommendation strip
+STRIP = 10  # cards in a recommendation strip (two rows of five on a desktop)
 SORTS = [
     (Sort.RELEVANCE, "Best match"),
     (Sort.BEST_SELLING, "Best selling"),
@@ -40,6 +44,7 @@ SORTS = [
 ]
 _SEARCH = msgspec.json.Decoder(SearchResult)
 _PRODUCT = msgspec.json.Decoder(ProductPage)
+_CHECKOUT = msgspec.json.Decoder(CheckoutOut)
 
 Text = Annotated[str | None, QueryParameter(max_length=200)]
 Price = Annotated[str | None, QueryParameter(max_length=12)]
@@ -304,9 +309,24 @@ async def product_page(
         selected=selected,
         addresses=addresses,
         recommended=await _recommended(state, request),
+        buy_key=uuid.uuid4().hex,  # one flash-sale purchase per rendered form, however often it is submitted
         topics=[stock_topic(product_id)] + ([f"user:{user.id}:recommendations"] if user else []),
         title=product.title,
     )
 
 
-ROUTES = [home, recommended_strip, search_page, category_page, product_page]
+@post("/shop/flash-sales/{sale_id:int}/buy", name="flash-buy")
+async def flash_buy(state: AppState, request: Request[Any, Any, Any], sale_id: FromPath[int]) -> Redirect:
+    """Buys one unit at the sale price through the same gate and purchase path as the API (the page session's
+    token stands in for the bearer header), then goes to paying for the checkout it placed."""
+    visitor = visitor_of(request)
+    signed_in(request)
+    form = await form_of(request)
+    body = convert({"address_id": form.get("address_id") or 0, "quantity": 1}, PurchaseIn)
+    key = form.get("idempotency_key") or None
+    answer = await flash_sales.purchase(state, request, sale_id, body, key, token=visitor.token)
+    placed = _CHECKOUT.decode(answer.content)
+    return Redirect(f"/shop/checkouts/{placed.id}", status_code=303)
+
+
+ROUTES = [home, recommended_strip, search_page, category_page, product_page, flash_buy]
