@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -52,6 +53,7 @@ from marketplace.flash_sales.gate import Gate, GateKeeper
 from marketplace.health import health
 from marketplace.interactions.recorder import InteractionRecorder
 from marketplace.inventory.controllers import InventoryController
+from marketplace.keeper import die_with_parent
 from marketplace.orders.controllers import BuyerOrderController, CheckoutController, VendorOrderController
 from marketplace.orders.sweeper import run_sweeper
 from marketplace.payments.controllers import (
@@ -143,6 +145,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (marketplace serve sets them for you)")
+    if os.environ.get("MARKETPLACE_SERVE_PID") == str(os.getppid()):
+        die_with_parent()  # a web worker of `marketplace serve`: it must not outlive serve, even a SIGKILLed one
 
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:

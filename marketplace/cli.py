@@ -4,7 +4,7 @@ load tests' commands."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
+import importlib
 import logging
 import os
 import secrets
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from marketplace.keeper import die_with_parent
 from marketplace.seed.generator import SIZES
 from marketplace.seed.loader import DEMO_PASSWORD
 from marketplace.settings import Settings, load_settings
@@ -29,7 +30,6 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 # The commands that use the servers of a `serve` already running on their data dir (`_servers(attach=True)`);
 # seed, serve, backup and restore refuse to share it.
 ATTACHING = "migrate, create-admin, watch, recommender train/evaluate/worker and analytics segments/worker"
-PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def _terminate_cleanly(signum: int, _frame: object) -> None:
@@ -39,12 +39,13 @@ def _terminate_cleanly(signum: int, _frame: object) -> None:
 
 @contextmanager
 def _servers(
-    settings: Settings, need_redis: bool = True, migrated: bool = True, attach: bool = False
+    settings: Settings, need_redis: bool = True, migrated: bool = True, attach: bool = False, keep: bool = False
 ) -> Iterator[Settings]:
     """Settings whose URLs point at running servers (embedded ones started for missing URLs),
     with the schema migrated (unless `migrated` is false: restore replaces the schema, however broken).
     With `attach`, a command that can run beside `serve` uses the servers of a process already running on
-    the data dir instead of refusing (marketplace/embedded.py)."""
+    the data dir instead of refusing (marketplace/embedded.py). With `keep`, embedded servers that die are
+    started again and stopped if this process is killed (marketplace/keeper.py)."""
     from marketplace.core.db import migrate
     from marketplace.embedded import DataDirInUse, embedded_servers
 
@@ -52,7 +53,12 @@ def _servers(
         try:
             database_url, redis_url = stack.enter_context(
                 embedded_servers(
-                    settings.data_dir, settings.database_url, settings.redis_url, need_redis=need_redis, attach=attach
+                    settings.data_dir,
+                    settings.database_url,
+                    settings.redis_url,
+                    need_redis=need_redis,
+                    attach=attach,
+                    keep=keep,
                 )
             )
         except DataDirInUse as exc:
@@ -69,7 +75,27 @@ def _servers(
         )
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """Sub-commands of other packages, imported only when they run (or are listed): the recommender's and the
+    load tests' pull in scikit-learn and gevent, which `serve` must not pay for at start."""
+
+    LAZY = {
+        "recommender": "recommender.cli:recommender",
+        "analytics": "analytics.cli:analytics",
+        "loadtest": "loadtest.runner:main",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY:
+            module, attribute = self.LAZY[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Default: .data or $DATA_DIR")
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None) -> None:
@@ -95,9 +121,10 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
     port = port or settings.port
     from marketplace.embedded import announce_http
 
-    with _servers(settings) as ready:
+    with _servers(settings, keep=True) as ready:
         # Workers are separate processes: they find the servers and the signing key in the environment.
         os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.secret_key)
+        os.environ["MARKETPLACE_SERVE_PID"] = str(os.getpid())  # its web workers die with it (app.py)
         os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
         announce_http(settings.data_dir, f"http://{_local(host)}:{port}")  # for `watch` beside it
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -135,13 +162,6 @@ def _local(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
 
 
-def _die_with_parent() -> None:
-    """Runs in a worker before it starts: Linux sends it SIGTERM when `serve` dies, even by SIGKILL, so no
-    worker outlives the server it belongs to."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 @contextmanager
 def _workers(start: bool, data_dir: Path) -> Iterator[None]:
     """The recommender and analytics workers, each in a process of its own beside the web workers (the demo
@@ -153,7 +173,7 @@ def _workers(start: bool, data_dir: Path) -> Iterator[None]:
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "marketplace", "--data-dir", str(data_dir), name, "worker"],
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         for name in ("recommender", "analytics")
     ]
@@ -311,21 +331,3 @@ def restore(settings: Settings, path: Path, yes: bool) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _add_recommender() -> None:
-    from analytics.cli import analytics
-    from recommender.cli import recommender
-
-    main.add_command(recommender)
-    main.add_command(analytics)
-
-
-def _add_loadtest() -> None:
-    from loadtest.runner import main as loadtest
-
-    main.add_command(loadtest, "loadtest")
-
-
-_add_recommender()
-_add_loadtest()

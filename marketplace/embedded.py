@@ -31,6 +31,8 @@ from typing import IO
 import psutil
 
 from marketplace.core.db import ensure_database, with_database
+from marketplace.keeper import spawn as spawn_keeper
+from marketplace.keeper import stop as stop_keeper
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class EmbeddedPostgres:
 class EmbeddedValkey:
     data_dir: Path
     url: str = ""
+    port: int = 0
     _server: object | None = None
 
     def start(self) -> str:
@@ -78,6 +81,7 @@ class EmbeddedValkey:
         server = ValkeyServer(data_dir=str(self.data_dir), persist=True)
         server.start()
         self._server = server
+        self.port = server.port
         self.url = f"redis://{server.host}:{server.port}/0"
         return self.url
 
@@ -122,12 +126,19 @@ class Running:
 
 @contextlib.contextmanager
 def embedded_servers(
-    data_dir: Path, database_url: str, redis_url: str, *, need_redis: bool = True, attach: bool = False
+    data_dir: Path,
+    database_url: str,
+    redis_url: str,
+    *,
+    need_redis: bool = True,
+    attach: bool = False,
+    keep: bool = False,
 ) -> Iterator[tuple[str, str]]:
     """Yield (database_url, redis_url), starting embedded servers for whichever URL is empty,
     and stopping those (and only those) on exit. The embedded database URL names the `marketplace`
     database, created on first start. With `attach`, when another process runs this data dir's servers,
-    yield theirs instead (and leave them running)."""
+    yield theirs instead (and leave them running). With `keep` (serve), a keeper process restarts a server
+    that dies and stops them all if this process is killed (marketplace/keeper.py)."""
     if database_url and (redis_url or not need_redis):
         yield database_url, redis_url
         return
@@ -156,6 +167,7 @@ def embedded_servers(
                 ) from None
             time.sleep(0.2)  # its owner is still starting them (or just stopped: take the lock then)
     started: list[EmbeddedPostgres | EmbeddedValkey] = []
+    keeper: subprocess.Popen[bytes] | None = None
     announced = data_dir / SERVERS_FILE
     announced.unlink(missing_ok=True)  # left by a killed run
     try:
@@ -172,9 +184,14 @@ def embedded_servers(
             started.append(valkey)
             log.info("embedded Valkey ready at %s", redis_url)
         _write_running(data_dir, Running(os.getpid(), _started(os.getpid()), database_url, redis_url))
+        if keep and started:
+            valkey_port = next((s.port for s in started if isinstance(s, EmbeddedValkey)), None)
+            keeper = spawn_keeper(data_dir, any(isinstance(s, EmbeddedPostgres) for s in started), valkey_port)
         yield database_url, redis_url
     finally:
         announced.unlink(missing_ok=True)
+        if keeper is not None:
+            stop_keeper(keeper)  # first, or it would start again the servers stopped below
         for server in reversed(started):
             server.stop()
         lock.close()
