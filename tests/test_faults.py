@@ -169,4 +169,11 @@ async def test_with_redis_down_buyers_browse_check_out_and_pay_and_vendors_ship(
     # A catalog write answers although its cache generation cannot be bumped.
     r = await alpha.patch(f"/vendor/products/{kettle['id']}", json={"title": "Copper kettle"})
     assert r.status_code == 200, r.text
+    # Signed-in sessions go on (checked in PostgreSQL); registering passes the IP window (which fails open);
+    # a password attempt is refused with 503, never let through unthrottled.
+    assert (await alpha.get("/me")).status_code == 200
+    new = {"email": "newcomer@example.com", "password": "a long passphrase"}
+    assert (await client.post("/auth/register", json=new)).status_code == 201
+    r = await client.post("/auth/login", json={"identifier": new["email"], "password": new["password"]})
+    assert r.status_code == 503 and r.headers["retry-after"], r.text
     valkey.start()

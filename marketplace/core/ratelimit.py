@@ -1,5 +1,8 @@
 """Rate limits in Redis, so a limit holds across every worker and machine: fixed windows (`hit`), and delays
-that double with each failure to prove a secret (`attempt`, `forget`)."""
+that double with each failure to prove a secret (`attempt`, `forget`).
+
+With Redis unreachable, windows let requests through (they shed load; refusing everyone would be the larger
+harm), while `attempt` fails closed with 503: guessing a password or a code is never left unthrottled."""
 
 from __future__ import annotations
 
@@ -7,18 +10,27 @@ import math
 import time
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from marketplace.core.errors import TooManyRequests
+from marketplace.core.outage import Outage
+
+_outage = Outage("rate limit windows")
 
 
 async def hit(redis: Redis, key: str, limit: int, window_seconds: int) -> None:
     """Count one attempt under `key`; raise 429 with Retry-After once `limit` is exceeded in the window."""
     window = int(time.time()) // window_seconds
     redis_key = f"ratelimit:{key}:{window}"
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, window_seconds + 1)
-        count, _ = await pipe.execute()
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.incr(redis_key)
+            pipe.expire(redis_key, window_seconds + 1)
+            count, _ = await pipe.execute()
+    except RedisError as error:
+        _outage.failed(error)  # logged once per outage
+        return
+    _outage.recovered()
     if count > limit:
         retry_after = window_seconds - int(time.time()) % window_seconds
         raise TooManyRequests("too many attempts; try again later", retry_after=retry_after)
