@@ -36,10 +36,10 @@ async def launch(conn: asyncpg.Connection, actor_id: int, data: CampaignIn) -> C
     """Runs in the caller's transaction (see the module docstring)."""
     await segments.get(conn, data.segment_id)  # 404 for an unknown segment
     coupon = await conn.fetchrow(coupon_queries.GET_COUPON, data.coupon_id)
-    if coupon is None:
+    if coupon is None or coupon["vendor_id"] is not None:  # a shop's coupon is not the marketers' to see
         raise NotFound("no such coupon")
-    if coupon["audience"] != "issued" or coupon["vendor_id"] is not None:
-        raise Unprocessable("a campaign's coupon must be a platform coupon issued to chosen buyers (audience 'issued')")
+    if coupon["audience"] != "issued":
+        raise Unprocessable("a campaign's coupon must be issued to chosen buyers (audience 'issued')")
     members = [r["buyer_id"] for r in await conn.fetch(q.MEMBER_IDS, data.segment_id)]
     if len(members) < 2:
         raise Conflict("the segment needs at least two members: one for the offer, one held out")

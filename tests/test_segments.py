@@ -211,6 +211,8 @@ async def test_a_campaign_offers_a_segment_a_coupon_and_measures_uplift_against_
 
     assert (await ann.post("/marketing/campaigns", json=body | {"segment_id": 999_999})).status_code == 404
     assert (await ann.post("/marketing/campaigns", json=body | {"coupon_id": code.json()["id"]})).status_code == 422
+    shops_coupon = await db.fetchval("SELECT id FROM coupons WHERE vendor_id IS NOT NULL LIMIT 1")
+    assert (await ann.post("/marketing/campaigns", json=body | {"coupon_id": shops_coupon})).status_code == 404
     assert (await ann.post("/marketing/campaigns", json=body | {"holdout_share": 0.9})).status_code == 400
     assert await db.fetchval("SELECT count(*) FROM campaigns") == 0
 
