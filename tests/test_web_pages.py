@@ -4,7 +4,7 @@ session, CSRF tokens guard every form, and the live feed accepts the session coo
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from websockets.asyncio.client import connect
 
+from marketplace.app import create_app
+from marketplace.settings import Settings
 from marketplace.web.session import ACCESS_COOKIE, REFRESH_COOKIE
 from tests import test_realtime
 from tests.catalog_helpers import category_tree, product
@@ -169,3 +171,47 @@ async def test_the_feed_takes_the_session_cookie_only_from_this_sites_pages(
     async with connect(live, additional_headers={"Cookie": cookie, "Origin": "https://evil.example"}) as ws:
         await ws.send(subscribe)
         assert (await until(ws, "error"))["error"] == "unauthorized"  # treated as signed out
+
+
+async def test_the_api_docs_load_their_scripts_from_this_app(client: AsyncTestClient[Litestar]) -> None:
+    for path, asset in (("/schema", "vendor/scalar/standalone.js"), ("/schema/swagger", "swagger-ui-bundle.js")):
+        html = (await client.get(path)).text
+        found = re.search(r'src="(/static/[^"]*' + re.escape(asset) + r'[^"]*)"', html)
+        assert found, (path, "loads nothing from /static")
+        served = await client.get(found.group(1))
+        assert served.status_code == 200 and "javascript" in served.headers["content-type"]
+
+
+async def test_the_sandbox_gateway_page_exists_only_where_the_sandbox_does(settings: Settings) -> None:
+    app = create_app(msgspec.structs.replace(settings, sandbox_gateway=False))
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/sandbox-gateway/sbx_anything")).status_code == 404
+        assert (await client.get("/")).status_code == 200
+
+
+async def test_a_buyer_reviews_a_delivered_order_and_claims_a_coupon_through_the_pages(
+    client: AsyncTestClient[Litestar], shop: dict[str, Any], admin: Actor
+) -> None:
+    orders = await shop["checkout"](pay=True)
+    alpha = shop["alpha"]
+    order_id = orders[alpha.vendor_id]["id"]
+    for step, body in (("accept", None), ("ship", {"carrier": "DHL", "tracking_number": "JJD0009"}), ("deliver", None)):
+        assert (await alpha.post(f"/vendor/orders/{order_id}/{step}", json=body)).status_code == 200
+    await sign_in(client, shop["buyer"].email)
+    page = (await client.get(f"/shop/orders/{order_id}")).text
+    assert "Review what you bought" in page and "Return, exchange or refund" in page
+    review = {"csrf_token": csrf_of(page), "product_id": str(shop["kettle"]["id"]), "rating": "4", "body": "Boils fast"}
+    r = await client.post(f"/shop/orders/{order_id}/reviews", data=review, follow_redirects=False)
+    assert r.status_code == 303
+    assert "Boils fast" in (await client.get(f"/shop/products/{shop['kettle']['id']}")).text
+    again = await client.post(f"/shop/orders/{order_id}/reviews", data=review)
+    assert again.status_code == 409 and "Review what you bought" in again.text  # the service's answer, on the page
+    window = {
+        "starts_at": datetime.now(UTC).isoformat(),
+        "ends_at": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+    }
+    coupon = {"name": "Welcome five", "kind": "fixed", "audience": "code", "amount_off": 500, "code": "HELLO5"}
+    assert (await admin.post("/marketing/coupons", json=coupon | window)).status_code == 201
+    rewards = (await client.get("/shop/rewards")).text
+    r = await client.post("/shop/rewards/claim", data={"csrf_token": csrf_of(rewards), "code": "HELLO5"})
+    assert r.status_code == 200 and "“Welcome five” is in your wallet" in r.text and "5.00 EUR off" in r.text

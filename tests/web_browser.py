@@ -30,10 +30,11 @@ WIDTHS = {"desktop": (1280, 900), "phone": (375, 760)}
 
 
 def chromium() -> str:
-    """Debian's Chromium; installed from the Debian packages when missing and we are root (never Playwright's
-    own download)."""
+    """Debian's Chromium (and a CJK font for the demo's Chinese titles), installed from the Debian packages when
+    missing and we are root: never Playwright's own browser download."""
     if not Path(CHROMIUM).exists() and os.geteuid() == 0 and shutil.which("apt-get"):
-        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        install = ["apt-get", "install", "-y", "-qq", "chromium", "fonts-wqy-zenhei"]
+        for command in (["apt-get", "update", "-qq"], install):
             subprocess.run(command, check=False, capture_output=True, timeout=900)
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed and cannot be (not root, or no apt-get)")

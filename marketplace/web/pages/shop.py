@@ -4,6 +4,7 @@ page shapes recommendations the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated, Any
 
@@ -76,10 +77,12 @@ async def _recommended(state: AppState, request: Request[Any, Any, Any]) -> serv
 @get("/", name="home")
 async def home(state: AppState, request: Request[Any, Any, Any]) -> Template:
     user = visitor_of(request).user
-    tree = await catalog.category_tree(state.db)
-    trending = await serving.trending(state.db, state.redis, None, STRIP)
-    sales = await flash_sales.listing(state.db, "live", None, None, 6)
-    recommended = await _recommended(state, request)
+    tree, trending, sales, recommended = await asyncio.gather(  # independent reads, each on its own connection
+        catalog.category_tree(state.db),
+        serving.trending(state.db, state.redis, None, STRIP),
+        flash_sales.listing(state.db, "live", None, None, 6),
+        _recommended(state, request),
+    )
     topics = [f"user:{user.id}:recommendations"] if user else []
     return await page(
         request,
@@ -287,15 +290,15 @@ async def product_page(
 ) -> Template:
     product = await product_page_of(state, product_id)
     _record(state, request, Kind.VIEW, product_id=product_id)
-    sales = [
-        s for s in await flash_sales.listing(state.db, None, product_id, None, 5) if s.status in ("live", "scheduled")
-    ]
-    similar = await serving.similar(state.db, state.redis, product_id, STRIP)
-    page_reviews = await reviews.of_product(state.db, product_id, reviews_after, 10)
     user = visitor_of(request).user
-    addresses = []
-    if user is not None and sales:
-        addresses = await accounts.list_addresses(state.db, user.id)
+    listed, similar, page_reviews, recommended = await asyncio.gather(  # independent reads, in parallel
+        flash_sales.listing(state.db, None, product_id, None, 5),
+        serving.similar(state.db, state.redis, product_id, STRIP),
+        reviews.of_product(state.db, product_id, reviews_after, 10),
+        _recommended(state, request),
+    )
+    sales = [s for s in listed if s.status in ("live", "scheduled")]
+    addresses = await accounts.list_addresses(state.db, user.id) if user is not None and sales else []
     selected = next((s for s in product.skus if s.in_stock), product.skus[0] if product.skus else None)
     return await page(
         request,
@@ -308,7 +311,7 @@ async def product_page(
         more_reviews=page_reviews[9].id if len(page_reviews) > 10 else None,
         selected=selected,
         addresses=addresses,
-        recommended=await _recommended(state, request),
+        recommended=recommended,
         buy_key=uuid.uuid4().hex,  # one flash-sale purchase per rendered form, however often it is submitted
         topics=[stock_topic(product_id)] + ([f"user:{user.id}:recommendations"] if user else []),
         title=product.title,
