@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 import pandas as pd
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from analytics import campaigns, segments
 from analytics import sales as metrics
@@ -45,9 +45,9 @@ ChartFormat = Annotated[
     Literal["json", "csv", "png"], QueryParameter(description="json (the default), csv, or png (a chart)")
 ]
 Start = Annotated[
-    date | None, QueryParameter(query="from", description="First day (UTC), included; default 30 days ago")
+    date | None, QueryParameter(name="from", description="First day (UTC), included; default 30 days ago")
 ]
-End = Annotated[date | None, QueryParameter(query="to", description="Last day (UTC), included; default today")]
+End = Annotated[date | None, QueryParameter(name="to", description="Last day (UTC), included; default today")]
 GrainParam = Annotated[Grain, QueryParameter(description="day, or week (Monday to Sunday)")]
 Top = Annotated[int, QueryParameter(ge=1, le=100, description="How many products and categories")]
 
@@ -218,7 +218,7 @@ class SegmentController(Controller):
 
     @get("/", summary="The newest run's segments with sizes, value and trend")
     async def listing(
-        self, state: AppState, kind: SegmentKind | None = None, format: ChartFormat = "json"
+        self, state: AppState, kind: FromQuery[SegmentKind | None] = None, format: ChartFormat = "json"
     ) -> list[SegmentOut] | Response[bytes]:
         listed = await segments.listing(state.db, kind)
         if format == "csv":
