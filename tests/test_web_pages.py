@@ -215,3 +215,27 @@ async def test_a_buyer_reviews_a_delivered_order_and_claims_a_coupon_through_the
     rewards = (await client.get("/shop/rewards")).text
     r = await client.post("/shop/rewards/claim", data={"csrf_token": csrf_of(rewards), "code": "HELLO5"})
     assert r.status_code == 200 and "“Welcome five” is in your wallet" in r.text and "5.00 EUR off" in r.text
+
+
+async def test_paying_by_bank_transfer_shows_the_amount_in_currency_and_the_reference(
+    client: AsyncTestClient[Litestar], shop: dict[str, Any]
+) -> None:
+    placed = (await shop["checkout"](pay=False))["checkout"]
+    await sign_in(client, shop["buyer"].email)
+    page = (await client.get(f"/shop/checkouts/{placed['id']}")).text
+    assert "Pay 120.00 EUR" in page  # 2 x 30.00 and 60.00, each shop's parcel shipped free: never cents
+    form = {"csrf_token": csrf_of(page), "method": "bank_transfer", "idempotency_key": "k-1"}
+    r = await client.post(f"/shop/checkouts/{placed['id']}/pay", data=form)
+    assert r.status_code == 200 and "Transfer 120.00 EUR" in r.text and re.search(r"reference <strong>BT-\w+", r.text)
+    again = await client.post(f"/shop/checkouts/{placed['id']}/pay", data=form)  # a double submit: the same payment
+    assert (
+        again.status_code == 200 and len((await shop["buyer"].get(f"/checkouts/{placed['id']}/payments")).json()) == 1
+    )
+
+
+async def test_session_cookies_are_secure_when_the_shop_is_served_over_https(settings: Settings) -> None:
+    async with AsyncTestClient(app=create_app(settings), base_url="https://shop.example.com") as client:
+        buyer = await sign_up(client, "secure@example.com")
+        r = await sign_in(client, buyer.email)
+        cookies = [c for c in r.headers.get_list("set-cookie") if c.startswith((ACCESS_COOKIE, REFRESH_COOKIE))]
+        assert len(cookies) == 2 and all("Secure" in c for c in cookies)

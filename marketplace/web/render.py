@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,10 +44,17 @@ def money(amount: int | None, currency: str | None) -> str:
 
 
 def when(value: datetime | date | None, with_time: bool = True) -> str:
+    """A date, or a date and time in UTC (what the database stores), as people read them."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.strftime("%-d %b %Y, %H:%M") if with_time else value.strftime("%-d %b %Y")
+        if not with_time:
+            return value.strftime("%-d %b %Y")
+        return (
+            value.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+            if value.tzinfo
+            else value.strftime("%-d %b %Y, %H:%M")
+        )
     return value.strftime("%-d %b %Y")
 
 
