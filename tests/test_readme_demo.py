@@ -49,7 +49,9 @@ async def test_the_readme_purchase_works_for_the_demo_buyer(db: asyncpg.Connecti
             assert r.status_code == 201, r.text
             action = r.json()["next_action"]
             assert action["type"] == "redirect" and action["url"].startswith("/sandbox-gateway/")
-            # The README: the sandbox has no payment page; a POST to the URL's /approve approves the payment.
+            # The README: the URL is the sandbox gateway's page; from a terminal, a POST to its /approve approves.
+            page = await http.get(action["url"])
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
             r = await http.post(f"{action['url']}/approve")
             assert r.status_code == 200 and r.json() == {"outcome": "applied"}, r.text
 
