@@ -130,7 +130,14 @@ def _redis_down(request: Request, exc: RedisConnectionError | RedisTimeoutError)
 
 # What a request meets while PostgreSQL restarts or is unreachable: refused or vanished sockets, closed pool
 # connections, "the database system is shutting down / starting up", administrator shutdown.
-DATABASE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError)
+# asyncpg's InternalClientError ("cannot switch to state ...") is what a query meets when the server dies
+# under it mid-protocol.
+DATABASE_DOWN = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.exceptions._base.InternalClientError,
+)
 _database_down_logged = 0.0
 
 
