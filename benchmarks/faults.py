@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import collections
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,6 +168,8 @@ async def main(seconds_between: float) -> None:
         await asyncio.to_thread(serve.wait, 60)
         log.close()
     errors = [line for line in (data_dir / "serve.log").read_text().splitlines() if "unhandled error" in line]
+    if not errors:
+        shutil.rmtree(data_dir, ignore_errors=True)  # kept otherwise, for the server's log
 
     print("\nrequests by phase and status (checkouts and searches):")
     for phase, counter in run.statuses.items():
@@ -179,6 +182,8 @@ async def main(seconds_between: float) -> None:
     print(f"orders placed: {len(placed)}; order events on the shop's socket: {len(mine)}; "
           f"lost: {len(lost)}; repeated: {len(mine) - len(set(mine))}")  # fmt: skip
     print(f"server errors logged: {len(errors)}", *errors[:5], sep="\n  ")
+    if errors:
+        print(f"the server's log: {data_dir / 'serve.log'}")
 
 
 def cli() -> None:
