@@ -239,3 +239,11 @@ async def test_session_cookies_are_secure_when_the_shop_is_served_over_https(set
         r = await sign_in(client, buyer.email)
         cookies = [c for c in r.headers.get_list("set-cookie") if c.startswith((ACCESS_COOKIE, REFRESH_COOKIE))]
         assert len(cookies) == 2 and all("Secure" in c for c in cookies)
+
+
+async def test_the_login_page_has_the_apis_rate_limits(client: AsyncTestClient[Litestar]) -> None:
+    buyer = await sign_up(client, "guessed@example.com")
+    answers = [(await sign_in(client, buyer.email, password="wrong guess")) for _ in range(8)]
+    limited = [r for r in answers if r.status_code == 429]
+    assert limited and "Too many attempts. Wait" in limited[0].text  # failures from this IP now wait
+    assert answers[0].status_code == 401
