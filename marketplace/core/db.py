@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
@@ -80,9 +81,22 @@ def migration_files() -> list[tuple[str, str]]:
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 
+class MigrationChanged(RuntimeError):
+    """A migration file differs from the one applied to this database: its schema may not be what the code
+    expects, so the app refuses to start rather than run on it."""
+
+
+def _checksum(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
 async def migrate(url: str) -> list[str]:
     """Apply pending migrations, each in its own transaction, under an advisory lock so that several
-    workers starting at once apply each file exactly once. Returns the versions applied now."""
+    workers starting at once apply each file exactly once. Returns the versions applied now.
+
+    Each applied file is recorded with its checksum; a recorded file that changed since is refused
+    (MigrationChanged): a migration is changed by adding a new one, never by editing an applied one. Files
+    applied before checksums were recorded get theirs on the first run that knows them."""
     conn = await asyncpg.connect(url)
     applied_now: list[str] = []
     try:
@@ -91,13 +105,29 @@ async def migrate(url: str) -> list[str]:
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        for version, sql in migration_files():
+        await conn.execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text")
+        done = {
+            r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        }
+        files = migration_files()
+        changed = [v for v, sql in files if done.get(v) is not None and done[v] != _checksum(sql)]
+        if changed:
+            raise MigrationChanged(
+                f"migration files changed after they were applied to this database: {', '.join(changed)}; "
+                "restore the applied version of each and put the change in a new migration"
+            )
+        for version, sql in files:
             if version in done:
+                if done[version] is None:
+                    await conn.execute(
+                        "UPDATE schema_migrations SET checksum = $2 WHERE version = $1", version, _checksum(sql)
+                    )
                 continue
             async with conn.transaction():
                 await conn.execute(sql)
-                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", version, _checksum(sql)
+                )
             log.info("applied migration %s", version)
             applied_now.append(version)
     finally:
