@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
+from marketplace.core.types import Id
+
 SegmentKind = Literal["rfm", "cluster"]
 
 
@@ -53,8 +55,8 @@ class MemberOut(Struct):
 
 class CampaignIn(Struct, forbid_unknown_fields=True, kw_only=True):
     name: Annotated[str, Meta(min_length=2, max_length=120)]
-    segment_id: Annotated[int, Meta(ge=1)]
-    coupon_id: Annotated[int, Meta(ge=1)]
+    segment_id: Id
+    coupon_id: Id
     message: Annotated[str, Meta(min_length=1, max_length=500)]
     holdout_share: Annotated[float, Meta(ge=0.05, le=0.5)] = 0.2
     window_days: Annotated[int, Meta(ge=1, le=365)] = 14

@@ -41,7 +41,8 @@ from marketplace.core.auth import build_jwt_auth
 from marketplace.core.cache import catalog_generation_middleware
 from marketplace.core.db import create_pool
 from marketplace.core.deps import AppState
-from marketplace.core.errors import exception_handlers
+from marketplace.core.edge import check_input
+from marketplace.core.errors import exception_handlers, problem_type, problem_types
 from marketplace.core.headers import security_headers
 from marketplace.core.metrics import RequestMetrics, metrics, sample_forever
 from marketplace.flash_sales.controllers import (
@@ -124,6 +125,8 @@ ROUTES = [
     SegmentRunController,
     CampaignController,
     feed,
+    problem_types,
+    problem_type,
 ]
 
 
@@ -201,6 +204,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=AppState(),
         lifespan=[resources],
         exception_handlers=exception_handlers,
+        before_request=check_input,  # ids, media types, strict JSON, NUL and bigint bounds (core/edge.py)
         middleware=[catalog_generation_middleware],
         before_send=[security_headers],  # nosniff, frame and referrer policies, CSP, no-store (core/headers.py)
         on_app_init=[jwt_auth.on_app_init],

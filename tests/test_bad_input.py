@@ -170,23 +170,23 @@ FIELD_CASES = [
     ("register", {"email": "new@example.com", "password": PASSWORD, "email_verified": True}, 400),
     ("register", {"email": "buyer@example.com", "password": PASSWORD}, 409),
     ("register", {"email": "BUYER@Example.COM", "password": PASSWORD}, 409),
-    ("register", {"email": f"new{NUL}@example.com", "password": PASSWORD}, 422),
-    ("register", {"email": "new@example.com", "password": PASSWORD, "display_name": NUL}, 422),
+    ("register", {"email": f"new{NUL}@example.com", "password": PASSWORD}, 400),
+    ("register", {"email": "new@example.com", "password": PASSWORD, "display_name": NUL}, 400),
     # login: nothing is issued
     ("login", {"identifier": "ab", "password": PASSWORD}, 400),
     ("login", {"identifier": "buyer@example.com", "password": PASSWORD, "totp_code": "12ab56"}, 400),
     ("login", {"identifier": "buyer@example.com", "password": ""}, 400),
-    ("login", {"identifier": f"buyer{NUL}@example.com", "password": PASSWORD}, 422),
+    ("login", {"identifier": f"buyer{NUL}@example.com", "password": PASSWORD}, 400),
     ("login", {"identifier": "buyer@example.com", "password": "wrong password!"}, 401),
     # refresh: nothing is rotated
     ("refresh", {"refresh_token": "short"}, 400),
     ("refresh", {"refresh_token": "x" * 201}, 400),
-    ("refresh", {"refresh_token": f"{NUL}cdefghijkl"}, 401),
+    ("refresh", {"refresh_token": f"{NUL}cdefghijkl"}, 400),
     ("refresh", {"refresh_token": REFRESH_TOKEN, "user_id": 1}, 400),
     # profile
     ("profile", {"display_name": None}, 400),
     ("profile", {"display_name": "x" * 121}, 400),
-    ("profile", {"display_name": NUL}, 422),
+    ("profile", {"display_name": NUL}, 400),
     ("profile", {"display_name": "Ann", "roles": ["admin"]}, 400),
     # addresses
     ("add-address", {**ADDRESS, "country": "Germany"}, 400),
@@ -195,13 +195,13 @@ FIELD_CASES = [
     ("add-address", {**ADDRESS, "phone": "12345"}, 400),
     ("add-address", {**ADDRESS, "recipient": ""}, 400),
     ("add-address", {**ADDRESS, "is_default": "yes"}, 400),
-    ("add-address", {**ADDRESS, "line1": NUL}, 422),
+    ("add-address", {**ADDRESS, "line1": NUL}, 400),
     ("add-address", {**ADDRESS, "user_id": 1}, 400),
     ("edit-address", {}, 400),
     ("edit-address", {"is_default": False}, 422),
     ("edit-address", {"country": "XYZ"}, 400),
     ("edit-address", {"city": None}, 400),
-    ("edit-address", {"city": NUL}, 422),
+    ("edit-address", {"city": NUL}, 400),
     # vendor applications
     ("apply", {**APPLICATION, "shop_name": " Padded "}, 400),
     ("apply", {**APPLICATION, "shop_name": "x"}, 400),
@@ -209,13 +209,13 @@ FIELD_CASES = [
     ("apply", {**APPLICATION, "contact_email": "shop"}, 400),
     ("apply", {**APPLICATION, "description": "x" * 4001}, 400),
     ("apply", {**APPLICATION, "status": "approved"}, 400),
-    ("apply", {**APPLICATION, "shop_name": NUL}, 422),
-    ("apply", {**APPLICATION, "description": NUL}, 422),
+    ("apply", {**APPLICATION, "shop_name": NUL}, 400),
+    ("apply", {**APPLICATION, "description": NUL}, 400),
     ("apply", SHOP, 409),  # the applicant's pending application uses this name
     # admin: reject and roles
     ("reject", {"reason": "no"}, 400),
     ("reject", {"reason": "x" * 1001}, 400),
-    ("reject", {"reason": NUL + " licence"}, 422),
+    ("reject", {"reason": NUL + " licence"}, 400),
     ("set-roles", {"roles": []}, 400),
     ("set-roles", {"roles": ["superuser"]}, 400),
     ("set-roles", {"roles": ["admin\x00"]}, 400),
@@ -253,8 +253,8 @@ async def test_empty_profile_patch_is_refused_and_writes_nothing(scene: Scene, d
     assert await snapshot(db) == before
 
 
-# Non-integers match no route, ids no row can have are not found, ids beyond bigint are out of range.
-BAD_IDS = [("abc", 404), ("1.5", 404), ("0x1", 404), ("%00", 404), ("-1", 404), ("0", 404), (HUGE_ID, 422)]
+# Non-integers match no route; ids no row can have, beyond bigint too, are not found.
+BAD_IDS = [("abc", 404), ("1.5", 404), ("0x1", 404), ("%00", 404), ("-1", 404), ("0", 404), (HUGE_ID, 404)]
 ID_ROUTES = [
     ("buyer", "GET", "/me/addresses/{id}", None),
     ("buyer", "PATCH", "/me/addresses/{id}", {"city": "Hamburg"}),
@@ -291,7 +291,7 @@ PAGING = [
     ({"cursor": "-1"}, 400),
     ({"cursor": "0"}, 400),
     ({"cursor": "abc"}, 400),
-    ({"cursor": HUGE_ID}, 422),
+    ({"cursor": HUGE_ID}, 400),
 ]
 QUERY_CASES = {
     "/admin/users": [
@@ -299,7 +299,7 @@ QUERY_CASES = {
         ({"role": "bogus"}, 400),
         ({"role": "ADMIN"}, 400),
         ({"q": "x" * 101}, 400),
-        ({"q": NUL}, 422),
+        ({"q": NUL}, 400),
     ],
     "/admin/vendor-applications": [*PAGING, ({"status": "bogus"}, 400), ({"status": ""}, 400)],
     "/admin/vendors": [*PAGING, ({"status": "bogus"}, 400), ({"status": "ACTIVE"}, 400)],
@@ -307,9 +307,9 @@ QUERY_CASES = {
         *PAGING,
         ({"actor_id": "0"}, 400),
         ({"actor_id": "abc"}, 400),
-        ({"actor_id": HUGE_ID}, 422),
+        ({"actor_id": HUGE_ID}, 400),
         ({"action": "x" * 101}, 400),
-        ({"object_type": NUL}, 422),
+        ({"object_type": NUL}, 400),
     ],
 }
 
@@ -396,3 +396,137 @@ async def test_like_metacharacters_in_user_search_match_literally(scene: Scene, 
     r = await scene.admin.get("/admin/users", params={"q": q})
     assert r.status_code == 200, r.text
     assert [u["display_name"] for u in r.json()["items"]] == [name]
+
+
+# --- the edge's rules: bigint, NUL, media types, strict types ---------------------------------------------
+
+DRIVER_WORDS = ("asyncpg", "query argument", "invalid input", "int64", "byte sequence", "0x00")
+
+
+def assert_names_field(r: Any, key: str, status: int = 400) -> dict[str, Any]:
+    body = assert_problem(r, status)
+    assert body["code"] == "validation-failed" and body["type"] == "/problems/validation-failed"
+    assert f"`{key}`" in body["detail"], body["detail"]
+    assert key in [e["key"] for e in body["errors"]], body
+    assert not any(word in r.text for word in DRIVER_WORDS), r.text
+    return body
+
+
+LOGIN_WITH_NUL = {"identifier": "buyer@example.com", "password": NUL * 12}
+EDGE_CASES = {
+    "body-int-above-bigint": ("buyer", "POST", "/checkouts", {"json": {"address_id": 2**63}}, "address_id"),
+    "body-int-below-bigint": ("buyer", "POST", "/checkouts", {"json": {"address_id": -(2**63) - 1}}, "address_id"),
+    "body-nul": ("buyer", "PATCH", "/me/addresses/{address_id}", {"json": {"city": "Ber\x00lin"}}, "city"),
+    "login-nul": ("anon", "POST", "/auth/login", {"json": LOGIN_WITH_NUL}, "password"),
+    "query-int-above-bigint": ("admin", "GET", "/admin/users", {"params": {"cursor": HUGE_ID}}, "cursor"),
+    "query-int-below-bigint": ("admin", "GET", "/admin/audit", {"params": {"actor_id": "-" + HUGE_ID}}, "actor_id"),
+    "query-nul": ("admin", "GET", "/admin/audit", {"params": {"object_type": NUL}}, "object_type"),
+    "public-query-int": ("anon", "GET", "/products", {"params": {"vendor": str(2**63)}}, "vendor"),
+    "public-query-nul": ("anon", "GET", "/products", {"params": {"q": "kettle\x00"}}, "q"),
+}
+
+
+@pytest.mark.parametrize(("who", "method", "path", "request_kw", "key"), EDGE_CASES.values(), ids=EDGE_CASES)
+async def test_out_of_range_integers_and_nul_text_are_refused_at_the_edge_naming_the_field(
+    scene: Scene, db: asyncpg.Connection, who: str, method: str, path: str, request_kw: dict[str, Any], key: str
+) -> None:
+    """They used to reach PostgreSQL and come back 422 with the driver's message."""
+    before = await snapshot(db)
+    assert_names_field(await scene.send(who, method, path, **request_kw), key)
+    assert await snapshot(db) == before
+
+
+async def test_ids_beyond_bigint_in_the_path_are_not_found_without_reaching_the_database(scene: Scene) -> None:
+    for bad in (str(2**63), HUGE_ID, "9" * 5000):
+        r = await scene.buyer.get(f"/me/addresses/{bad}")
+        body = assert_problem(r, 404)
+        assert body["code"] == "not-found" and not any(word in r.text for word in DRIVER_WORDS)
+    assert (await scene.buyer.get(f"/me/addresses/{2**63 - 1}")).status_code == 404  # the largest id: no row
+
+
+async def test_a_database_refusal_is_a_generic_400_and_its_text_stays_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whatever slips past the edge: asyncpg's DataError never shows the client the driver's message."""
+    from litestar import get
+
+    from marketplace.core.errors import exception_handlers
+
+    @get("/refused", sync_to_thread=False)
+    def refused() -> None:
+        raise asyncpg.DataError("invalid input for query argument $1: 99999999999999999999 (value out of int64 range)")
+
+    app = Litestar([refused], exception_handlers=exception_handlers, logging_config=None)
+    async with AsyncTestClient(app=app) as client:
+        r = await client.get("/refused")
+    body = assert_problem(r, 400)
+    assert body["code"] == "invalid-value" and "99999" not in r.text and "query argument" not in r.text
+    assert "invalid input for query argument $1" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        (None, 415),
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded", 415),
+        ("multipart/form-data; boundary=x", 415),
+        ("application/jsonp", 415),
+        ("application/json", 200),
+        ("application/json; charset=utf-8", 200),
+        ("application/merge-patch+json", 200),
+    ],
+)
+async def test_json_bodies_must_say_they_are_json(
+    scene: Scene, db: asyncpg.Connection, content_type: str | None, status: int
+) -> None:
+    headers = dict(scene.buyer.headers) | ({"Content-Type": content_type} if content_type else {})
+    before = await snapshot(db)
+    r = await scene.client.patch("/me", content=b'{"display_name": "Ann"}', headers=headers)
+    if status == 415:
+        assert assert_problem(r, 415)["code"] == "unsupported-media-type"
+        assert await snapshot(db) == before
+    else:
+        assert r.status_code == 200 and r.json()["display_name"] == "Ann", r.text
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ({**ADDRESS, "is_default": "true"}, "is_default"),
+        ({**ADDRESS, "postal_code": 10115}, "postal_code"),
+        ({**ADDRESS, "is_default": 1}, "is_default"),
+    ],
+    ids=["string-for-boolean", "number-for-string", "number-for-boolean"],
+)
+async def test_json_values_are_not_coerced_to_the_declared_type(
+    scene: Scene, db: asyncpg.Connection, body: dict[str, Any], key: str
+) -> None:
+    before = await snapshot(db)
+    assert_names_field(await scene.buyer.post("/me/addresses", json=body), key)
+    assert await snapshot(db) == before
+
+
+async def test_strings_are_not_integers_but_two_point_zero_is(shop: dict[str, Any]) -> None:
+    buyer, sku = shop["buyer"], shop["kettle"]["skus"][0]["id"]
+    assert_names_field(await buyer.put(f"/cart/items/{sku}", json={"quantity": "2"}), "quantity")
+    assert (await buyer.get("/cart")).json()["lines"] == []
+    r = await buyer.put(f"/cart/items/{sku}", json={"quantity": 2.0})  # JSON has one kind of number
+    assert r.status_code == 200, r.text
+    assert [line["quantity"] for line in (await buyer.get("/cart")).json()["lines"]] == [2]
+
+
+async def test_image_uploads_take_multipart_only(shop: dict[str, Any]) -> None:
+    import io
+
+    from PIL import Image
+
+    alpha, product_id = shop["alpha"], shop["kettle"]["id"]
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(picture, "PNG")
+    r = await alpha.post(f"/vendor/products/{product_id}/images", json={"file": "not an upload"})
+    assert assert_problem(r, 415)["code"] == "unsupported-media-type"
+    r = await alpha.post(
+        f"/vendor/products/{product_id}/images", files={"file": ("red.png", picture.getvalue(), "image/png")}
+    )
+    assert r.status_code == 201, r.text

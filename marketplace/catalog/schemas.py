@@ -7,7 +7,7 @@ from typing import Annotated
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from marketplace.core.types import Attributes, Currency, LongText, Price, Quantity, Reason
+from marketplace.core.types import Attributes, Currency, Id, LongText, Price, Quantity, Reason
 
 Title = Annotated[str, Meta(min_length=2, max_length=200)]
 Label = Annotated[str, Meta(max_length=80)]
@@ -18,7 +18,7 @@ Slug = Annotated[str, Meta(min_length=1, max_length=80, pattern=r"^[a-z0-9]+(-[a
 class CategoryIn(Struct, forbid_unknown_fields=True):
     name: Annotated[str, Meta(min_length=1, max_length=80)]
     slug: Slug | None = None
-    parent_id: Annotated[int, Meta(ge=1)] | None = None
+    parent_id: Id | None = None
     position: Annotated[int, Meta(ge=0, le=10_000)] = 0
 
 
@@ -69,7 +69,7 @@ class SkuOut(Struct):
 
 
 class ProductIn(Struct, forbid_unknown_fields=True):
-    category_id: Annotated[int, Meta(ge=1)]
+    category_id: Id
     title: Title
     skus: Annotated[list[SkuIn], Meta(min_length=1, max_length=100)]
     currency: Currency = "EUR"
@@ -80,7 +80,7 @@ class ProductIn(Struct, forbid_unknown_fields=True):
 
 
 class ProductPatch(Struct, forbid_unknown_fields=True):
-    category_id: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
+    category_id: Id | UnsetType = UNSET
     title: Title | UnsetType = UNSET
     brand: Label | UnsetType = UNSET
     model: Label | UnsetType = UNSET

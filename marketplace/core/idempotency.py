@@ -74,9 +74,11 @@ async def _stored(
     if row is None:
         return None
     if row["request_hash"] != request_hash:
-        raise Unprocessable("this Idempotency-Key was used with a different request body")
+        raise Unprocessable(
+            "this Idempotency-Key was used with a different request body", code="idempotency-key-reused"
+        )
     if row["status"] == "running":
-        raise Conflict("a request with this Idempotency-Key is still being processed")
+        raise Conflict("a request with this Idempotency-Key is still being processed", code="idempotency-key-in-use")
     return _json(row["response_status"], row["response_body"], replayed=True)
 
 
@@ -96,7 +98,9 @@ async def run_once(
         if not claimed:
             stored = await _stored(conn, user_id, route, key, request_hash)
             if stored is None:  # expired between the two statements: treat as a race
-                raise Conflict("this Idempotency-Key is being reused concurrently; retry")
+                raise Conflict(
+                    "this Idempotency-Key is being reused concurrently; retry", code="idempotency-key-in-use"
+                )
             return stored
         try:
             async with conn.transaction():

@@ -9,10 +9,12 @@ from typing import Annotated, Generic, TypeVar
 import msgspec
 from litestar.params import QueryParameter
 
+from marketplace.core.types import MAX_BIGINT
+
 T = TypeVar("T")
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100).")]
-Cursor = Annotated[int | None, QueryParameter(ge=1, description="`next_cursor` of the previous page.")]
+Cursor = Annotated[int | None, QueryParameter(ge=1, le=MAX_BIGINT, description="`next_cursor` of the previous page.")]
 
 
 class Page(msgspec.Struct, Generic[T]):

@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from marketplace.core.types import Id
+
 Status = Literal["scheduled", "live", "sold_out", "ended", "cancelled"]
 Instant = Annotated[datetime, Meta(tz=True)]
 
 
 class FlashSaleIn(Struct, forbid_unknown_fields=True):
-    sku_id: Annotated[int, Meta(ge=1)]
+    sku_id: Id
     sale_price: Annotated[int, Meta(ge=1, le=100_000_000, description="Minor units, below the list price")]
     units: Annotated[int, Meta(ge=1, le=1_000_000)]
     starts_at: Instant
@@ -43,5 +45,5 @@ class FlashSaleOut(Struct):
 
 
 class PurchaseIn(Struct, forbid_unknown_fields=True):
-    address_id: Annotated[int, Meta(ge=1)]
+    address_id: Id
     quantity: Annotated[int, Meta(ge=1, le=1_000)] = 1

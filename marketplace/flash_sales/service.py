@@ -48,10 +48,13 @@ GATE_ATTEMPTS = 40  # times a purchase waits (50 ms each) for another request to
 
 
 class Rejected(Conflict):
-    """A purchase the sale cannot take, with a machine-readable `reason`."""
+    """A purchase the sale cannot take, with a machine-readable `reason` (and its problem `code`)."""
+
+    CODES = {"sold_out": "sold-out", "limit_reached": "limit-reached", "not_started": "sale-not-started",
+             "ended": "sale-ended"}  # fmt: skip
 
     def __init__(self, reason: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail, reason=reason, **extra)
+        super().__init__(detail, code=self.CODES.get(reason), reason=reason, **extra)
         self.reason = reason
 
 

@@ -97,7 +97,9 @@ async def _place(
     price = {s["sku_id"]: s["sale_price"] or s["price"] for s in skus}
     gone = [s["title"] for s in skus if not s["visible"]] + ["(removed item)"] * (skus[0]["cart_lines"] - len(skus))
     if gone:
-        raise Conflict("some items are no longer for sale; remove them from your cart", items=gone)
+        raise Conflict(
+            "some items are no longer for sale; remove them from your cart", code="items-unavailable", items=gone
+        )
     currencies = {s["currency"] for s in skus}
     if len(currencies) != 1:
         raise Unprocessable("a checkout is paid in one currency")
@@ -105,6 +107,7 @@ async def _place(
         if sku["available"] < quantities[sku["sku_id"]]:
             raise Conflict(
                 f"only {sku['available']} left of {sku['title']} ({sku['code']})",
+                code="out-of-stock",
                 sku_id=sku["sku_id"],
                 available=sku["available"],
             )

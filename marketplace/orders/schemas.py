@@ -7,9 +7,11 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
+from marketplace.core.types import Id
+
 
 class CheckoutIn(Struct, forbid_unknown_fields=True):
-    address_id: Annotated[int, Meta(ge=1)]
+    address_id: Id
     coupon_code: Annotated[str, Meta(min_length=1, max_length=32)] | None = (
         None  # else the best automatic or wallet one
     )

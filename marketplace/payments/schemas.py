@@ -6,6 +6,7 @@ from datetime import datetime
 
 from msgspec import Struct
 
+from marketplace.core.types import BigInt
 from marketplace.payments import PaymentMethod
 
 
@@ -35,7 +36,7 @@ class NextAction(Struct):
 
 
 class TransferReceived(Struct, forbid_unknown_fields=True):
-    amount_received: int
+    amount_received: BigInt  # minor units
 
 
 class PaymentStarted(Struct):

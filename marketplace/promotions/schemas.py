@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from marketplace.core.types import Count, Id
 from marketplace.promotions.pricing import Kind, Scope
 
 Audience = Literal["code", "issued", "automatic"]
@@ -20,7 +21,7 @@ class CouponIn(Struct, forbid_unknown_fields=True, kw_only=True):
     audience: Audience
     code: Annotated[str, Meta(min_length=4, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
     scope: Scope = "platform"
-    scope_ids: Annotated[list[Annotated[int, Meta(ge=1)]], Meta(max_length=200)] = []
+    scope_ids: Annotated[list[Id], Meta(max_length=200)] = []
     amount_off: Cents = 0
     percent_bp: Annotated[int, Meta(ge=0, le=10_000)] = 0
     max_discount: Cents | None = None
@@ -30,7 +31,7 @@ class CouponIn(Struct, forbid_unknown_fields=True, kw_only=True):
     min_tier: TierName = "member"
     starts_at: Annotated[datetime, Meta(tz=True)]
     ends_at: Annotated[datetime, Meta(tz=True)]
-    total_limit: Annotated[int, Meta(ge=1)] | None = None
+    total_limit: Count | None = None
     per_buyer_limit: Annotated[int, Meta(ge=1, le=1_000)] = 1
 
 
@@ -64,7 +65,7 @@ class ClaimIn(Struct, forbid_unknown_fields=True):
 
 
 class IssueIn(Struct, forbid_unknown_fields=True):
-    buyer_ids: Annotated[list[Annotated[int, Meta(ge=1)]], Meta(min_length=1, max_length=10_000)]
+    buyer_ids: Annotated[list[Id], Meta(min_length=1, max_length=10_000)]
 
 
 class Issued(Struct):

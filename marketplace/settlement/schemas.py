@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from marketplace.core.types import Currency, Price
+from marketplace.core.types import Currency, Id, NonNegative, Price
 
 
 class RateIn(Struct, forbid_unknown_fields=True):
     scope: Literal["platform", "vendor", "category"]
     rate_bp: Annotated[int, Meta(ge=0, le=10_000, description="Basis points: 1000 = 10%")]
-    scope_id: Annotated[int, Meta(ge=0)] = 0
+    scope_id: NonNegative = 0
 
 
 class RateOut(Struct):
@@ -23,7 +23,7 @@ class RateOut(Struct):
 
 
 class PayoutIn(Struct, forbid_unknown_fields=True):
-    vendor_id: Annotated[int, Meta(ge=1)]
+    vendor_id: Id
     amount: Price
     currency: Currency = "EUR"
 

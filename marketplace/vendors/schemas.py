@@ -9,7 +9,12 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from marketplace.core.types import Email, LongText, Phone, Reason
 
-ShopName = Annotated[str, Meta(min_length=2, max_length=60, pattern=r"^\S(.*\S)?$")]
+# One line that neither starts nor ends with a space, without NUL. Classes are spelled out: `\S` and `.` mean
+# different things to Python's regexes and to the ECMA ones the OpenAPI document's readers use.
+_NAME_END = r"[^\x00-\x20\x7f]"
+ShopName = Annotated[
+    str, Meta(min_length=2, max_length=60, pattern=rf"^{_NAME_END}([^\x00\n\r\u2028\u2029]*{_NAME_END})?$")
+]
 Licence = Annotated[str, Meta(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9/.\- ]+$")]
 
 
