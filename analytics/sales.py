@@ -16,7 +16,7 @@ from analytics import queries as q
 from analytics.cohorts import CHURN_DAYS, active, churn_rate
 from analytics.schemas import Cohort, Cohorts, FunnelPeriod, Ranked, SalesPeriod, TopSellers
 from analytics.segments import load_purchases
-from marketplace.core.errors import BadRequest
+from marketplace.core.errors import Unprocessable
 
 Grain = Literal["day", "week"]
 DEFAULT_DAYS = 30
@@ -31,16 +31,22 @@ class Period:
 
     @classmethod
     def of(cls, start: date | None, end: date | None, grain: Grain = "day") -> Period:
-        """The days asked for (the last 30 by default); weeks are widened to whole weeks, Monday first."""
-        end = end or datetime.now(UTC).date()
-        start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-        if start > end:
-            raise BadRequest("`from` must not be after `to`")
-        if (end - start).days >= LONGEST_DAYS:
-            raise BadRequest(f"a period may span at most {LONGEST_DAYS} days")
-        if grain == "week":
-            start, end = start - timedelta(days=start.weekday()), end + timedelta(days=6 - end.weekday())
-        return cls(start, end, grain)
+        """The days asked for (the last 30 by default); weeks are widened to whole weeks, Monday first.
+        Well-formed dates that make no period are 422: the schema cannot say how they relate."""
+        try:
+            end = end or datetime.now(UTC).date()
+            start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+            if start > end:
+                raise Unprocessable("`from` must not be after `to`")
+            if (end - start).days >= LONGEST_DAYS:
+                raise Unprocessable(f"a period may span at most {LONGEST_DAYS} days")
+            if grain == "week":
+                start, end = start - timedelta(days=start.weekday()), end + timedelta(days=6 - end.weekday())
+            period = cls(start, end, grain)
+            period.bounds  # noqa: B018 (the first day of 0001 or the last of 9999 leave no room for the period)
+        except OverflowError:
+            raise Unprocessable("the period runs past the dates this server can count (years 1 to 9999)") from None
+        return period
 
     @property
     def bounds(self) -> tuple[datetime, datetime]:
