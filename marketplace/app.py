@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 import httpx
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from litestar.openapi import OpenAPIConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from analytics.controllers import (
@@ -45,6 +44,7 @@ from marketplace.core.edge import check_input
 from marketplace.core.errors import exception_handlers, problem_type, problem_types
 from marketplace.core.headers import security_headers
 from marketplace.core.metrics import RequestMetrics, metrics, sample_forever
+from marketplace.core.openapi import ContractOpenAPIConfig, attach
 from marketplace.flash_sales.controllers import (
     FlashSaleController,
     MarketingFlashSaleController,
@@ -211,16 +211,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[WebPlugin(settings)],  # the shop's pages, their cookie sessions and static files (marketplace/web/)
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),
-        openapi_config=OpenAPIConfig(
+        openapi_config=ContractOpenAPIConfig(
             title="Marketplace",
             version="0.1.0",
-            description="A real-time multi-vendor marketplace. Errors are RFC 9457 problem details.",
+            description="A real-time multi-vendor marketplace. Errors are RFC 9457 problem details with a "
+            "stable `code` (GET /problems lists them). Integers are 64-bit and text never contains NUL (U+0000).",
             path="/schema",
             render_plugins=api_docs_plugins(),  # their scripts served from /static/vendor, not a CDN
         ),
         logging_config=None,
         debug=settings.debug,
     )
+    attach(app)  # statuses, security and content types per route in the OpenAPI document (core/openapi.py)
     app.asgi_handler = RequestMetrics(app.asgi_handler)  # outermost: sees every response's final status
     return app
 

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Awaitable
 
 from litestar import Response, get
+from litestar.openapi import ResponseSpec
 from msgspec import Struct
 
 from marketplace.core.deps import AppState
@@ -32,7 +33,13 @@ async def _check(probe: Awaitable[object]) -> str:
         return f"error: {type(exc).__name__}"
 
 
-@get("/health", exclude_from_auth=True, tags=["health"], summary="Liveness of PostgreSQL and Redis")
+@get(
+    "/health",
+    exclude_from_auth=True,
+    tags=["health"],
+    summary="Liveness of PostgreSQL and Redis",
+    responses={503: ResponseSpec(Health, description="PostgreSQL or Redis is unreachable (status: degraded)")},
+)
 async def health(state: AppState) -> Response[Health]:
     postgres, redis_state = await asyncio.gather(_check(state.db.fetchval("SELECT 1")), _check(state.redis.ping()))
     ok = postgres == "ok" and redis_state == "ok"

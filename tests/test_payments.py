@@ -107,7 +107,7 @@ async def test_callbacks_with_bad_signatures_are_rejected_and_logged(
     else:
         signature = gateway.sign(body, int(time.time()) - 3600)
     r = await deliver(client, body, signature)
-    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
     assert await db.fetchval("SELECT outcome FROM payment_callbacks") == "bad_signature"
     assert await db.fetchval("SELECT status FROM checkouts") == "pending_payment"
 

@@ -160,7 +160,13 @@ class VendorProductController(Controller):
         await service.delete_image(state.db, request.user.vendor_id, product_id, image_id)
 
 
-@get("/images/{file_name:str}", exclude_from_auth=True, tags=["catalog"], summary="A product image")
+@get(
+    "/images/{file_name:str}",
+    exclude_from_auth=True,
+    tags=["catalog"],
+    summary="A product image",
+    opt={"media_types": [media for media, _ in images.ALLOWED.values()]},  # documented (core/openapi.py)
+)
 async def image(state: AppState, file_name: ImageName) -> Response[bytes]:
     content_type = await service.image_content_type(state.db, file_name)
     path = images.image_dir(state.settings.data_dir) / file_name

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from marketplace.core.auth import AuthedRequest, requires_active_vendor, requires_role
@@ -15,6 +16,7 @@ from marketplace.core.ratelimit import hit
 from marketplace.flash_sales import service
 from marketplace.flash_sales.schemas import FlashSaleIn, FlashSaleOut, PurchaseIn
 from marketplace.orders.controllers import IdempotencyKey
+from marketplace.orders.schemas import CheckoutOut
 
 StatusFilter = Annotated[
     Literal["live", "scheduled", "ended"] | None,
@@ -49,6 +51,7 @@ class FlashSaleController(Controller):
         summary="Buy in a flash sale: a checkout of one line at the sale price, held for payment",
         description="Needs a buyer's access token. 409 with `reason` sold_out, limit_reached, not_started or "
         "ended; 429 when too fast.",
+        responses={201: ResponseSpec(CheckoutOut, description="The checkout of one line, held for payment")},
     )
     async def purchase(
         self,

@@ -21,7 +21,11 @@ from marketplace.orders.schemas import CancelIn, CheckoutIn, CheckoutOut, OrderO
 
 IdempotencyKey = Annotated[
     str | None,
-    HeaderParameter(name="Idempotency-Key", description="Retry with the same key: the same checkout comes back"),
+    HeaderParameter(
+        name="Idempotency-Key",
+        pattern=r"^[\x21-\x7e]{1,255}$",  # 1-255 visible ASCII characters, as core/idempotency.py checks
+        description="Retry with the same key: the same checkout comes back",
+    ),
 ]
 
 

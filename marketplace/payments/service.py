@@ -11,7 +11,7 @@ import httpx
 import msgspec
 
 from marketplace.core.audit import record_audit
-from marketplace.core.errors import BadRequest, Conflict, NotFound, Unprocessable
+from marketplace.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
 from marketplace.core.events import append_event
 from marketplace.core.money import format_money
 from marketplace.orders import CheckoutStatus, OrderStatus
@@ -137,7 +137,7 @@ async def _log(db: asyncpg.Pool, provider: str, body: bytes, outcome: str, callb
 async def handle_callback(db: asyncpg.Pool, gateway: SandboxGateway, body: bytes, signature: str | None) -> str:
     if not gateway.verify(body, signature):
         await _log(db, gateway.name, body, "bad_signature")
-        raise BadRequest("the callback's signature does not verify")
+        raise Unauthorized("the callback's signature does not verify")  # the signature is the caller's credential
     try:
         callback = msgspec.json.decode(body, type=Callback)
     except msgspec.DecodeError:

@@ -11,12 +11,13 @@ from litestar.params import FromPath, QueryParameter
 from marketplace.core.cache import cached_json
 from marketplace.core.caller import browsing_identity
 from marketplace.core.deps import AppState
-from marketplace.core.errors import BadRequest
+from marketplace.core.errors import BadRequest, Unprocessable
 from marketplace.interactions import Kind
 from marketplace.search import Sort, service
 from marketplace.search.schemas import ProductPage, SearchResult
 
 PriceParam = Annotated[int | None, QueryParameter(ge=0, le=100_000_000, description="Minor units")]
+AttrFilter = Annotated[str, msgspec.Meta(pattern=r"^[^:\x00]+:[^\x00]+$", description="key:value, e.g. colour:red")]
 
 
 class _Total(msgspec.Struct):
@@ -52,7 +53,9 @@ class SearchController(Controller):
         max_price: PriceParam = None,
         brand: Annotated[list[str] | None, QueryParameter(max_items=20)] = None,
         vendor: Annotated[int | None, QueryParameter(ge=1)] = None,
-        attr: Annotated[list[str] | None, QueryParameter(max_items=10, description="key:value, repeatable")] = None,
+        attr: Annotated[
+            list[AttrFilter] | None, QueryParameter(max_items=10, description="key:value, repeatable")
+        ] = None,
         in_stock: Annotated[bool, QueryParameter()] = False,
         sort: Annotated[Sort | None, QueryParameter(description="Default: relevance with q, else best_selling")] = None,
         page: Annotated[int, QueryParameter(ge=1, le=500)] = 1,
@@ -60,7 +63,7 @@ class SearchController(Controller):
         facets: Annotated[bool, QueryParameter(description="Add category, brand and price counts")] = False,
     ) -> Response[SearchResult]:
         if min_price is not None and max_price is not None and min_price > max_price:
-            raise BadRequest("min_price is above max_price")
+            raise Unprocessable("min_price is above max_price")
         query = service.SearchQuery(
             text=q,
             category_id=category,
