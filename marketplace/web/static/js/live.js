@@ -49,7 +49,14 @@ function refresh(event) {
     const wanted = el.dataset.feedRefresh.split(" ");
     if (!wanted.some((prefix) => event.type.startsWith(prefix))) continue;
     if (el.dataset.feedOrder && order !== undefined && String(order) !== el.dataset.feedOrder) continue;
-    if (window.htmx) window.htmx.trigger(el, "feed-refresh", { event });
+    if (!window.htmx) continue;
+    if (el.classList.contains("htmx-request")) {
+      // htmx drops a trigger while the element's own request is in flight, and that request may predate
+      // this event: ask again once it has swapped in.
+      body.addEventListener("htmx:afterSettle", () => refresh(event), { once: true });
+      continue;
+    }
+    window.htmx.trigger(el, "feed-refresh", { event });
   }
 }
 
