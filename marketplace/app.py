@@ -142,6 +142,19 @@ def redis_client(url: str, **options: bool) -> Redis:
     return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64, timeout=5, **options))
 
 
+async def _cancel(tasks: list[asyncio.Task[object]], within: float = 5.0) -> None:
+    """Cancel background tasks and wait for them, cancelling again while any is left: on Python 3.11,
+    asyncio.wait_for and redis-py's reads can swallow a cancellation that lands as they finish, which left
+    shutdown waiting out its whole timeout."""
+    pending = set(tasks)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app. Workers started by `marketplace serve` call this with no arguments and read the
     URLs the CLI put in their environment."""
@@ -183,9 +196,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await app.state.hub.stop()
-            for task in background:
-                task.cancel()
-            await asyncio.wait(background, timeout=5)
+            await _cancel(background)
             await app.state.recorder.stop()
             await app.state.callbacks.aclose()
             await app.state.cache.aclose()
