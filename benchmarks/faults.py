@@ -35,6 +35,7 @@ class Run:
         self.statuses: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         self.placed: list[int] = []
         self.received: list[int] = []
+        self.event_ids: list[int] = []  # the feed's id of each order event received
         self.last_success = 0.0
         self.stop = False
 
@@ -87,6 +88,7 @@ async def feed_loop(url: str, run: Run, headers: dict[str, str], topic: str) -> 
                     message = msgspec.json.decode(await asyncio.wait_for(ws.recv(), 1.0))
                     if "topic" in message and message["type"] == "order.placed":
                         run.received.append(message["data"]["order_id"])
+                        run.event_ids.append(message["id"])
                     if "topic" in message:
                         last_id = message["id"]
                     elif message.get("type") == "subscribed" and last_id is None:
@@ -181,6 +183,9 @@ async def main(seconds_between: float) -> None:
     lost = placed - set(received)
     print(f"orders placed: {len(placed)}; order events on the shop's socket: {len(mine)}; "
           f"lost: {len(lost)}; repeated: {len(mine) - len(set(mine))}")  # fmt: skip
+    repeats = [(o, e) for o, e in zip(received, run.event_ids, strict=True) if received.count(o) > 1]
+    if repeats:
+        print("repeated (order, event id):", repeats)
     print(f"server errors logged: {len(errors)}", *errors[:5], sep="\n  ")
     if errors:
         print(f"the server's log: {data_dir / 'serve.log'}")

@@ -190,8 +190,10 @@ class FeedSession:
             self.hub.watch(self.subscriber, new)
         else:
             # Live events are held from the moment the topics are watched, so together with the replay
-            # they leave no gap; whatever both deliver is dropped by id.
+            # they leave no gap; whatever both deliver is dropped by id. The client has everything up to
+            # `last_id`: a hub behind it (one still catching up after an outage) must not send that again.
             self.subscriber.hold()
+            self.subscriber.seen_up_to(new, last_id)
             self.hub.watch(self.subscriber, new)
             replayed = await self._replay(new, last_id)
         self.topics.update(new)

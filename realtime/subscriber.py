@@ -63,6 +63,11 @@ class Subscriber:
         for event in held:
             self.queue(*event)
 
+    def seen_up_to(self, topics: list[str], event_id: int) -> None:
+        """The client already has every event of `topics` up to `event_id` (it resumed from there)."""
+        for topic in topics:
+            self.seen[topic] = max(self.seen.get(topic, 0), event_id)
+
     def forget(self, topics: list[str]) -> None:
         for topic in topics:
             self.seen.pop(topic, None)
