@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.params import QueryParameter
-from msgspec import Struct
 
-from marketplace.audit import queries as q
+from marketplace.audit import service
+from marketplace.audit.schemas import AuditEntry
 from marketplace.core.auth import admin_only
 from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page, page_of
 
 Filter = Annotated[str | None, QueryParameter(max_length=100)]
-
-
-class AuditEntry(Struct):
-    id: int
-    actor_id: int | None
-    action: str
-    object_type: str
-    object_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    at: datetime
 
 
 class AuditController(Controller):
@@ -44,5 +32,8 @@ class AuditController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[AuditEntry]:
-        rows = await state.db.fetch(q.LIST_AUDIT, cursor, object_type, object_id, actor_id, action, limit + 1)
-        return page_of([AuditEntry(**dict(r)) for r in rows], limit)
+        found = await service.entries(
+            state.db, before=cursor, object_type=object_type, object_id=object_id, actor_id=actor_id,
+            action=action, limit=limit + 1,
+        )  # fmt: skip
+        return page_of(found, limit)

@@ -12,8 +12,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
-from marketplace.audit import queries as audit_queries
-from marketplace.audit.controllers import AuditEntry
+from marketplace.audit import service as audit
 from marketplace.core.auth import CurrentUser
 from marketplace.core.deps import AppState
 from marketplace.core.errors import DomainError, Forbidden
@@ -178,17 +177,8 @@ async def audit_page(
     admin_of(request)
     filters = {"actor_id": actor_id, "action": action or None, "object_type": object_type or None}
     filters["object_id"] = object_id or None
-    # the same query, filters and paging as GET /admin/audit (audit/controllers.py)
-    rows = await state.db.fetch(
-        audit_queries.LIST_AUDIT,
-        before,
-        filters["object_type"],
-        filters["object_id"],
-        actor_id,
-        filters["action"],
-        AUDIT_PAGE + 1,
-    )
-    entries = [AuditEntry(**dict(r)) for r in rows]
+    # the same entries, filters and paging as GET /admin/audit
+    entries = await audit.entries(state.db, before=before, limit=AUDIT_PAGE + 1, **filters)
     older = entries[AUDIT_PAGE - 1].id if len(entries) > AUDIT_PAGE else None
     kept = {k: v for k, v in filters.items() if v is not None}
     return await page(
