@@ -70,9 +70,10 @@ async def load_caller(token: Token, connection: ASGIConnection[Any, Any, Any, An
         return None
     if not 0 < user_id < 2**63:
         return None
-    if token.extras.get("fam") is not None and token_family(token) is None:
+    family = token_family(token)
+    if family is None and token.extras.get("fam") is not None:
         return None  # a malformed session claim is no session
-    row = await connection.app.state.db.fetchrow(LOAD_CALLER, user_id, token_family(token))
+    row = await connection.app.state.db.fetchrow(LOAD_CALLER, user_id, family)
     if row is None:
         return None
     return CurrentUser(row["id"], tuple(row["roles"]), row["vendor_id"], row["vendor_status"])
