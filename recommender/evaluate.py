@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from sklearn.base import clone
 
 from recommender.data import Interactions
 from recommender.metrics import all_metrics
@@ -56,13 +57,15 @@ def evaluate(
     max_users: int | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Fit each model on `train`, rank for the users with held-out items (a random `max_users` of them, if
-    given: ranking every item for every user is most of the cost), and score against `test`."""
+    """Fit a clone of each model on `train` (the models passed stay as they were, as in scikit-learn's
+    `cross_validate`), rank for the users with held-out items (a random `max_users` of them, if given:
+    ranking every item for every user is most of the cost), and score against `test`."""
     users = np.flatnonzero(np.diff(sparse.csr_matrix(test).indptr) > 0)
     if max_users is not None and len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     rows = []
-    for name, model in models.items():
+    for name, prototype in models.items():
+        model = clone(prototype)
         started = time.perf_counter()
         model.fit(train)
         fitted = time.perf_counter() - started

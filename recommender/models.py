@@ -1,5 +1,8 @@
-"""Recommenders over a users x items matrix of implicit feedback, with a scikit-learn style API:
-`fit(X)`, `recommend(users, k, exclude_seen=True)`, `similar_items(item, k)`, `get_params()`.
+"""Recommenders over a users x items matrix of implicit feedback, as scikit-learn estimators:
+`fit(X, y=None)` returning the model, `recommend(users, k, exclude_seen=True)`, `similar_items(item, k)`.
+Hyper-parameters are constructor arguments kept as given (so `get_params`, `set_params` and
+`sklearn.base.clone` work); what fitting learns ends in `_`, and ranking before fitting raises
+`sklearn.exceptions.NotFittedError`.
 
 - Popularity: items by how many users interacted with them (the baseline, and what new buyers get).
 - ItemKNN: item-item cosine similarity, each item keeping its `neighbours` most similar (Sarwar et al. 2001),
@@ -16,6 +19,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.extmath import randomized_svd
+from sklearn.utils.validation import check_is_fitted
 
 
 class Recommender(BaseEstimator):
@@ -23,9 +27,12 @@ class Recommender(BaseEstimator):
 
     seen_: sparse.csr_matrix
 
-    def fit(self, X: sparse.spmatrix) -> Recommender:
-        self.seen_ = sparse.csr_matrix(X, dtype=np.float32)
-        self._fit(self.seen_)
+    def fit(self, X: sparse.spmatrix, y: None = None) -> Recommender:
+        """Learn from `X` (users x items interaction weights); `y` is unused, there for scikit-learn's API."""
+        seen = sparse.csr_matrix(X, dtype=np.float32)
+        self._fit(seen)
+        # Set last, so a fit that raised leaves no `seen_` for check_is_fitted to take as fitted.
+        self.seen_ = seen
         return self
 
     def _fit(self, X: sparse.csr_matrix) -> None:
@@ -38,10 +45,12 @@ class Recommender(BaseEstimator):
     def recommend(self, users: np.ndarray | list[int], k: int = 10, exclude_seen: bool = True) -> np.ndarray:
         """The top `k` items for each user, best first (a users x k array of item indices, padded with -1
         when a user has seen all but fewer than k items)."""
+        check_is_fitted(self)
         return self.recommend_histories(self.seen_[np.asarray(users)], k, exclude_seen)
 
     def recommend_histories(self, histories: sparse.spmatrix, k: int = 10, exclude_seen: bool = True) -> np.ndarray:
         """The same for histories the model was not fitted on: a buyer's history with this session added."""
+        check_is_fitted(self)
         histories = sparse.csr_matrix(histories, dtype=np.float32)
         scores = np.asarray(self._score(histories), dtype=np.float32)
         if exclude_seen:
@@ -52,6 +61,7 @@ class Recommender(BaseEstimator):
 
     def similar_items(self, item: int, k: int = 10) -> np.ndarray:
         """The `k` items most like `item`, most similar first (the item itself excluded)."""
+        check_is_fitted(self)
         similarity = np.asarray(self._similarity(item), dtype=np.float32).ravel().copy()
         similarity[item] = -np.inf
         return top_k(similarity[None, :], k)[0]
@@ -69,8 +79,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class Popularity(Recommender):
-    def __init__(self) -> None:
-        pass
+    """No hyper-parameters: `get_params()` is empty."""
 
     def _fit(self, X: sparse.csr_matrix) -> None:
         self.popularity_ = np.asarray((X > 0).sum(axis=0), dtype=np.float32).ravel()

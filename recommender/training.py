@@ -1,6 +1,9 @@
 """Training: pick the best model on a validation split, fit it on everything, keep a versioned artefact with
 its metrics, and store in Redis what serving reads (serving.py): every active buyer's ranked list, every
-product's similar products, and what is trending per category."""
+product's similar products, and what is trending per category.
+
+Model selection follows scikit-learn's grid search: each candidate is `sklearn.base.clone` of an unfitted
+prototype with one setting of its hyper-parameters, and the winner is refitted as a fresh clone."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import joblib
 import numpy as np
 import pandas as pd
 from redis.asyncio import Redis
+from sklearn.base import clone
+from sklearn.model_selection import ParameterGrid
 from tqdm import tqdm
 
 from recommender import queries as q
@@ -35,14 +40,23 @@ EASE_MAX_ITEMS = 6_000
 VALIDATION_BUYERS = 3_000
 
 
+# What is tried on the validation split: per model, a name template, an unfitted prototype (never fitted itself)
+# and the hyper-parameter values to try. The order is the validation table's, and idxmax keeps the first of a tie.
+SEARCH: list[tuple[str, Recommender, dict[str, list[float]]]] = [
+    ("itemknn k={neighbours}", ItemKNN(), {"neighbours": [50, 200]}),
+    ("puresvd f={factors}", PureSVD(), {"factors": [64]}),
+    ("ease l2={l2:g}", EASE(), {"l2": [50.0, 200.0, 800.0]}),
+]
+
+
 def candidates(n_items: int) -> dict[str, Recommender]:
-    """The models and hyper-parameters tried on the validation split."""
-    models: dict[str, Recommender] = {
-        "itemknn k=50": ItemKNN(neighbours=50), "itemknn k=200": ItemKNN(neighbours=200),
-        "puresvd f=64": PureSVD(factors=64),
-    }  # fmt: skip
-    if n_items <= EASE_MAX_ITEMS:
-        models |= {f"ease l2={l2:g}": EASE(l2=l2) for l2 in (50.0, 200.0, 800.0)}
+    """The candidates for a catalogue of `n_items`, unfitted: a clone of each prototype per setting."""
+    models: dict[str, Recommender] = {}
+    for template, prototype, grid in SEARCH:
+        if isinstance(prototype, EASE) and n_items > EASE_MAX_ITEMS:
+            continue
+        for params in ParameterGrid(grid):
+            models[template.format(**params)] = clone(prototype).set_params(**params)
     return models
 
 
@@ -62,9 +76,10 @@ def choose(data: Interactions) -> tuple[str, Recommender, pd.DataFrame]:
     """The candidate with the best NDCG@10 on a random 20% of each buyer's items (scored for up to
     `VALIDATION_BUYERS` buyers), refitted on all of them."""
     train, validation = split_random(data.matrix, 0.2, seed=0)
-    table = evaluate(candidates(data.matrix.shape[1]), train, validation, k=10, max_users=VALIDATION_BUYERS)
+    tried = candidates(data.matrix.shape[1])
+    table = evaluate(tried, train, validation, k=10, max_users=VALIDATION_BUYERS)
     best = str(table["ndcg@10"].idxmax())
-    model = candidates(data.matrix.shape[1])[best].fit(data.matrix)
+    model = clone(tried[best]).fit(data.matrix)  # a fresh copy: nothing learned from the validation split
     return best, model, table
 
 
