@@ -23,11 +23,12 @@ from analytics import queries as q
 from analytics import segments
 from analytics.schemas import Arm, CampaignIn, CampaignOut, CampaignReport, Uplift
 from analytics.uplift import Estimate, means, proportions, split
+from marketplace.core import topics
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
 from marketplace.core.events import append_events
-from marketplace.promotions import queries as coupon_queries
-from marketplace.promotions.service import issue
+from marketplace.core.paging import Page, fetch_page
+from marketplace.promotions.service import issue, owned
 
 CONFIDENCE = 0.95
 
@@ -35,10 +36,8 @@ CONFIDENCE = 0.95
 async def launch(conn: asyncpg.Connection, actor_id: int, data: CampaignIn) -> CampaignOut:
     """Runs in the caller's transaction (see the module docstring)."""
     await segments.get(conn, data.segment_id)  # 404 for an unknown segment
-    coupon = await conn.fetchrow(coupon_queries.GET_COUPON, data.coupon_id)
-    if coupon is None or coupon["vendor_id"] is not None:  # a shop's coupon is not the marketers' to see
-        raise NotFound("no such coupon")
-    if coupon["audience"] != "issued":
+    coupon = await owned(conn, data.coupon_id, None)  # the platform's: a shop's coupon is not the marketers' to see
+    if coupon.audience != "issued":
         raise Unprocessable("a campaign's coupon must be issued to chosen buyers (audience 'issued')")
     members = [r["buyer_id"] for r in await conn.fetch(q.MEMBER_IDS, data.segment_id)]
     if len(members) < 2:
@@ -51,8 +50,8 @@ async def launch(conn: asyncpg.Connection, actor_id: int, data: CampaignIn) -> C
     arms = ["treatment"] * len(treatment) + ["holdout"] * len(holdout)
     await conn.execute(q.INSERT_ARMS, row["id"], treatment + holdout, arms)
     await issue(conn, actor_id, data.coupon_id, treatment)
-    offer = {"campaign_id": row["id"], "message": data.message, "coupon_id": data.coupon_id, "name": coupon["name"]}
-    await append_events(conn, [(f"user:{buyer}", "campaign.offer", offer) for buyer in treatment])
+    offer = {"campaign_id": row["id"], "message": data.message, "coupon_id": data.coupon_id, "name": coupon.name}
+    await append_events(conn, [(topics.user(buyer), "campaign.offer", offer) for buyer in treatment])
     counts = {"segment_id": data.segment_id, "treatment": len(treatment), "holdout": len(holdout)}
     await record_audit(conn, actor_id, "campaign.launched", "campaign", row["id"], None, counts)
     return await get(conn, row["id"])
@@ -65,8 +64,8 @@ async def get(db: asyncpg.Pool | asyncpg.Connection, campaign_id: int) -> Campai
     return CampaignOut(**dict(row))
 
 
-async def listing(db: asyncpg.Pool, before: int | None, limit: int) -> list[CampaignOut]:
-    return [CampaignOut(**dict(r)) for r in await db.fetch(q.CAMPAIGNS, before, limit)]
+async def listing(db: asyncpg.Pool, before: int | None, limit: int) -> Page[CampaignOut]:
+    return await fetch_page(db, q.CAMPAIGNS, before, limit=limit, convert=lambda r: CampaignOut(**dict(r)))
 
 
 async def report(db: asyncpg.Pool, campaign_id: int) -> CampaignReport:

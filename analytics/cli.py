@@ -10,6 +10,7 @@ import click
 from analytics import queries, segments
 from analytics.worker import Worker
 from marketplace.core.money import DEFAULT_CURRENCY, amount_text
+from marketplace.servers import servers_for
 from marketplace.settings import Settings, load_settings
 
 
@@ -25,9 +26,7 @@ def analytics(ctx: click.Context) -> None:
 @click.pass_obj
 def segments_command(settings: Settings) -> None:
     """Compute the segments now (as the worker would) and print their sizes and value."""
-    from marketplace.cli import _servers
-
-    with _servers(settings, need_redis=False, attach=True) as ready:
+    with servers_for(settings, need_redis=False, attach=True) as ready:
         listed = asyncio.run(_compute(ready.database_url))
     if not listed:
         raise click.ClickException("the run failed; see the log")
@@ -59,9 +58,7 @@ async def _compute(database_url: str) -> list[segments.SegmentOut]:
 def worker_command(settings: Settings) -> None:
     """Compute segments every SEGMENTS_EVERY_HOURS and whenever a marketer asks. `marketplace serve --demo`
     starts one."""
-    from marketplace.cli import _servers
-
-    with _servers(settings, need_redis=False, attach=True) as ready:
+    with servers_for(settings, need_redis=False, attach=True) as ready:
         asyncio.run(_work(ready))
 
 

@@ -35,10 +35,9 @@ from analytics.schemas import (
 )
 from marketplace.core.auth import AuthedRequest, requires_active_vendor, requires_role
 from marketplace.core.deps import AppState
-from marketplace.core.idempotency import run_once
+from marketplace.core.idempotency import IdempotencyKey, run_once
 from marketplace.core.money import DEFAULT_CURRENCY, amount_text
-from marketplace.core.paging import Cursor, Limit, Page, page_of
-from marketplace.orders.controllers import IdempotencyKey
+from marketplace.core.paging import Cursor, Limit, Page
 
 Format = Annotated[Literal["json", "csv"], QueryParameter(description="json (the default) or csv")]
 ChartFormat = Annotated[
@@ -242,9 +241,9 @@ class SegmentController(Controller):
         format: Format = "json",
     ) -> Page[MemberOut] | Response[bytes]:
         if format == "csv":  # every member, for a mailing tool
-            listed = await segments.members(state.db, segment_id, None, 10_000_000)
+            listed = (await segments.members(state.db, segment_id, None, 10_000_000)).items
             return csv_response(_frame(listed, MemberOut), f"segment-{segment_id}-members.csv")
-        return page_of(await segments.members(state.db, segment_id, cursor, limit + 1), limit, key="buyer_id")
+        return await segments.members(state.db, segment_id, cursor, limit)
 
 
 class SegmentRunController(Controller):
@@ -258,7 +257,7 @@ class SegmentRunController(Controller):
 
     @get("/", summary="Segment runs, newest first")
     async def runs(self, state: AppState, cursor: Cursor = None, limit: Limit = 20) -> Page[SegmentRunOut]:
-        return page_of(await segments.runs(state.db, cursor, limit + 1), limit)
+        return await segments.runs(state.db, cursor, limit)
 
     @get("/{run_id:int}")
     async def run(self, state: AppState, run_id: FromPath[int]) -> SegmentRunOut:
@@ -286,7 +285,7 @@ class CampaignController(Controller):
 
     @get("/", summary="Campaigns, newest first")
     async def listing(self, state: AppState, cursor: Cursor = None, limit: Limit = 20) -> Page[CampaignOut]:
-        return page_of(await campaigns.listing(state.db, cursor, limit + 1), limit)
+        return await campaigns.listing(state.db, cursor, limit)
 
     @get("/{campaign_id:int}")
     async def campaign(self, state: AppState, campaign_id: FromPath[int]) -> CampaignOut:

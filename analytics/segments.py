@@ -24,6 +24,7 @@ from analytics import queries as q
 from analytics.rfm import SEGMENTS, rfm
 from analytics.schemas import MemberOut, SegmentOut, SegmentRunOut
 from marketplace.core.errors import NotFound
+from marketplace.core.paging import Page, fetch_page
 
 # What each RFM segment means, with its score ranges (R = recency, FM = the mean of frequency and monetary).
 RFM_MEANING = {
@@ -146,14 +147,16 @@ async def get(db: asyncpg.Pool | asyncpg.Connection, segment_id: int) -> Segment
     return _segment(row)
 
 
-async def members(db: asyncpg.Pool, segment_id: int, after: int | None, limit: int) -> list[MemberOut]:
+async def members(db: asyncpg.Pool, segment_id: int, after: int | None, limit: int) -> Page[MemberOut]:
+    """A page of the segment's customers by buyer id (the cursor), after `after`."""
     await get(db, segment_id)
-    rows = await db.fetch(q.MEMBERS, segment_id, after, limit)
-    return [MemberOut(**dict(r)) for r in rows]
+    return await fetch_page(
+        db, q.MEMBERS, segment_id, after, limit=limit, convert=lambda r: MemberOut(**dict(r)), key="buyer_id"
+    )
 
 
-async def runs(db: asyncpg.Pool, before: int | None, limit: int) -> list[SegmentRunOut]:
-    return [_run(r) for r in await db.fetch(q.RUNS, before, limit)]
+async def runs(db: asyncpg.Pool, before: int | None, limit: int) -> Page[SegmentRunOut]:
+    return await fetch_page(db, q.RUNS, before, limit=limit, convert=_run)
 
 
 async def run(db: asyncpg.Pool, run_id: int) -> SegmentRunOut:

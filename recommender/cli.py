@@ -10,6 +10,7 @@ import asyncpg
 import click
 import pandas as pd
 
+from marketplace.servers import servers_for
 from marketplace.settings import Settings, load_settings
 from recommender.data import from_frame, load_frame
 from recommender.datasets import movielens_100k
@@ -43,14 +44,12 @@ def evaluate_command(
 ) -> None:
     """Fit every model on part of the interactions and rank the rest: precision, recall, NDCG, MAP, hit
     rate and coverage at K, and fit time."""
-    from marketplace.cli import _servers
-
     if dataset == "ml-100k":
         ratings = movielens_100k(Path(settings.data_dir) / "datasets")
         frame = ratings[ratings["rating"] >= 4]
         data = from_frame(frame)
     else:
-        with _servers(settings, need_redis=False, attach=True) as ready:
+        with servers_for(settings, need_redis=False, attach=True) as ready:
             frame = asyncio.run(_frame(ready.database_url))
         if frame.empty:
             raise click.ClickException("no interactions yet: seed the demo (marketplace seed) or browse a little")
@@ -69,9 +68,7 @@ def evaluate_command(
 def train_command(settings: Settings) -> None:
     """Choose the best model on a validation split, fit it on all interactions, save it under the data dir
     with its metrics, and store every active buyer's list, similar products and trending ones in Redis."""
-    from marketplace.cli import _servers
-
-    with _servers(settings, attach=True) as ready:
+    with servers_for(settings, attach=True) as ready:
         trained = asyncio.run(_train(ready))
     click.echo(f"{trained.model} (validation NDCG@10 {trained.ndcg_at_10:.4f}) on {trained.interactions:,} "
                f"interactions in {trained.seconds:.1f}s; lists for {trained.buyers:,} active buyers; "
@@ -79,8 +76,8 @@ def train_command(settings: Settings) -> None:
 
 
 async def _train(settings: Settings) -> Trained:
-    from marketplace.app import redis_client
     from marketplace.core.db import create_pool
+    from marketplace.core.redis_pool import redis_client
 
     db = await create_pool(settings.database_url, 1, 2)
     redis = redis_client(settings.redis_url, decode_responses=True)
@@ -98,15 +95,13 @@ async def _train(settings: Settings) -> Trained:
 def worker_command(settings: Settings) -> None:
     """Serve recommendations live: retrain on a schedule, re-rank buyers as they browse and push their new
     lists over the feed. `marketplace serve --demo` starts one."""
-    from marketplace.cli import _servers
-
-    with _servers(settings, attach=True) as ready:
+    with servers_for(settings, attach=True) as ready:
         asyncio.run(_work(ready))
 
 
 async def _work(settings: Settings) -> None:
-    from marketplace.app import redis_client
     from marketplace.core.db import create_pool
+    from marketplace.core.redis_pool import redis_client
 
     db = await create_pool(settings.database_url, 1, 4)
     redis = redis_client(settings.redis_url, decode_responses=True)

@@ -1,6 +1,6 @@
 """All SQL of the recommender's serving and training."""
 
-from marketplace.search.queries import CARD_FIELDS, IN_STOCK, VISIBLE
+from marketplace.search.fragments import CARD_FIELDS, IN_STOCK, VISIBLE
 
 # Cards for ranked product ids, keeping only what a buyer may buy now: listed, in stock, from an active shop,
 # and not already bought by this buyer ($2; 0 for nobody).

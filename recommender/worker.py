@@ -27,6 +27,7 @@ import numpy as np
 from redis.asyncio import Redis
 from scipy import sparse
 
+from marketplace.core import topics
 from marketplace.core.events import append_events
 from recommender import queries as q
 from recommender.serving import CANDIDATES, DEFAULT_LIMIT, personal, user_key
@@ -115,7 +116,7 @@ class Worker:
         served = await asyncio.gather(*(personal(self.db, ids, buyer, PUSHED) for buyer, ids in lists.items()))
         events = [
             (
-                f"user:{buyer}:recommendations",
+                topics.user_recommendations(buyer),
                 "recommendations.updated",
                 {"product_ids": [card.id for card in cards], "model": self.version},
             )

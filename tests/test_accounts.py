@@ -43,6 +43,16 @@ async def test_password_is_stored_as_argon2id(client: AsyncTestClient[Litestar],
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
+async def test_a_second_app_leaves_the_first_apps_password_cost_alone(
+    client: AsyncTestClient[Litestar], settings: Settings, db: asyncpg.Connection
+) -> None:
+    # The cost comes from each app's own settings (accounts/passwords.py), not from whichever app was built last.
+    create_app(structs.replace(settings, password_hash_memory_kib=2048, password_hash_time_cost=2))
+    await sign_up(client, "cost@example.com")
+    stored = await db.fetchval("SELECT password_hash FROM users WHERE email = 'cost@example.com'")
+    assert "$m=1024,t=1," in stored
+
+
 async def test_weak_or_common_passwords_are_refused(client: AsyncTestClient[Litestar], db: asyncpg.Connection) -> None:
     for password in ["short", "password123", "qwertyuiop", "aaaaaaaaaaaa", "weakling@example.com!"]:
         r = await client.post("/auth/register", json={"email": "weakling@example.com", "password": password})

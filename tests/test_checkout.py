@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.core.db import create_pool
 from marketplace.orders.place_checkout import place_checkout
-from marketplace.orders.sweeper import expire_unpaid
+from marketplace.workflows.sweeper import expire_unpaid
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import ADDRESS, Actor, approved_vendor, sign_up
 
@@ -245,3 +245,29 @@ async def test_unpaid_checkouts_expire_and_give_their_stock_back(
     assert order["order"]["status"] == "cancelled" and order["history"][-1]["note"] == "payment not received in time"
     assert (await buyer.get(f"/checkouts/{checkout['id']}")).json()["status"] == "expired"
     assert await db.fetchval("SELECT count(*) FROM events WHERE type = 'order.cancelled'") == 2
+
+
+def test_the_checkout_statement_names_every_field_of_the_rows_it_is_sent() -> None:
+    """PLACE_CHECKOUT reads its four jsonb parameters by name: each column list must be its row's fields, with
+    matching types, so a renamed or missing field fails here instead of arriving as NULL."""
+    import re
+    import types
+    import typing
+
+    from marketplace.orders import queries
+    from marketplace.orders.place_checkout import CheckoutRow, LineRow, SkuRow, VendorRow
+
+    sql_types = {int: {"bigint", "int"}, str: {"text"}, bool: {"boolean"}, dict: {"jsonb"}}
+    for param, row in (("$1", CheckoutRow), ("$2", VendorRow), ("$3", LineRow), ("$4", SkuRow)):
+        listed = re.search(rf"jsonb_to_record(?:set)?\({re.escape(param)}\) AS \w*\(([^)]*)\)", queries.PLACE_CHECKOUT)
+        assert listed, f"no column list for {param}"
+        columns = [column.split() for column in listed[1].split(",")]
+        hints = typing.get_type_hints(row)
+        assert [name for name, _ in columns] == list(row.__struct_fields__), row.__name__
+        for name, sql_type in columns:
+            hint = hints[name]
+            base = typing.get_origin(hint) or hint
+            if base in (typing.Union, types.UnionType):
+                base = next(a for a in typing.get_args(hint) if a is not type(None))
+            base = typing.get_origin(base) or base
+            assert sql_type in sql_types[base], f"{row.__name__}.{name}: {hint} sent as {sql_type}"

@@ -98,7 +98,7 @@ async def test_the_feed_comes_back_after_redis_is_killed_and_restarted(
 async def restartable_postgres(server_urls: tuple[str, str]) -> AsyncIterator[Any]:
     if os.environ.get("TEST_DATABASE_URL"):
         pytest.skip("restarts only the embedded test server")
-    from marketplace.embedded import EmbeddedPostgres
+    from marketplace.wheel_servers import EmbeddedPostgres
 
     server = EmbeddedPostgres(DATA_DIR.resolve() / "pg")
 

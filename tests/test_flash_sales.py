@@ -23,10 +23,10 @@ from redis.asyncio import Redis
 from marketplace.app import create_app
 from marketplace.core.db import create_pool
 from marketplace.flash_sales.gate import Gate, GateKeeper, gate_keys
-from marketplace.orders.sweeper import expire_unpaid
 from marketplace.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from marketplace.seed.crowd import crowd as seed_crowd
 from marketplace.settings import Settings
+from marketplace.workflows.sweeper import expire_unpaid
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import ADDRESS, DATA_DIR, Actor, approved_vendor, sign_up
 

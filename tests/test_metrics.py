@@ -24,7 +24,6 @@ from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from marketplace.app import create_app
-from marketplace.core.events import access_topic
 from marketplace.settings import Settings
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import ADDRESS, Actor, approved_vendor
@@ -172,7 +171,7 @@ async def test_the_pool_open_sockets_and_watched_topics_are_reported(live: Live,
         during = await scrape(http, metrics_url)
         assert during.value("marketplace_feed_sockets") == before.value("marketplace_feed_sockets") + 1  # type: ignore[operator]
         # Its subscription and the socket's own watch on the user's access changes.
-        assert during.value("marketplace_feed_topics") == len({f"user:{buyer.id}:orders", access_topic(buyer.id)})
+        assert during.value("marketplace_feed_topics") == len({f"user:{buyer.id}:orders", f"user:{buyer.id}:access"})
 
         await ws.close()
         deadline = time.monotonic() + 10

@@ -12,7 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace.core.db import create_pool
-from marketplace.orders.sweeper import complete_delivered
+from marketplace.workflows.sweeper import complete_delivered
 from tests.conftest import sign_up
 
 SHIP = {"carrier": "DHL", "tracking_number": "JD0146000012345", "estimated_arrival": "2026-12-01"}

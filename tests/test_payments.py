@@ -14,9 +14,9 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
 from marketplace.core.db import create_pool
-from marketplace.orders.sweeper import expire_unpaid
 from marketplace.payments.sandbox import SIGNATURE_HEADER, Callback, SandboxGateway
 from marketplace.settings import Settings, load_settings
+from marketplace.workflows.sweeper import expire_unpaid
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import ADDRESS, Actor, approved_vendor, sign_up
 from tests.test_order_lifecycle import SHIP

@@ -13,8 +13,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace.core.db import create_pool
-from marketplace.orders.sweeper import expire_unpaid
 from marketplace.settings import Settings
+from marketplace.workflows.sweeper import expire_unpaid
 from tests.conftest import ADDRESS, Actor, sign_up
 
 SHIP = {"carrier": "DHL", "tracking_number": "TRACK-123"}

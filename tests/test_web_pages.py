@@ -20,7 +20,7 @@ from marketplace.settings import Settings
 from marketplace.web.session import ACCESS_COOKIE, REFRESH_COOKIE
 from tests import test_realtime
 from tests.catalog_helpers import category_tree, product
-from tests.conftest import PASSWORD, Actor, approved_vendor, sign_up
+from tests.conftest import ADDRESS, PASSWORD, Actor, approved_vendor, sign_up
 from tests.test_realtime import until
 
 live = test_realtime.live  # the fixture serving the feed
@@ -231,6 +231,27 @@ async def test_paying_by_bank_transfer_shows_the_amount_in_currency_and_the_refe
     assert (
         again.status_code == 200 and len((await shop["buyer"].get(f"/checkouts/{placed['id']}/payments")).json()) == 1
     )
+
+
+async def test_a_flash_sale_bought_on_the_product_page_is_one_checkout_however_often_the_form_is_sent(
+    client: AsyncTestClient[Litestar], kettles: dict[str, Any]
+) -> None:
+    now = datetime.now(UTC)
+    sale = {"sku_id": kettles["steel"]["skus"][0]["id"], "sale_price": 1999, "units": 5, "per_buyer_limit": 1}
+    window = {"starts_at": (now - timedelta(seconds=1)).isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}
+    r = await kettles["vendor"].post("/vendor/flash-sales", json=sale | window)
+    assert r.status_code == 201, r.text
+    buyer = await sign_up(client, "flashpage@example.com")
+    address = (await buyer.post("/me/addresses", json=ADDRESS)).json()
+    await sign_in(client, buyer.email)
+    page = (await client.get(f"/shop/products/{kettles['steel']['id']}")).text
+    form = {"csrf_token": csrf_of(page), "address_id": str(address["id"]), "idempotency_key": "page-buy-1"}
+    first = await client.post(f"/shop/flash-sales/{r.json()['id']}/buy", data=form, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"].startswith("/shop/checkouts/")
+    # The buyer's limit is reached, but the same form sent again is a retry: the same checkout, not a refusal.
+    again = await client.post(f"/shop/flash-sales/{r.json()['id']}/buy", data=form, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == first.headers["location"]
+    assert len((await buyer.get("/orders")).json()["items"]) == 1
 
 
 async def test_session_cookies_are_secure_when_the_shop_is_served_over_https(settings: Settings) -> None:

@@ -26,7 +26,7 @@ from marketplace.accounts.schemas import (
 )
 from marketplace.core.auth import AuthedRequest, admin_only, token_family
 from marketplace.core.deps import AppState, client_ip
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.paging import Cursor, Limit, Page
 from marketplace.core.types import set_fields
 
 
@@ -115,7 +115,7 @@ class AdminUsersController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Page[UserOut]:
-        return page_of(await service.list_users(state.db, role, search, cursor, limit), limit)
+        return await service.list_users(state.db, role, search, cursor, limit)
 
     @get("/{user_id:int}")
     async def get_user(self, state: AppState, user_id: FromPath[int]) -> UserOut:

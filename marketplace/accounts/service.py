@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from marketplace.accounts import queries as q
 from marketplace.accounts import tokens
-from marketplace.accounts.passwords import check_strength, hash_password, verify_password
+from marketplace.accounts.passwords import check_strength, hash_password, hasher_of, verify_password
 from marketplace.accounts.schemas import (
     AddressIn,
     AddressOut,
@@ -22,10 +22,12 @@ from marketplace.accounts.schemas import (
     TotpEnrolment,
     UserOut,
 )
+from marketplace.core import topics
 from marketplace.core.audit import record_audit
 from marketplace.core.db import contains_pattern
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
 from marketplace.core.events import access_changed
+from marketplace.core.paging import Page, fetch_page
 from marketplace.core.ratelimit import attempt, forget, hit
 from marketplace.core.types import set_fields
 from marketplace.settings import Settings
@@ -47,7 +49,7 @@ async def register(db: asyncpg.Pool, redis: Redis, settings: Settings, body: Reg
     if body.email is None and body.phone is None:
         raise Unprocessable("give an email or a phone number")
     check_strength(body.password, body.email, body.phone)
-    password_hash = await hash_password(body.password)
+    password_hash = await hash_password(hasher_of(settings), body.password)
     return await create_user(db, body.email, body.phone, password_hash, body.display_name, ["buyer"])
 
 
@@ -81,9 +83,9 @@ async def login(db: asyncpg.Pool, redis: Redis, settings: Settings, body: LoginI
     limit counts an account's failures from everywhere, so a stranger's guesses slow only the stranger."""
     await hit(redis, f"login:ip:{client_ip}", settings.auth_rate_limit, settings.auth_rate_window_seconds)
     row = await db.fetchrow(q.CREDENTIALS_BY_IDENTIFIER, body.identifier)
-    account = f"user:{row['id']}" if row else f"name:{body.identifier.lower()}"
+    account = topics.user(row["id"]) if row else f"name:{body.identifier.lower()}"
     attempts = await _attempt(redis, settings, account, client_ip)
-    ok = await verify_password(row["password_hash"] if row else None, body.password)
+    ok = await verify_password(hasher_of(settings), row["password_hash"] if row else None, body.password)
     if not ok or row is None or row["status"] != "active":
         raise Unauthorized("wrong email, phone or password")
     if row["totp_enabled"]:
@@ -150,7 +152,7 @@ async def _check_own_code(
     redis: Redis, settings: Settings, user_id: int, secret: str, code: str, client_ip: str
 ) -> None:
     """A signed-in user's code, to turn two-factor on or off: a wrong one counts like a failed login."""
-    attempts = await _attempt(redis, settings, f"user:{user_id}", client_ip)
+    attempts = await _attempt(redis, settings, topics.user(user_id), client_ip)
     await _check_totp(redis, user_id, secret, code)
     await forget(redis, attempts)
 
@@ -280,11 +282,26 @@ async def delete_address(db: asyncpg.Pool, user_id: int, address_id: int) -> Non
 # Roles (admins)
 
 
+async def upsert_admin(
+    db: asyncpg.Pool | asyncpg.Connection, settings: Settings, email: str, password: str, display_name: str
+) -> int:
+    """`marketplace create-admin` and the demo's admin: a new admin account, or the existing account with this
+    email given the admin role and this password (its strength is the caller's to check). Returns its id."""
+    password_hash = await hash_password(hasher_of(settings), password)
+    return await db.fetchval(q.UPSERT_ADMIN, email, password_hash, display_name)
+
+
+async def grant_role(conn: asyncpg.Connection, user_id: int, role: str) -> None:
+    """Add `role` to the user's roles (no change if held), in the caller's transaction: vendor approval grants
+    "vendor" together with creating the shop."""
+    await conn.execute(q.ADD_ROLE, user_id, role)
+
+
 async def list_users(
     db: asyncpg.Pool, role: str | None, search: str | None, cursor: int | None, limit: int
-) -> list[UserOut]:
+) -> Page[UserOut]:
     pattern = contains_pattern(search) if search else None
-    return [user_out(r) for r in await db.fetch(q.LIST_USERS, cursor, role, pattern, limit + 1)]
+    return await fetch_page(db, q.LIST_USERS, cursor, role, pattern, limit=limit, convert=user_out)
 
 
 async def set_roles(db: asyncpg.Pool, admin_id: int, user_id: int, roles: list[str]) -> UserOut:

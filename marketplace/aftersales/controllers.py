@@ -20,15 +20,16 @@ from marketplace.aftersales.schemas import (
 from marketplace.aftersales.service import Party
 from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor
 from marketplace.core.deps import AppState
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.paging import Cursor, Limit, Page
+from marketplace.core.states import Actor
 
 
 def _vendor(request: AuthedRequest) -> Party:
-    return Party(request.user.id, "vendor", request.user.vendor_id)
+    return Party(request.user.id, Actor.VENDOR, request.user.vendor_id)
 
 
 def _admin(request: AuthedRequest) -> Party:
-    return Party(request.user.id, "admin")
+    return Party(request.user.id, Actor.ADMIN)
 
 
 class _Thread(Controller):
@@ -46,7 +47,7 @@ class _Thread(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Page[RequestOut]:
-        return page_of(await service.listing(state.db, self.party(request), status, cursor, limit), limit)
+        return await service.listing(state.db, self.party(request), status, cursor, limit)
 
     @get("/{request_id:int}")
     async def one(self, state: AppState, request: AuthedRequest, request_id: FromPath[int]) -> RequestOut:
@@ -76,7 +77,7 @@ class BuyerAftersalesController(_Thread):
     tags = ["after-sales"]
 
     def party(self, request: AuthedRequest) -> Party:
-        return Party(request.user.id, "buyer")
+        return Party(request.user.id, Actor.BUYER)
 
     @post("/{request_id:int}/return-shipped", status_code=200, summary="I have sent the goods back")
     async def shipped(

@@ -1,7 +1,7 @@
-"""After-sales rules: who may do what in which state (one table, ACTIONS), the return window, claimable
-quantities, what a claim is worth (what the buyer paid for those units, claims.py), exchanges for another
-variant of the same product, refunds through the payment (partial allowed, never more than the request
-covers), restocking, and an admin overturning a rejection."""
+"""After-sales rules: who may do what in which state (the package's TRANSITIONS, asked by `_move`, the one write
+of a request's status), the return window, claimable quantities, what a claim is worth (what the buyer paid for
+those units, claims.py), exchanges for another variant of the same product, refunds through the payment
+(partial allowed, never more than the request covers), restocking, and an admin overturning a rejection."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from marketplace.aftersales import Kind, Status
+from marketplace.aftersales import TRANSITIONS, Kind, Status, reaches
 from marketplace.aftersales import queries as q
 from marketplace.aftersales.claims import split_refund, units_paid
 from marketplace.aftersales.schemas import LineOut, MessageOut, OverturnIn, RequestIn, RequestOut
+from marketplace.core import topics
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from marketplace.core.events import append_events
 from marketplace.core.money import format_money
+from marketplace.core.paging import Page, fetch_page
+from marketplace.core.states import Actor
 from marketplace.inventory.service import move_on_hand
-from marketplace.orders.place_checkout import buyer_orders_topic
 from marketplace.payments.service import refund
 
 
@@ -28,28 +30,28 @@ class Party:
     """Who acts on a request: its buyer, the order's vendor, or an admin."""
 
     user_id: int
-    role: str  # buyer | vendor | admin
+    role: Actor  # buyer | vendor | admin
     vendor_id: int | None = None
 
 
-# action → (states it may start from, state it leads to, roles allowed, kinds it applies to)
-ACTIONS: dict[str, tuple[set[Status], Status, set[str], set[Kind]]] = {
-    "approve": ({Status.REQUESTED}, Status.APPROVED, {"vendor", "admin"}, set(Kind)),
-    "reject": ({Status.REQUESTED}, Status.REJECTED, {"vendor", "admin"}, set(Kind)),
-    "withdraw": ({Status.REQUESTED, Status.APPROVED}, Status.WITHDRAWN, {"buyer"}, set(Kind)),
-    "return_shipped": ({Status.APPROVED}, Status.RETURN_SHIPPED, {"buyer"}, {Kind.RETURN, Kind.EXCHANGE}),
-    "received": ({Status.RETURN_SHIPPED}, Status.RETURN_RECEIVED, {"vendor", "admin"}, {Kind.RETURN, Kind.EXCHANGE}),
-    "refund": ({Status.APPROVED, Status.RETURN_RECEIVED}, Status.REFUNDED, {"vendor", "admin"},
-               {Kind.RETURN, Kind.REFUND_ONLY}),
-    "ship_replacement": ({Status.RETURN_RECEIVED}, Status.REPLACEMENT_SHIPPED, {"vendor", "admin"}, {Kind.EXCHANGE}),
-    "overturn": ({Status.REJECTED}, Status.APPROVED, {"admin"}, set(Kind)),
-}  # fmt: skip
+# action → (the state it starts from, when the action names one move of several into its state; the state it
+# leads to). Who may make a move, and from where, is TRANSITIONS'; which kinds reach a state, KINDS_REACHING's.
+ACTIONS: dict[str, tuple[Status | None, Status]] = {
+    "approve": (Status.REQUESTED, Status.APPROVED),
+    "reject": (None, Status.REJECTED),
+    "withdraw": (None, Status.WITHDRAWN),
+    "return_shipped": (None, Status.RETURN_SHIPPED),
+    "received": (None, Status.RETURN_RECEIVED),
+    "refund": (None, Status.REFUNDED),
+    "ship_replacement": (None, Status.REPLACEMENT_SHIPPED),
+    "overturn": (Status.REJECTED, Status.APPROVED),  # with a reason and audited: `overturn`
+}
 
 
 def _visible(row: asyncpg.Record, party: Party) -> bool:
-    if party.role == "admin":
+    if party.role == Actor.ADMIN:
         return True
-    if party.role == "buyer":
+    if party.role == Actor.BUYER:
         return row["buyer_id"] == party.user_id
     return row["vendor_id"] == party.vendor_id
 
@@ -64,8 +66,8 @@ async def _out(conn: asyncpg.Connection | asyncpg.Pool, request_id: int) -> Requ
 def _events(row: asyncpg.Record, status: Status, extra: dict[str, object] | None = None) -> list:
     payload = {"request_id": row["id"], "order_id": row["order_id"], "status": status, **(extra or {})}
     return [
-        (f"vendor:{row['vendor_id']}:aftersales", f"aftersales.{status}", payload),
-        (buyer_orders_topic(row["buyer_id"]), f"aftersales.{status}", payload),
+        (topics.vendor_aftersales(row["vendor_id"]), f"aftersales.{status}", payload),
+        (topics.user_orders(row["buyer_id"]), f"aftersales.{status}", payload),
     ]
 
 
@@ -161,11 +163,11 @@ async def get(db: asyncpg.Pool, party: Party, request_id: int) -> RequestOut:
 
 async def listing(
     db: asyncpg.Pool, party: Party, status: Status | None, cursor: int | None, limit: int
-) -> list[RequestOut]:
-    buyer = party.user_id if party.role == "buyer" else None
-    vendor = party.vendor_id if party.role == "vendor" else None
-    rows = await db.fetch(q.LIST_REQUESTS, buyer, vendor, status, cursor, limit + 1)
-    return [await _out(db, r["id"]) for r in rows]
+) -> Page[RequestOut]:
+    buyer = party.user_id if party.role == Actor.BUYER else None
+    vendor = party.vendor_id if party.role == Actor.VENDOR else None
+    rows = await fetch_page(db, q.LIST_REQUESTS, buyer, vendor, status, cursor, limit=limit)
+    return Page([await _out(db, r["id"]) for r in rows.items], rows.next_cursor)
 
 
 async def post_message(db: asyncpg.Pool, party: Party, request_id: int, body: str) -> RequestOut:
@@ -230,17 +232,20 @@ async def _move(
     amount: int | None = None,
 ) -> asyncpg.Record:
     """Make one move of ACTIONS on a request (in the caller's transaction), with its effects: refunds, stock,
-    events. Returns the request as it was before."""
-    starts, target, roles, kinds = ACTIONS[action]
+    events. The one write of a request's status: TRANSITIONS must allow the move. Returns the request as it
+    was before."""
+    start, target = ACTIONS[action]
+    actor = Actor(party.role)
     row = await conn.fetchrow(q.REQUEST_FOR_UPDATE, request_id)
     if row is None or not _visible(row, party):
         raise NotFound("no such after-sales request")
-    if party.role not in roles:
-        raise Forbidden(f"a {party.role} cannot {action.replace('_', ' ')} a request")
-    if Kind(row["kind"]) not in kinds or Status(row["status"]) not in starts:
-        raise Conflict(
-            f"a {row['status']} {row['kind']} request cannot be moved by '{action}'", request_status=row["status"]
-        )
+    may_start = TRANSITIONS.sources(target, actor)
+    if not (may_start if start is None else may_start & {start}):  # never this actor's move, from any state
+        raise Forbidden(f"a {actor} cannot {action.replace('_', ' ')} a request")
+    current, kind = Status(row["status"]), Kind(row["kind"])
+    if not reaches(kind, target) or start not in (None, current):
+        raise Conflict(f"a {current} {kind} request cannot be moved by '{action}'", request_status=current)
+    TRANSITIONS.check(current, target, actor)
     refunded = 0
     extra: dict[str, object] = {}
     if action == "overturn":

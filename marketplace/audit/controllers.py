@@ -11,7 +11,7 @@ from marketplace.audit import service
 from marketplace.audit.schemas import AuditEntry
 from marketplace.core.auth import admin_only
 from marketplace.core.deps import AppState
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.paging import Cursor, Limit, Page
 
 Filter = Annotated[str | None, QueryParameter(max_length=100)]
 
@@ -32,8 +32,7 @@ class AuditController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[AuditEntry]:
-        found = await service.entries(
+        return await service.entries(
             state.db, before=cursor, object_type=object_type, object_id=object_id, actor_id=actor_id,
-            action=action, limit=limit + 1,
+            action=action, limit=limit,
         )  # fmt: skip
-        return page_of(found, limit)

@@ -6,6 +6,7 @@ import asyncpg
 
 from marketplace.audit import queries as q
 from marketplace.audit.schemas import AuditEntry
+from marketplace.core.paging import Page, fetch_page
 
 
 async def entries(
@@ -17,7 +18,9 @@ async def entries(
     actor_id: int | None = None,
     action: str | None = None,
     limit: int = 50,
-) -> list[AuditEntry]:
-    """Entries newest first, older than `before` (an entry id) when given; `limit` of them at most."""
-    rows = await db.fetch(q.LIST_AUDIT, before, object_type, object_id, actor_id, action, limit)
-    return [AuditEntry(**dict(r)) for r in rows]
+) -> Page[AuditEntry]:
+    """A page of entries newest first, older than `before` (an entry id) when given; `limit` of them at most."""
+    return await fetch_page(
+        db, q.LIST_AUDIT, before, object_type, object_id, actor_id, action, limit=limit,
+        convert=lambda r: AuditEntry(**dict(r)),
+    )  # fmt: skip

@@ -6,9 +6,25 @@ Product states: draft → listed ⇄ unlisted (the vendor); any → taken_down (
 
 from enum import StrEnum
 
+from marketplace.core.states import Actor, StateMachine
+
 
 class ProductStatus(StrEnum):
     DRAFT = "draft"
     LISTED = "listed"
     UNLISTED = "unlisted"
     TAKEN_DOWN = "taken_down"
+
+
+TRANSITIONS = StateMachine(
+    "product",
+    {
+        (ProductStatus.DRAFT, ProductStatus.LISTED): {Actor.VENDOR},
+        (ProductStatus.LISTED, ProductStatus.UNLISTED): {Actor.VENDOR},
+        (ProductStatus.UNLISTED, ProductStatus.LISTED): {Actor.VENDOR},
+        (ProductStatus.DRAFT, ProductStatus.TAKEN_DOWN): {Actor.ADMIN},
+        (ProductStatus.LISTED, ProductStatus.TAKEN_DOWN): {Actor.ADMIN},
+        (ProductStatus.UNLISTED, ProductStatus.TAKEN_DOWN): {Actor.ADMIN},
+        (ProductStatus.TAKEN_DOWN, ProductStatus.UNLISTED): {Actor.ADMIN},  # restored: the vendor lists it again
+    },
+)

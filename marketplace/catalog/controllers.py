@@ -26,7 +26,7 @@ from marketplace.catalog.schemas import (
 from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor
 from marketplace.core.deps import AppState
 from marketplace.core.errors import NotFound
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.paging import Cursor, Limit, Page
 
 ImageName = Annotated[str, PathParameter(pattern=r"^[0-9a-f]{32}\.(jpg|png|webp)$")]
 
@@ -101,7 +101,7 @@ class VendorProductController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Page[ProductOut]:
-        return page_of(await service.vendor_products(state.db, request.user.vendor_id, status, cursor, limit), limit)
+        return await service.vendor_products(state.db, request.user.vendor_id, status, cursor, limit)
 
     @post("/", summary="Create a product (as a draft) with its SKUs and opening stock")
     async def create(self, state: AppState, request: AuthedRequest, data: JSONBody[ProductIn]) -> ProductOut:

@@ -1,4 +1,5 @@
-"""Catalog rules: the category tree, a vendor's own products and SKUs, images, and admin take-downs."""
+"""Catalog rules: the category tree, a vendor's own products and SKUs, images, and admin take-downs. A product's
+status is written in one place (`_set_status`), which asks the catalog's state machine first."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
-from marketplace.catalog import ProductStatus, images
+from marketplace.catalog import TRANSITIONS, ProductStatus, images
 from marketplace.catalog import queries as q
 from marketplace.catalog.schemas import (
     CategoryIn,
@@ -24,23 +25,16 @@ from marketplace.catalog.schemas import (
     SkuOut,
     SkuPatch,
 )
+from marketplace.core import topics
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from marketplace.core.events import append_event
+from marketplace.core.paging import Page, fetch_page
+from marketplace.core.states import Actor
 from marketplace.core.types import set_fields
 from marketplace.inventory.service import record_initial_stock
 
 MAX_IMAGES_PER_PRODUCT = 12
-
-# Which status a vendor may move a product to, from which statuses.
-VENDOR_TRANSITIONS = {
-    ProductStatus.LISTED: {ProductStatus.DRAFT, ProductStatus.UNLISTED},
-    ProductStatus.UNLISTED: {ProductStatus.LISTED},
-}
-
-
-def product_topic(product_id: int) -> str:
-    return f"product:{product_id}"
 
 
 # Categories
@@ -178,9 +172,9 @@ async def create_product(db: asyncpg.Pool, vendor_id: int, actor_id: int, body: 
 
 async def vendor_products(
     db: asyncpg.Pool, vendor_id: int, status: ProductStatus | None, cursor: int | None, limit: int
-) -> list[ProductOut]:
-    rows = await db.fetch(q.LIST_VENDOR_PRODUCTS, vendor_id, status, cursor, limit + 1)
-    return await _products_out(db, rows)
+) -> Page[ProductOut]:
+    rows = await fetch_page(db, q.LIST_VENDOR_PRODUCTS, vendor_id, status, cursor, limit=limit)
+    return Page(await _products_out(db, rows.items), rows.next_cursor)
 
 
 async def vendor_product(db: asyncpg.Pool, vendor_id: int, product_id: int) -> ProductOut:
@@ -206,15 +200,25 @@ async def update_product(db: asyncpg.Pool, vendor_id: int, product_id: int, body
         return await _product_out(conn, product_id)
 
 
+async def _set_status(
+    conn: asyncpg.Connection, row: asyncpg.Record, target: ProductStatus, actor: Actor, reason: str | None = None
+) -> None:
+    """The one write of a product's status (`row`, locked), once TRANSITIONS allows `actor` the move."""
+    current = ProductStatus(row["status"])
+    if not TRANSITIONS.allows(current, target, actor):
+        if actor == Actor.VENDOR and current == ProductStatus.TAKEN_DOWN:
+            raise Conflict("this product was taken down by the marketplace; contact support")
+        if actor == Actor.ADMIN:
+            refusal = "already taken down" if target == ProductStatus.TAKEN_DOWN else "this product is not taken down"
+            raise Conflict(refusal)
+        TRANSITIONS.check(current, target, actor)
+    await conn.execute(q.SET_PRODUCT_STATUS, row["id"], target, reason)
+    await append_event(conn, topics.product(row["id"]), "product.status_changed", {"status": target})
+
+
 async def set_vendor_status(db: asyncpg.Pool, vendor_id: int, product_id: int, target: ProductStatus) -> ProductOut:
     async with db.acquire() as conn, conn.transaction():
-        current = ProductStatus((await _own_product(conn, vendor_id, product_id))["status"])
-        if current == ProductStatus.TAKEN_DOWN:
-            raise Conflict("this product was taken down by the marketplace; contact support")
-        if current not in VENDOR_TRANSITIONS[target]:
-            raise Conflict(f"a {current} product cannot become {target}")
-        await conn.execute(q.SET_PRODUCT_STATUS, product_id, target, None)
-        await append_event(conn, product_topic(product_id), "product.status_changed", {"status": target})
+        await _set_status(conn, await _own_product(conn, vendor_id, product_id), target, Actor.VENDOR)
         return await _product_out(conn, product_id)
 
 
@@ -246,7 +250,7 @@ async def update_sku(db: asyncpg.Pool, vendor_id: int, product_id: int, sku_id: 
             await conn.execute(q.REFRESH_PRICE_RANGE, product_id)
             await append_event(
                 conn,
-                product_topic(product_id),
+                topics.product(product_id),
                 "price.changed",
                 {"sku_id": sku_id, "old_price": before["price"], "price": after["price"]},
             )
@@ -297,9 +301,7 @@ async def take_down(db: asyncpg.Pool, admin_id: int, product_id: int, reason: st
         before = await conn.fetchrow(q.PRODUCT_FOR_UPDATE, product_id)
         if before is None:
             raise NotFound("no such product")
-        if (before["status"] == ProductStatus.TAKEN_DOWN) == (target == ProductStatus.TAKEN_DOWN):
-            raise Conflict("already taken down" if reason else "this product is not taken down")
-        await conn.execute(q.SET_PRODUCT_STATUS, product_id, target, reason)
+        await _set_status(conn, before, target, Actor.ADMIN, reason)
         action = "product.taken_down" if reason else "product.restored"
         await record_audit(
             conn,
@@ -310,7 +312,6 @@ async def take_down(db: asyncpg.Pool, admin_id: int, product_id: int, reason: st
             {"status": before["status"]},
             {"status": target, "reason": reason},
         )
-        await append_event(conn, product_topic(product_id), "product.status_changed", {"status": target})
         return await _product_out(conn, product_id)
 
 

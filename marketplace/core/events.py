@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from marketplace.core import topics
+
 INSERT_EVENT = """
 INSERT INTO events (topic, type, payload) VALUES ($1, $2, $3)
 RETURNING id
@@ -40,13 +42,7 @@ async def append_events(conn: asyncpg.Connection, events: list[tuple[str, str, d
         await conn.execute(INSERT_EVENTS, list(topics), list(types), list(payloads))
 
 
-def access_topic(user_id: int) -> str:
-    """Internal: tells this user's open sockets to check their token and topics again. No client may
-    subscribe to it (realtime/topics.py)."""
-    return f"user:{user_id}:access"
-
-
 async def access_changed(conn: asyncpg.Connection, user_id: int, reason: str) -> None:
     """Record, in the transaction that changes it, that what `user_id` may do or watch has changed (signed
     out, session revoked, vendor suspended, roles changed): every worker's sockets of that user re-check."""
-    await append_event(conn, access_topic(user_id), "access.changed", {"user_id": user_id, "reason": reason})
+    await append_event(conn, topics.user_access(user_id), "access.changed", {"user_id": user_id, "reason": reason})

@@ -13,13 +13,27 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
 
 import asyncpg
 from litestar import Response
+from litestar.params import HeaderParameter
 
 from marketplace.core.errors import BadRequest, Conflict, Unprocessable
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+# The header parameter of every route that takes a key (checkout, payment, flash-sale purchase, campaign launch);
+# the pattern is the one checked here, so the OpenAPI document states it.
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        pattern=KEY_PATTERN.pattern,  # 1-255 visible ASCII characters
+        description="Retry with the same key and body: the first response comes back",
+    ),
+]
 
 CLAIM = """
 INSERT INTO idempotency_keys (user_id, route, key, request_hash, owner_pid, owner_started)
@@ -53,13 +67,23 @@ DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
 Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
 
 
-def _json(status: int, body: bytes, replayed: bool = False) -> Response[bytes]:
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+@dataclass(frozen=True)
+class Outcome:
+    """What the work answered, or what is stored under the key (`replayed`): a status and a JSON body. Plain
+    values, so a service can run work once without building an HTTP response (`response_of` builds it)."""
+
+    status: int
+    body: bytes
+    replayed: bool = False
 
 
-async def replay(db: asyncpg.Pool, user_id: int, route: str, key: str, request_body: bytes) -> Response[bytes] | None:
-    """The response of a request already made with this key, or None: for a route that refuses a retry
+def response_of(outcome: Outcome) -> Response[bytes]:
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return Response(outcome.body, status_code=outcome.status, media_type="application/json", headers=headers)
+
+
+async def replay(db: asyncpg.Pool, user_id: int, route: str, key: str, request_body: bytes) -> Outcome | None:
+    """The outcome of a request already made with this key, or None: for a route that refuses a retry
     before running anything (a flash sale sold out since) but owes the first request's result back."""
     if not KEY_PATTERN.match(key):
         raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters")
@@ -67,9 +91,7 @@ async def replay(db: asyncpg.Pool, user_id: int, route: str, key: str, request_b
         return await _stored(conn, user_id, route, key, hashlib.sha256(request_body).digest())
 
 
-async def _stored(
-    conn: asyncpg.Connection, user_id: int, route: str, key: str, request_hash: bytes
-) -> Response[bytes] | None:
+async def _stored(conn: asyncpg.Connection, user_id: int, route: str, key: str, request_hash: bytes) -> Outcome | None:
     row = await conn.fetchrow(EXISTING, user_id, route, key)
     if row is None:
         return None
@@ -79,17 +101,22 @@ async def _stored(
         )
     if row["status"] == "running":
         raise Conflict("a request with this Idempotency-Key is still being processed", code="idempotency-key-in-use")
-    return _json(row["response_status"], row["response_body"], replayed=True)
+    return Outcome(row["response_status"], row["response_body"], replayed=True)
 
 
 async def run_once(
     db: asyncpg.Pool, user_id: int, route: str, key: str | None, request_body: bytes, work: Work
 ) -> Response[bytes]:
     """Run `work` (which gets a connection inside a transaction and returns status and JSON body) at most
-    once per key."""
+    once per key; its response, or the stored one with `Idempotent-Replayed: true`."""
+    return response_of(await once(db, user_id, route, key, request_body, work))
+
+
+async def once(db: asyncpg.Pool, user_id: int, route: str, key: str | None, request_body: bytes, work: Work) -> Outcome:
+    """`run_once` without the HTTP response, for services."""
     if key is None:
         async with db.acquire() as conn, conn.transaction():
-            return _json(*await work(conn))
+            return Outcome(*await work(conn))
     if not KEY_PATTERN.match(key):
         raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters")
     request_hash = hashlib.sha256(request_body).digest()
@@ -109,7 +136,7 @@ async def run_once(
         except BaseException:
             await conn.execute(RELEASE, user_id, route, key)
             raise
-    return _json(status, body)
+    return Outcome(status, body)
 
 
 async def purge_expired(db: asyncpg.Pool, batch: int = 1000) -> int:

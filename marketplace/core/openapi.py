@@ -117,12 +117,9 @@ class Reach:
 
 
 def _ours(obj: Any) -> bool:
-    return getattr(obj, "__module__", "").startswith(OUR_PACKAGES) or getattr(obj, "__module__", "") in (
-        "marketplace",
-        "analytics",
-        "recommender",
-        "realtime",
-    )
+    # `or ""`: a builtin's bound method (a msgspec decoder's `decode` held in a module) has __module__ None.
+    module = getattr(obj, "__module__", None) or ""
+    return module.startswith(OUR_PACKAGES) or module in ("marketplace", "analytics", "recommender", "realtime")
 
 
 def _plain(obj: Any) -> Any:

@@ -9,13 +9,20 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from marketplace.core.auth import AuthedRequest, requires_active_vendor, requires_role
+from marketplace.core.auth import (
+    AuthedRequest,
+    bearer_token,
+    caller_of,
+    requires_active_vendor,
+    requires_role,
+    token_user_id,
+)
 from marketplace.core.deps import AppState, client_ip
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.idempotency import IdempotencyKey, response_of
+from marketplace.core.paging import Cursor, Limit, Page
 from marketplace.core.ratelimit import hit
 from marketplace.flash_sales import service
 from marketplace.flash_sales.schemas import FlashSaleIn, FlashSaleOut, PurchaseIn
-from marketplace.orders.controllers import IdempotencyKey
 from marketplace.orders.schemas import CheckoutOut
 
 StatusFilter = Annotated[
@@ -37,7 +44,7 @@ class FlashSaleController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Page[FlashSaleOut]:
-        return page_of(await service.listing(state.db, status, product_id, cursor, limit), limit)
+        return await service.listing(state.db, status, product_id, cursor, limit)
 
     @get("/{sale_id:int}", exclude_from_auth=True, summary="A sale with units left and a countdown")
     async def sale(self, state: AppState, request: Request, sale_id: FromPath[int]) -> FlashSaleOut:
@@ -47,7 +54,7 @@ class FlashSaleController(Controller):
 
     @post(
         "/{sale_id:int}/purchase",
-        exclude_from_auth=True,  # a buyer's token is checked in the service, after the gate (see there)
+        exclude_from_auth=True,  # the token is checked here, its caller loaded only after the gate (see service)
         summary="Buy in a flash sale: a checkout of one line at the sale price, held for payment",
         description="Needs a buyer's access token. 409 with `reason` sold_out, limit_reached, not_started or "
         "ended; 429 when too fast.",
@@ -61,7 +68,12 @@ class FlashSaleController(Controller):
         data: JSONBody[PurchaseIn],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[bytes]:
-        return await service.purchase(state, request, sale_id, data, idempotency_key)
+        token = bearer_token(request)
+        outcome = await service.purchase(
+            state.db, state.gate, state.settings, sale_id, token_user_id(token), client_ip(request), data,
+            idempotency_key, confirm_buyer=lambda: caller_of(token, request),
+        )  # fmt: skip
+        return response_of(outcome)  # 201 with the checkout, or its replay (Idempotent-Replayed: true)
 
 
 class VendorFlashSaleController(Controller):
@@ -73,7 +85,7 @@ class VendorFlashSaleController(Controller):
     async def sales(
         self, state: AppState, request: AuthedRequest, cursor: Cursor = None, limit: Limit = 20
     ) -> Page[FlashSaleOut]:
-        return page_of(await service.vendor_listing(state.db, request.user.vendor_id, cursor, limit), limit)
+        return await service.vendor_listing(state.db, request.user.vendor_id, cursor, limit)
 
     @post("/", summary="Put units of one of my SKUs on flash sale")
     async def create(self, state: AppState, request: AuthedRequest, data: JSONBody[FlashSaleIn]) -> FlashSaleOut:

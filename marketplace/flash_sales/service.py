@@ -10,34 +10,32 @@ to the sale (`return_units`); the gate keeper copies that into Redis once the sa
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import msgspec
-from litestar import Request, Response
-from litestar.security.jwt import Token
 from redis.exceptions import RedisError
 
+from marketplace.core import topics
 from marketplace.core.audit import record_audit
-from marketplace.core.auth import bearer_token, caller_of
-from marketplace.core.deps import AppState, client_ip
 from marketplace.core.errors import (
     Conflict,
     NotFound,
     ServiceUnavailable,
     TooManyRequests,
-    Unauthorized,
     Unprocessable,
 )
 from marketplace.core.events import append_events
-from marketplace.core.idempotency import replay, run_once
+from marketplace.core.idempotency import Outcome, once, replay
 from marketplace.core.metrics import count_flash_sale
+from marketplace.core.paging import Page, fetch_page
 from marketplace.flash_sales import queries as q
 from marketplace.flash_sales.gate import Gate, Verdict
 from marketplace.flash_sales.schemas import FlashSaleIn, FlashSaleOut, PurchaseIn, Status
-from marketplace.inventory.service import stock_topic
 from marketplace.orders.place_checkout import SaleRefused, place_flash_checkout
+from marketplace.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +80,11 @@ def sale_out(row: asyncpg.Record) -> FlashSaleOut:
 def changed_event(sale: asyncpg.Record) -> tuple[str, str, dict[str, int]]:
     """`flash_sale.changed` on the product's stock topic: what a countdown page shows as units left."""
     figures = {"sale_id": sale["id"], "sku_id": sale["sku_id"], "units": sale["units"], "sold": sale["sold"]}
-    return stock_topic(sale["product_id"]), "flash_sale.changed", figures | {"remaining": sale["units"] - sale["sold"]}
+    return (
+        topics.product_stock(sale["product_id"]),
+        "flash_sale.changed",
+        figures | {"remaining": sale["units"] - sale["sold"]},
+    )
 
 
 async def get(db: asyncpg.Pool, sale_id: int) -> FlashSaleOut:
@@ -95,12 +97,12 @@ async def get(db: asyncpg.Pool, sale_id: int) -> FlashSaleOut:
 
 async def listing(
     db: asyncpg.Pool, status: str | None, product_id: int | None, cursor: int | None, limit: int
-) -> list[FlashSaleOut]:
-    return [sale_out(r) for r in await db.fetch(q.PUBLIC_SALES, status, product_id, cursor, limit + 1)]
+) -> Page[FlashSaleOut]:
+    return await fetch_page(db, q.PUBLIC_SALES, status, product_id, cursor, limit=limit, convert=sale_out)
 
 
-async def vendor_listing(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit: int) -> list[FlashSaleOut]:
-    return [sale_out(r) for r in await db.fetch(q.VENDOR_SALES, vendor_id, cursor, limit + 1)]
+async def vendor_listing(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit: int) -> Page[FlashSaleOut]:
+    return await fetch_page(db, q.VENDOR_SALES, vendor_id, cursor, limit=limit, convert=sale_out)
 
 
 async def create(db: asyncpg.Pool, gate: Gate, actor_id: int, body: FlashSaleIn, vendor_id: int | None) -> FlashSaleOut:
@@ -157,28 +159,25 @@ async def _rebuild_quietly(db: asyncpg.Pool, gate: Gate, sale_id: int) -> None:
 
 
 async def purchase(
-    state: AppState,
-    request: Request[Any, Any, Any],
+    db: asyncpg.Pool,
+    gate: Gate,
+    settings: Settings,
     sale_id: int,
+    buyer_id: int,
+    ip: str,
     body: PurchaseIn,
     key: str | None,
-    token: Token | None = None,
-) -> Response[bytes]:
+    confirm_buyer: Callable[[], Awaitable[object]],
+) -> Outcome:
     """Buy in a flash sale: the gate, then one transaction; see the module docstring. A retry with the
-    same Idempotency-Key gets the same checkout back, even once the buyer's limit is reached or the sale
-    has sold out.
+    same Idempotency-Key gets the same checkout back (a replayed outcome), even once the buyer's limit is
+    reached or the sale has sold out. Returns the checkout's outcome: status 201 and its JSON.
 
-    The gate needs only the buyer's id from the signed token; the caller is loaded (and the token checked
-    against logouts) only for buyers the gate lets through, so turning the crowd away costs no database
-    read (one indexed read of the key when a refused request carries one). An account disabled since its
-    token was signed is therefore refused as sold out, not 401, once the sale is over: it learns nothing it
-    could not read on the sale's page."""
-    gate, settings = state.gate, state.settings
-    token = token or bearer_token(request)  # a page passes its session's token; the API's caller sends a header
-    try:
-        buyer_id = int(token.sub)
-    except ValueError:
-        raise Unauthorized("the access token is invalid or has expired") from None
+    The gate needs only the buyer's id (`buyer_id`, read from the signed token); `confirm_buyer` loads the
+    caller (and checks the token against logouts, raising Unauthorized) and is awaited only for buyers the
+    gate lets through, so turning the crowd away costs no database read (one indexed read of the key when a
+    refused request carries one). An account disabled since its token was signed is therefore refused as
+    sold out, not 401, once the sale is over: it learns nothing it could not read on the sale's page."""
     route, request_body = f"POST /flash-sales/{sale_id}/purchase", msgspec.json.encode(body)
 
     async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
@@ -193,17 +192,17 @@ async def purchase(
             raise
         return 201, msgspec.json.encode(checkout)
 
-    verdict = await _admit(state, sale_id, buyer_id, client_ip(request), body.quantity)
+    verdict = await _admit(db, gate, settings, sale_id, buyer_id, ip, body.quantity)
     if verdict.outcome != "admitted":
         if key is not None and verdict.outcome in REPLAYABLE:  # a retry of a purchase that went through?
-            stored = await replay(state.db, buyer_id, route, key, request_body)
+            stored = await replay(db, buyer_id, route, key, request_body)
             if stored is not None:
-                await caller_of(token, request)
+                await confirm_buyer()
                 return stored
         raise _verdict_error(verdict.outcome)
     try:
-        await caller_of(token, request)
-        response = await run_once(state.db, buyer_id, route, key, request_body, work)
+        await confirm_buyer()
+        outcome = await once(db, buyer_id, route, key, request_body, work)
     except Rejected as exc:
         if exc.reason != "sold_out":  # a unit PostgreSQL refused as sold out is gone for the gate too
             await _release_quietly(gate, sale_id, buyer_id, body.quantity)
@@ -211,13 +210,14 @@ async def purchase(
     except BaseException:
         await _release_quietly(gate, sale_id, buyer_id, body.quantity)
         raise
-    if response.headers.get("Idempotent-Replayed"):  # the units were taken by the first request
+    if outcome.replayed:  # the units were taken by the first request
         await _release_quietly(gate, sale_id, buyer_id, body.quantity)
-    return response
+    return outcome
 
 
-async def _admit(state: AppState, sale_id: int, buyer_id: int, ip: str, quantity: int) -> Verdict:
-    settings, gate = state.settings, state.gate
+async def _admit(
+    db: asyncpg.Pool, gate: Gate, settings: Settings, sale_id: int, buyer_id: int, ip: str, quantity: int
+) -> Verdict:
     per_ip, per_buyer = settings.flash_sale_rate_per_ip, settings.flash_sale_rate_per_buyer
     try:
         for _ in range(GATE_ATTEMPTS):
@@ -226,7 +226,7 @@ async def _admit(state: AppState, sale_id: int, buyer_id: int, ip: str, quantity
                 count_flash_sale(verdict.outcome)
                 return verdict
             per_ip = per_buyer = 0  # the same attempt, counted once
-            if not await gate.build_once(state.db, sale_id):
+            if not await gate.build_once(db, sale_id):
                 raise NotFound("no such flash sale")
     except RedisError as exc:
         log.warning("flash sale gate unavailable: %s", exc)

@@ -7,7 +7,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from marketplace.core.auth import AuthedRequest, requires_active_vendor
 from marketplace.core.deps import AppState
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.paging import Cursor, Limit, Page
 from marketplace.inventory import service
 from marketplace.inventory.schemas import StockAdjustment, StockLevel
 
@@ -26,8 +26,7 @@ class InventoryController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[StockLevel]:
-        levels = await service.stock_levels(state.db, request.user.vendor_id, low, cursor, limit)
-        return page_of(levels, limit, key="sku_id")
+        return await service.stock_levels(state.db, request.user.vendor_id, low, cursor, limit)
 
     @post("/{sku_id:int}", status_code=200, summary="Set or change on-hand stock (never below reserved)")
     async def adjust(

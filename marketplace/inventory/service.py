@@ -9,8 +9,10 @@ from datetime import datetime
 import asyncpg
 from msgspec import Struct
 
+from marketplace.core import topics
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
 from marketplace.core.events import append_event
+from marketplace.core.paging import Page, fetch_page
 from marketplace.inventory import queries as q
 from marketplace.inventory.schemas import StockAdjustment, StockLevel
 
@@ -24,10 +26,6 @@ class Movement(Struct):
     created_at: datetime
 
 
-def stock_topic(product_id: int) -> str:
-    return f"product:{product_id}:stock"
-
-
 def stock_event(product_id: int, sku_id: int, level: Mapping[str, int]) -> tuple[str, str, dict[str, int]]:
     """The `stock.changed` event for a SKU's new on hand, reserved and available figures."""
     figures = {
@@ -36,7 +34,7 @@ def stock_event(product_id: int, sku_id: int, level: Mapping[str, int]) -> tuple
         "reserved": level["reserved"],
         "available": level["available"],
     }
-    return stock_topic(product_id), "stock.changed", figures
+    return topics.product_stock(product_id), "stock.changed", figures
 
 
 async def announce(conn: asyncpg.Connection, sku_id: int, level: Mapping[str, int]) -> None:
@@ -100,11 +98,15 @@ async def adjust(db: asyncpg.Pool, vendor_id: int, actor_id: int, sku_id: int, b
     )
 
 
+def _level(row: asyncpg.Record) -> StockLevel:
+    return StockLevel(**dict(row))
+
+
 async def stock_levels(
     db: asyncpg.Pool, vendor_id: int, low_only: bool, cursor: int | None, limit: int
-) -> list[StockLevel]:
-    rows = await db.fetch(q.LIST_STOCK, vendor_id, low_only, cursor, limit + 1)
-    return [StockLevel(**dict(r)) for r in rows]
+) -> Page[StockLevel]:
+    """A page of the shop's SKUs, by SKU id (the cursor)."""
+    return await fetch_page(db, q.LIST_STOCK, vendor_id, low_only, cursor, limit=limit, convert=_level, key="sku_id")
 
 
 async def movements(db: asyncpg.Pool, vendor_id: int, sku_id: int) -> list[Movement]:

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from marketplace.core.auth import AuthedRequest, requires_active_vendor
 from marketplace.core.deps import AppState
-from marketplace.core.idempotency import run_once
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.idempotency import IdempotencyKey, run_once
+from marketplace.core.paging import Cursor, Limit, Page
 from marketplace.orders import OrderStatus, read
-from marketplace.orders.lifecycle import S, Shipment, transition
+from marketplace.orders.actions import Shipment
 from marketplace.orders.place_checkout import place_checkout
 from marketplace.orders.schemas import CancelIn, CheckoutIn, CheckoutOut, OrderOut, ShipIn
-
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        pattern=r"^[\x21-\x7e]{1,255}$",  # 1-255 visible ASCII characters, as core/idempotency.py checks
-        description="Retry with the same key: the same checkout comes back",
-    ),
-]
+from marketplace.workflows.order_moves import transition
 
 
 class CheckoutController(Controller):
@@ -69,7 +60,7 @@ class BuyerOrderController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Page[OrderOut]:
-        return page_of(await read.buyer_orders(state.db, request.user.id, status, cursor, limit), limit)
+        return await read.buyer_orders(state.db, request.user.id, status, cursor, limit)
 
     @get("/{order_id:int}", summary="One of my orders with its history")
     async def order(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
@@ -80,12 +71,14 @@ class BuyerOrderController(Controller):
         self, state: AppState, request: AuthedRequest, order_id: FromPath[int], data: JSONBody[CancelIn]
     ) -> read.OrderDetail:
         user = request.user.id
-        return await transition(state.db, order_id, S.CANCELLED, actor_id=user, buyer_id=user, reason=data.reason)
+        return await transition(
+            state.db, order_id, OrderStatus.CANCELLED, actor_id=user, buyer_id=user, reason=data.reason
+        )
 
     @post("/{order_id:int}/confirm-receipt", status_code=200, summary="Confirm a delivered order: it completes")
     async def confirm(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
         user = request.user.id
-        return await transition(state.db, order_id, S.COMPLETED, actor_id=user, buyer_id=user)
+        return await transition(state.db, order_id, OrderStatus.COMPLETED, actor_id=user, buyer_id=user)
 
 
 class VendorOrderController(Controller):
@@ -104,8 +97,7 @@ class VendorOrderController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Page[OrderOut]:
-        orders = await read.vendor_orders(state.db, request.user.vendor_id, status, since, until, cursor, limit)
-        return page_of(orders, limit)
+        return await read.vendor_orders(state.db, request.user.vendor_id, status, since, until, cursor, limit)
 
     @get("/{order_id:int}")
     async def order(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
@@ -113,24 +105,24 @@ class VendorOrderController(Controller):
 
     @post("/{order_id:int}/accept", status_code=200)
     async def accept(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
-        return await self._move(state, request, order_id, S.ACCEPTED)
+        return await self._move(state, request, order_id, OrderStatus.ACCEPTED)
 
     @post("/{order_id:int}/ship", status_code=200, summary="Hand over to a carrier, with the tracking number")
     async def ship(
         self, state: AppState, request: AuthedRequest, order_id: FromPath[int], data: JSONBody[ShipIn]
     ) -> read.OrderDetail:
         shipment = Shipment(data.carrier, data.tracking_number, data.estimated_arrival)
-        return await self._move(state, request, order_id, S.SHIPPED, shipment=shipment)
+        return await self._move(state, request, order_id, OrderStatus.SHIPPED, shipment=shipment)
 
     @post("/{order_id:int}/deliver", status_code=200)
     async def deliver(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
-        return await self._move(state, request, order_id, S.DELIVERED)
+        return await self._move(state, request, order_id, OrderStatus.DELIVERED)
 
     @post("/{order_id:int}/reject", status_code=200, summary="Refuse the order; a paid order is refunded")
     async def reject(
         self, state: AppState, request: AuthedRequest, order_id: FromPath[int], data: JSONBody[CancelIn]
     ) -> read.OrderDetail:
-        return await self._move(state, request, order_id, S.CANCELLED, reason=data.reason)
+        return await self._move(state, request, order_id, OrderStatus.CANCELLED, reason=data.reason)
 
     async def _move(
         self, state: AppState, request: AuthedRequest, order_id: int, target: OrderStatus, **kw: object

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections import defaultdict
 
 import asyncpg
+import msgspec
 
+from marketplace.core import topics
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
-from marketplace.inventory.service import stock_topic
 from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
-from marketplace.orders.schemas import CheckoutOut, OrderLineOut, OrderOut
+from marketplace.orders.schemas import CheckoutOut
 from marketplace.promotions import service as promotions
 from marketplace.promotions.service import Quote
 
@@ -25,14 +26,6 @@ SHIPPING_FEE = 499
 
 def shipping_for(items_total: int) -> int:
     return 0 if items_total >= FREE_SHIPPING_FROM else SHIPPING_FEE
-
-
-def vendor_orders_topic(vendor_id: int) -> str:
-    return f"vendor:{vendor_id}:orders"
-
-
-def buyer_orders_topic(buyer_id: int) -> str:
-    return f"user:{buyer_id}:orders"
 
 
 async def place_checkout(
@@ -51,6 +44,61 @@ async def place_checkout(
     if not skus:
         raise Unprocessable("your cart is empty")
     return await _place(conn, buyer_id, skus, payment_minutes * 60, coupon_code=coupon_code, points=points)
+
+
+# The named rows PLACE_CHECKOUT takes, one per table it writes (sent as jsonb; the statement's column lists
+# name the same fields, which tests/test_checkout.py holds together).
+
+
+class CheckoutRow(msgspec.Struct):
+    buyer_id: int
+    currency: str
+    items_total: int
+    shipping_total: int
+    grand_total: int
+    shipping_address: dict[str, object]
+    hold_seconds: int  # time to pay
+    discount_total: int
+    coupon_id: int | None
+    points_spent: int
+    status: str  # each order's first status and history note
+    note: str
+    buyer_topic: str
+    leaves_cart: bool  # a cart checkout empties the lines bought; a flash purchase leaves the cart alone
+    flash_sale_id: int | None  # a flash purchase takes `flash_units` from this sale (None: a cart checkout)
+    flash_units: int
+    flash_topic: str
+
+
+class VendorRow(msgspec.Struct):
+    vendor_id: int
+    items_total: int
+    shipping_total: int
+    items: int
+    topic: str
+    vendor_discount: int
+    platform_discount: int
+
+
+class LineRow(msgspec.Struct):
+    vendor_id: int
+    sku_id: int
+    product_id: int
+    title: str
+    sku_code: str
+    unit_price: int
+    quantity: int
+    vendor_discount: int
+    platform_discount: int
+
+
+class SkuRow(msgspec.Struct):
+    sku_id: int
+    quantity: int
+    topic: str
+
+
+CHECKOUT_DECODER = msgspec.json.Decoder(CheckoutOut)
 
 
 class SaleRefused(Exception):
@@ -128,103 +176,60 @@ async def _place(
     off = {v: (sum(vendor_off[s["sku_id"]] for s in by_vendor[v]), sum(platform_off[s["sku_id"]] for s in by_vendor[v]))
            for v in vendors}  # fmt: skip
     order_total = {v: totals[v] + shipping[v] - sum(off[v]) for v in vendors}
-    currency = currencies.pop()
-    address_json = {column: skus[0][column] for column in q.ADDRESS_COLUMNS}
     line_skus = [s for v in vendors for s in by_vendor[v]]
-    rows = await conn.fetch(
+    written = await conn.fetchval(
         q.PLACE_CHECKOUT,
-        buyer_id,
-        currency,
-        sum(totals.values()),
-        sum(shipping.values()),
-        sum(order_total.values()),
-        address_json,
-        hold_seconds,
-        vendors,
-        [totals[v] for v in vendors],
-        [shipping[v] for v in vendors],
-        [items[v] for v in vendors],
-        [vendor_orders_topic(v) for v in vendors],
-        buyer_orders_topic(buyer_id),
-        [s["vendor_id"] for s in line_skus],
-        [s["sku_id"] for s in line_skus],
-        [s["product_id"] for s in line_skus],
-        [s["title"] for s in line_skus],
-        [s["code"] for s in line_skus],
-        [price[s["sku_id"]] for s in line_skus],
-        [quantities[s["sku_id"]] for s in line_skus],
-        [s["sku_id"] for s in skus],
-        [quantities[s["sku_id"]] for s in skus],
-        [stock_topic(s["product_id"]) for s in skus],
-        OrderStatus.PENDING_PAYMENT,
-        "placed",
-        flash_sale_id,
-        flash_sale_id is None,
-        sum(quantities.values()),
-        stock_topic(skus[0]["product_id"]),
-        [vendor_off[s["sku_id"]] for s in line_skus],
-        [platform_off[s["sku_id"]] for s in line_skus],
-        [off[v][0] for v in vendors],
-        [off[v][1] for v in vendors],
-        promo.total,
-        promo.coupon_id,
-        promo.points,
-    )
-    checkout = rows[0]
-    if promo.coupon_id is not None or promo.points:
-        await promotions.record(conn, promo, checkout["checkout_id"], buyer_id)
-    orders = {r["vendor_id"]: r for r in rows}
-    line_ids = {(r["order_id"], r["sku_id"]): r["line_id"] for r in rows}
-
-    order_out = [
-        OrderOut(
-            id=orders[v]["order_id"],
-            checkout_id=checkout["checkout_id"],
+        CheckoutRow(
             buyer_id=buyer_id,
-            vendor_id=v,
-            status=orders[v]["status"],
-            currency=currency,
-            items_total=totals[v],
-            shipping_total=shipping[v],
-            total=order_total[v],
-            cash_on_delivery=False,
-            discount=sum(off[v]),
-            carrier=None,
-            tracking_number=None,
-            estimated_arrival=None,
-            cancel_reason=None,
-            created_at=orders[v]["created_at"],
-            updated_at=orders[v]["updated_at"],
-            lines=[
-                OrderLineOut(
-                    id=line_ids[(orders[v]["order_id"], s["sku_id"])],
-                    sku_id=s["sku_id"],
-                    product_id=s["product_id"],
-                    title=s["title"],
-                    sku_code=s["code"],
-                    unit_price=price[s["sku_id"]],
-                    quantity=quantities[s["sku_id"]],
-                    line_total=price[s["sku_id"]] * quantities[s["sku_id"]],
-                    flash_sale_id=flash_sale_id,
-                    discount=vendor_off[s["sku_id"]] + platform_off[s["sku_id"]],
-                )
-                for s in by_vendor[v]
-            ],
-        )
-        for v in vendors
-    ]
-    return CheckoutOut(
-        id=checkout["checkout_id"],
-        status=checkout["checkout_status"],
-        currency=currency,
-        items_total=sum(totals.values()),
-        shipping_total=sum(shipping.values()),
-        grand_total=sum(order_total.values()),
-        discount_total=promo.total,
-        coupon_id=promo.coupon_id,
-        points_spent=promo.points,
-        shipping_address=address_json,
-        expires_at=checkout["expires_at"],
-        created_at=checkout["checkout_created_at"],
-        orders=order_out,
+            currency=currencies.pop(),
+            items_total=sum(totals.values()),
+            shipping_total=sum(shipping.values()),
+            grand_total=sum(order_total.values()),
+            shipping_address={column: skus[0][column] for column in q.ADDRESS_COLUMNS},
+            hold_seconds=hold_seconds,
+            discount_total=promo.total,
+            coupon_id=promo.coupon_id,
+            points_spent=promo.points,
+            status=OrderStatus.PENDING_PAYMENT,
+            note="placed",
+            buyer_topic=topics.user_orders(buyer_id),
+            leaves_cart=flash_sale_id is None,
+            flash_sale_id=flash_sale_id,
+            flash_units=sum(quantities.values()),
+            flash_topic=topics.product_stock(skus[0]["product_id"]),
+        ),
+        [
+            VendorRow(
+                vendor_id=v,
+                items_total=totals[v],
+                shipping_total=shipping[v],
+                items=items[v],
+                topic=topics.vendor_orders(v),
+                vendor_discount=off[v][0],
+                platform_discount=off[v][1],
+            )
+            for v in vendors
+        ],
+        [
+            LineRow(
+                vendor_id=s["vendor_id"],
+                sku_id=s["sku_id"],
+                product_id=s["product_id"],
+                title=s["title"],
+                sku_code=s["code"],
+                unit_price=price[s["sku_id"]],
+                quantity=quantities[s["sku_id"]],
+                vendor_discount=vendor_off[s["sku_id"]],
+                platform_discount=platform_off[s["sku_id"]],
+            )
+            for s in line_skus
+        ],
+        [
+            SkuRow(sku_id=s["sku_id"], quantity=quantities[s["sku_id"]], topic=topics.product_stock(s["product_id"]))
+            for s in skus
+        ],
     )
+    checkout = CHECKOUT_DECODER.decode(written)
+    if promo.coupon_id is not None or promo.points:
+        await promotions.record(conn, promo, checkout.id, buyer_id)
+    return checkout

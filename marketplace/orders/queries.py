@@ -42,77 +42,97 @@ CHECKOUT_FLASH = _CHECKOUT_LINES.format(
     lines="SELECT sku_id, $4::int AS quantity, sale_price FROM flash_sales WHERE id = $3", lock=""
 )
 ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "postal_code", "country")
+# The columns the API shows of a checkout and of an order (read.py builds its answers from them).
+CHECKOUT_COLUMNS = """id, status, currency, items_total, shipping_total, grand_total, discount_total, coupon_id,
+points_spent, shipping_address, expires_at, created_at"""
+ORDER_COLUMNS = """id, checkout_id, buyer_id, vendor_id, status, currency, items_total, shipping_total, total,
+cash_on_delivery, vendor_discount + platform_discount AS discount, carrier, tracking_number, estimated_arrival,
+cancel_reason, created_at, updated_at"""
+
 # Everything a checkout writes, in one statement: reserve the (locked, checked) stock, the checkout, one
 # order per vendor (ids in vendor order), their lines (in line order), the first history entry of each
 # order, the outbox events (stock.changed per SKU in SKU order, then per vendor order.placed for the vendor
 # and for the buyer, the order they had when written one by one) and the cart lines bought. The CHECK
 # (reserved <= on_hand) on skus stays as the last guard against overselling. Foreign keys between the CTEs
 # (line -> order -> checkout) are checked at the end of the statement, when all rows exist.
-#   $1 buyer, $2 currency, $3 items, $4 shipping, $5 grand total, $6 address, $7 seconds to pay,
-#   $8.. per vendor: id, items total, shipping, item count, orders topic; $13 buyer's orders topic,
-#   $14.. per line (vendor order, then SKU id): vendor, SKU, product, title, code, price, quantity,
-#   $21.. per SKU (id order): id, quantity, stock topic; $24 order status, $25 history note,
-#   $26 the flash sale (NULL for a cart), $27 whether the lines bought leave the cart, $28 flash units,
-#   $29 the flash sale's stock topic; promotions: $30, $31 per line vendor- and platform-funded discount,
-#   $32, $33 the same per vendor order, $34 the checkout's discount, $35 its coupon, $36 its points spent.
+# Its four parameters are named rows as jsonb, one per table (place_checkout.py's `CheckoutRow`, `VendorRow`,
+# `LineRow` and `SkuRow`, whose fields are these column lists; a test holds the two together):
+#   $1 the checkout, $2 its vendor orders, $3 their lines (vendor order, then SKU id), $4 its SKUs (id order).
 # A flash purchase also takes its units from the sale and the buyer's allowance here, both conditional; if
 # either refuses, `refusal` raises flash_sale_refusal(reason) and the whole statement writes nothing.
-PLACE_CHECKOUT = """
-WITH taken AS (
-    UPDATE flash_sales SET sold = sold + $28
-    WHERE id = $26 AND cancelled_at IS NULL AND now() >= starts_at AND now() < ends_at AND sold + $28 <= units
-    RETURNING id, sku_id, units, sold, per_buyer_limit
+# It answers the checkout as the API shows it, read from the rows it wrote (the read queries' columns).
+LINE_COLUMNS = """id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total, flash_sale_id,
+vendor_discount + platform_discount AS discount"""
+PLACE_CHECKOUT = f"""
+WITH c AS MATERIALIZED (
+    SELECT * FROM jsonb_to_record($1) AS c(
+        buyer_id bigint, currency text, items_total bigint, shipping_total bigint, grand_total bigint,
+        shipping_address jsonb, hold_seconds int, discount_total bigint, coupon_id bigint, points_spent bigint,
+        status text, note text, buyer_topic text, leaves_cart boolean, flash_sale_id bigint, flash_units int,
+        flash_topic text)
+), taken AS (
+    UPDATE flash_sales f SET sold = f.sold + c.flash_units FROM c
+    WHERE f.id = c.flash_sale_id AND f.cancelled_at IS NULL AND now() >= f.starts_at AND now() < f.ends_at
+      AND f.sold + c.flash_units <= f.units
+    RETURNING f.id, f.sku_id, f.units, f.sold, f.per_buyer_limit
 ), counted AS (
-    INSERT INTO flash_sale_buyers (sale_id, buyer_id, units) SELECT id, $1, $28 FROM taken
+    INSERT INTO flash_sale_buyers (sale_id, buyer_id, units) SELECT taken.id, c.buyer_id, c.flash_units FROM taken, c
     ON CONFLICT (sale_id, buyer_id) DO UPDATE SET units = flash_sale_buyers.units + EXCLUDED.units
     WHERE flash_sale_buyers.units + EXCLUDED.units <= (SELECT per_buyer_limit FROM taken)
     RETURNING units
 ), refusal AS (
-    SELECT CASE WHEN $26::bigint IS NULL OR EXISTS (SELECT FROM counted) THEN NULL ELSE flash_sale_refusal((
+    SELECT CASE WHEN c.flash_sale_id IS NULL OR EXISTS (SELECT FROM counted) THEN NULL ELSE flash_sale_refusal((
         SELECT CASE WHEN f.cancelled_at IS NOT NULL OR now() >= f.ends_at THEN 'ended'
                     WHEN now() < f.starts_at THEN 'not_started'
                     WHEN NOT EXISTS (SELECT FROM taken) THEN 'sold_out'
                     ELSE 'limit_reached' END
-        FROM flash_sales f WHERE f.id = $26)) END AS reason
+        FROM flash_sales f WHERE f.id = c.flash_sale_id)) END AS reason
+    FROM c
+), sku AS (
+    SELECT * FROM jsonb_to_recordset($4) AS u(sku_id bigint, quantity int, topic text)
 ), reserved AS (
-    UPDATE skus SET reserved = skus.reserved + u.quantity
-    FROM unnest($21::bigint[], $22::int[], $23::text[]) AS u(sku_id, quantity, topic)
-    WHERE skus.id = u.sku_id
-    RETURNING skus.id AS sku_id, u.topic, skus.on_hand, skus.reserved, skus.available
+    UPDATE skus SET reserved = skus.reserved + sku.quantity
+    FROM sku
+    WHERE skus.id = sku.sku_id
+    RETURNING skus.id AS sku_id, sku.topic, skus.on_hand, skus.reserved, skus.available
 ), checkout AS (
     INSERT INTO checkouts (buyer_id, currency, items_total, shipping_total, grand_total, shipping_address, expires_at,
                            discount_total, coupon_id, points_spent)
-    VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $34, $35, $36)
-    RETURNING id, status, created_at, expires_at
+    SELECT buyer_id, currency, items_total, shipping_total, grand_total, shipping_address,
+           now() + make_interval(secs => hold_seconds), discount_total, coupon_id, points_spent
+    FROM c
+    RETURNING {CHECKOUT_COLUMNS}
 ), vendor AS (
-    SELECT * FROM unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::text[], $32::bigint[],
-                         $33::bigint[])
-        WITH ORDINALITY AS o(vendor_id, items_total, shipping_total, items, topic, vendor_discount, platform_discount,
-                             n)
+    SELECT * FROM ROWS FROM (jsonb_to_recordset($2) AS (
+        vendor_id bigint, items_total bigint, shipping_total bigint, items int, topic text, vendor_discount bigint,
+        platform_discount bigint)) WITH ORDINALITY AS o(vendor_id, items_total, shipping_total, items, topic,
+                                                         vendor_discount, platform_discount, n)
 ), placed AS (
     INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total,
                         vendor_discount, platform_discount)
-    SELECT checkout.id, $1, vendor.vendor_id, $2, vendor.items_total, vendor.shipping_total,
+    SELECT checkout.id, c.buyer_id, vendor.vendor_id, c.currency, vendor.items_total, vendor.shipping_total,
            vendor.items_total + vendor.shipping_total - vendor.vendor_discount - vendor.platform_discount,
            vendor.vendor_discount, vendor.platform_discount
-    FROM checkout, vendor
+    FROM checkout, c, vendor
     ORDER BY vendor.n
-    RETURNING id, checkout_id, vendor_id, total, status, created_at, updated_at
+    RETURNING {ORDER_COLUMNS}
 ), lines AS (
     INSERT INTO order_lines (order_id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total,
                              flash_sale_id, vendor_discount, platform_discount)
     SELECT placed.id, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, l.quantity, l.unit_price * l.quantity,
-           $26::bigint, l.vendor_discount, l.platform_discount
-    FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::int[],
-                $30::bigint[], $31::bigint[])
-         WITH ORDINALITY AS l(vendor_id, sku_id, product_id, title, sku_code, unit_price, quantity, vendor_discount,
-                              platform_discount, n)
+           c.flash_sale_id, l.vendor_discount, l.platform_discount
+    FROM ROWS FROM (jsonb_to_recordset($3) AS (
+        vendor_id bigint, sku_id bigint, product_id bigint, title text, sku_code text, unit_price bigint, quantity int,
+        vendor_discount bigint, platform_discount bigint)) WITH ORDINALITY AS l(vendor_id, sku_id, product_id, title,
+                                                                                 sku_code, unit_price, quantity,
+                                                                                 vendor_discount, platform_discount, n)
     JOIN placed ON placed.vendor_id = l.vendor_id
+    CROSS JOIN c
     ORDER BY l.n
-    RETURNING id, order_id, sku_id
+    RETURNING order_id, {LINE_COLUMNS}
 ), history AS (
     INSERT INTO order_history (order_id, from_status, to_status, actor_id, note)
-    SELECT id, NULL, $24, $1, $25 FROM placed ORDER BY id
+    SELECT placed.id, NULL, c.status, c.buyer_id, c.note FROM placed, c ORDER BY placed.id
 ), outbox AS (
     INSERT INTO events (topic, type, payload)
     SELECT e.topic, e.type, e.payload FROM (
@@ -121,49 +141,39 @@ WITH taken AS (
                                   'available', r.available) AS payload
         FROM reserved r
         UNION ALL
-        SELECT 0, t.id, 1, $29::text, 'flash_sale.changed',
+        SELECT 0, t.id, 1, c.flash_topic, 'flash_sale.changed',
                jsonb_build_object('sale_id', t.id, 'sku_id', t.sku_id, 'units', t.units, 'sold', t.sold,
                                   'remaining', t.units - t.sold)
-        FROM taken t
+        FROM taken t, c
         UNION ALL
         SELECT 2, vendor.n, t.sub, t.topic, 'order.placed',
-               jsonb_build_object('order_id', placed.id, 'checkout_id', placed.checkout_id, 'status', $24::text,
-                                  'total', placed.total, 'currency', $2::text, 'items', vendor.items)
+               jsonb_build_object('order_id', placed.id, 'checkout_id', placed.checkout_id, 'status', c.status,
+                                  'total', placed.total, 'currency', c.currency, 'items', vendor.items)
         FROM placed
         JOIN vendor ON vendor.vendor_id = placed.vendor_id
-        CROSS JOIN LATERAL (VALUES (1, vendor.topic), (2, $13::text)) AS t(sub, topic)
+        CROSS JOIN c
+        CROSS JOIN LATERAL (VALUES (1, vendor.topic), (2, c.buyer_topic)) AS t(sub, topic)
     ) e
     ORDER BY e.part, e.k, e.sub
 ), emptied AS (
-    DELETE FROM cart_items WHERE $27::bool AND user_id = $1 AND sku_id = ANY($21::bigint[])
+    DELETE FROM cart_items USING c
+    WHERE c.leaves_cart AND cart_items.user_id = c.buyer_id AND cart_items.sku_id IN (SELECT sku_id FROM sku)
 )
-SELECT checkout.id AS checkout_id, checkout.status AS checkout_status, checkout.created_at AS checkout_created_at,
-       checkout.expires_at, placed.id AS order_id, placed.vendor_id, placed.status, placed.created_at,
-       placed.updated_at, lines.id AS line_id, lines.sku_id
-FROM lines JOIN placed ON placed.id = lines.order_id CROSS JOIN checkout CROSS JOIN refusal
-"""
-INSERT_ORDER = """
-INSERT INTO orders (checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id
+SELECT (to_jsonb(checkout) || jsonb_build_object('orders', (
+           SELECT jsonb_agg(to_jsonb(placed) || jsonb_build_object('lines', (
+                      SELECT jsonb_agg(to_jsonb(lines) ORDER BY lines.id) FROM lines WHERE lines.order_id = placed.id))
+                  ORDER BY placed.id)
+           FROM placed)))::text
+FROM checkout CROSS JOIN refusal
 """
 INSERT_HISTORY = """
 INSERT INTO order_history (order_id, from_status, to_status, actor_id, note) VALUES ($1, $2, $3, $4, $5)
 """
 
 # Reading
-CHECKOUT_COLUMNS = """id, status, currency, items_total, shipping_total, grand_total, discount_total, coupon_id,
-points_spent, shipping_address, expires_at, created_at"""
 GET_CHECKOUT = f"SELECT {CHECKOUT_COLUMNS}, buyer_id FROM checkouts WHERE id = $1"
-ORDER_COLUMNS = """id, checkout_id, buyer_id, vendor_id, status, currency, items_total, shipping_total, total,
-cash_on_delivery, vendor_discount + platform_discount AS discount, carrier, tracking_number, estimated_arrival,
-cancel_reason, created_at, updated_at"""
 ORDERS_OF_CHECKOUT = f"SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = $1 ORDER BY id"
-LINES_OF_ORDERS = """
-SELECT order_id, id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total, flash_sale_id,
-       vendor_discount + platform_discount AS discount
-FROM order_lines WHERE order_id = ANY($1::bigint[]) ORDER BY id
-"""
+LINES_OF_ORDERS = f"SELECT order_id, {LINE_COLUMNS} FROM order_lines WHERE order_id = ANY($1::bigint[]) ORDER BY id"
 BUYER_ORDERS = f"""
 SELECT {ORDER_COLUMNS} FROM orders
 WHERE buyer_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR id < $3)
@@ -182,7 +192,7 @@ SELECT from_status, to_status, actor_id, note, at FROM order_history WHERE order
 
 # Expiry sweeper: SKIP LOCKED lets every worker sweep without two taking the same checkout.
 EXPIRED_CHECKOUTS = """
-SELECT id, buyer_id FROM checkouts
+SELECT id, buyer_id, status FROM checkouts
 WHERE status = 'pending_payment' AND expires_at < now()
 ORDER BY expires_at
 LIMIT $1
@@ -197,33 +207,44 @@ GROUP BY l.sku_id ORDER BY l.sku_id
 UNPAID_ORDERS_OF_CHECKOUTS = """
 SELECT array_agg(id) FROM orders WHERE checkout_id = ANY($1::bigint[]) AND status = 'pending_payment'
 """
-CANCEL_UNPAID_ORDERS = """
-UPDATE orders SET status = 'cancelled', cancel_reason = $2, updated_at = now()
-WHERE checkout_id = $1 AND status = 'pending_payment'
-RETURNING id, vendor_id
+# Delivered orders the buyer never confirmed complete on their own after a while.
+DUE_FOR_COMPLETION = f"""
+SELECT {ORDER_COLUMNS} FROM orders
+WHERE status = 'delivered' AND updated_at < now() - make_interval(days => $1)
+ORDER BY id LIMIT $2
+FOR UPDATE SKIP LOCKED
 """
-SET_CHECKOUT_STATUS = "UPDATE checkouts SET status = $2 WHERE id = $1"
 
-# Lifecycle
+# Moves (actions.py): the caller has locked the orders and checked the move; $2 is each order's status before.
+# Confirmed orders are the ones to be paid in cash on delivery, so the move there marks them so.
+MOVE_ORDERS = """
+WITH moved AS (
+    UPDATE orders o SET status = $3, updated_at = now(), cash_on_delivery = o.cash_on_delivery OR $3 = 'confirmed',
+        carrier = COALESCE($4, o.carrier), tracking_number = COALESCE($5, o.tracking_number),
+        estimated_arrival = COALESCE($6, o.estimated_arrival), cancel_reason = COALESCE($7, o.cancel_reason)
+    FROM unnest($1::bigint[], $2::text[], $10::text[], $11::text[]) AS m(id, previous, vendor_topic, buyer_topic)
+    WHERE o.id = m.id
+    RETURNING o.id, o.checkout_id, o.total, o.currency, o.cancel_reason, o.carrier, o.tracking_number, m.previous,
+              m.vendor_topic, m.buyer_topic
+), history AS (
+    INSERT INTO order_history (order_id, from_status, to_status, actor_id, note)
+    SELECT id, previous, $3, $8, $9 FROM moved ORDER BY id
+)
+INSERT INTO events (topic, type, payload)
+SELECT t.topic, 'order.' || $3,
+       jsonb_build_object('order_id', m.id, 'checkout_id', m.checkout_id, 'status', $3::text, 'previous', m.previous,
+                          'total', m.total, 'currency', m.currency, 'reason', m.cancel_reason, 'carrier', m.carrier,
+                          'tracking_number', m.tracking_number)
+FROM moved m CROSS JOIN LATERAL (VALUES (1, m.vendor_topic), (2, m.buyer_topic)) AS t(sub, topic)
+ORDER BY m.id, t.sub
+"""
 ORDER_FOR_UPDATE = f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"
-SET_ORDER_STATUS = """
-UPDATE orders SET status = $2, updated_at = now(),
-    carrier = COALESCE($3, carrier), tracking_number = COALESCE($4, tracking_number),
-    estimated_arrival = COALESCE($5, estimated_arrival), cancel_reason = COALESCE($6, cancel_reason)
-WHERE id = $1
+ORDERS_OF_CHECKOUT_IN_STATUS_FOR_UPDATE = f"""
+SELECT {ORDER_COLUMNS} FROM orders WHERE checkout_id = $1 AND status = $2 ORDER BY id FOR UPDATE
+"""
+SET_CHECKOUT_STATUS = """
+UPDATE checkouts SET status = $2, paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END WHERE id = $1
 """
 LINES_OF_ORDER = "SELECT sku_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku_id"
 OPEN_ORDERS_OF_CHECKOUT = "SELECT count(*) FROM orders WHERE checkout_id = $1 AND status <> 'cancelled'"
-CANCEL_CHECKOUT_IF_UNPAID = "UPDATE checkouts SET status = 'cancelled' WHERE id = $1 AND status = 'pending_payment'"
-
-# Delivered orders the buyer never confirmed complete on their own after a while.
-AUTO_COMPLETE = """
-WITH due AS (
-    SELECT o.id, o.vendor_id, o.buyer_id FROM orders o
-    WHERE o.status = 'delivered' AND o.updated_at < now() - make_interval(days => $1)
-    ORDER BY o.id LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE orders o SET status = 'completed', updated_at = now() FROM due WHERE o.id = due.id
-RETURNING o.id, o.vendor_id, o.buyer_id
-"""
+CHECKOUT_STATUS = "SELECT status FROM checkouts WHERE id = $1"

@@ -9,7 +9,8 @@ import asyncpg
 from msgspec import Struct
 
 from marketplace.core.errors import NotFound
-from marketplace.orders import OrderStatus
+from marketplace.core.paging import Page, fetch_page
+from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.schemas import CheckoutOut, OrderLineOut, OrderOut
 
@@ -44,8 +45,9 @@ async def buyer_checkout(db: asyncpg.Pool, buyer_id: int, checkout_id: int) -> C
 
 async def buyer_orders(
     db: asyncpg.Pool, buyer_id: int, status: OrderStatus | None, cursor: int | None, limit: int
-) -> list[OrderOut]:
-    return await orders_out(db, await db.fetch(q.BUYER_ORDERS, buyer_id, status, cursor, limit + 1))
+) -> Page[OrderOut]:
+    rows = await fetch_page(db, q.BUYER_ORDERS, buyer_id, status, cursor, limit=limit)
+    return Page(await orders_out(db, rows.items), rows.next_cursor)
 
 
 async def vendor_orders(
@@ -56,9 +58,9 @@ async def vendor_orders(
     until: datetime | None,
     cursor: int | None,
     limit: int,
-) -> list[OrderOut]:
-    rows = await db.fetch(q.VENDOR_ORDERS, vendor_id, status, cursor, since, until, limit + 1)
-    return await orders_out(db, rows)
+) -> Page[OrderOut]:
+    rows = await fetch_page(db, q.VENDOR_ORDERS, vendor_id, status, cursor, since, until, limit=limit)
+    return Page(await orders_out(db, rows.items), rows.next_cursor)
 
 
 class OrderDetail(Struct):
@@ -78,3 +80,28 @@ async def order_for(
     order = (await orders_out(db, [row]))[0]
     history = [HistoryEntry(**dict(h)) for h in await db.fetch(q.ORDER_HISTORY, order_id)]
     return OrderDetail(order, history)
+
+
+# What the workflows need to know about orders before they move them.
+
+
+async def lines_of_order(conn: asyncpg.Connection, order_id: int) -> list[asyncpg.Record]:
+    """(sku_id, quantity) of each of the order's lines, in SKU order (the order SKU rows are locked in)."""
+    return await conn.fetch(q.LINES_OF_ORDER, order_id)
+
+
+async def open_orders_of_checkout(conn: asyncpg.Connection, checkout_id: int) -> int:
+    return await conn.fetchval(q.OPEN_ORDERS_OF_CHECKOUT, checkout_id)
+
+
+async def reserved_lines_of_checkout(conn: asyncpg.Connection, checkout_id: int) -> list[asyncpg.Record]:
+    """(sku_id, quantity) the checkout's unpaid orders hold in reservation, per SKU in id order."""
+    return await conn.fetch(q.RESERVED_LINES_OF_CHECKOUT, checkout_id)
+
+
+async def unpaid_orders_of_checkouts(conn: asyncpg.Connection, checkout_ids: list[int]) -> list[int]:
+    return await conn.fetchval(q.UNPAID_ORDERS_OF_CHECKOUTS, checkout_ids) or []
+
+
+async def checkout_status(conn: asyncpg.Connection, checkout_id: int) -> CheckoutStatus:
+    return CheckoutStatus(await conn.fetchval(q.CHECKOUT_STATUS, checkout_id))

@@ -10,8 +10,7 @@ from litestar.params import FromPath, JSONBody
 from marketplace.core.auth import AuthedRequest, admin_only
 from marketplace.core.deps import AppState
 from marketplace.core.errors import Unprocessable
-from marketplace.core.idempotency import run_once
-from marketplace.orders.controllers import IdempotencyKey
+from marketplace.core.idempotency import IdempotencyKey, run_once
 from marketplace.payments import PaymentMethod, service
 from marketplace.payments.sandbox import SIGNATURE_HEADER
 from marketplace.payments.schemas import CallbackResult, PaymentIn, PaymentOut, PaymentStarted, TransferReceived

@@ -30,13 +30,6 @@ INSERT INTO payment_callbacks (provider, event_id, provider_ref, body, outcome) 
 """
 SET_PAYMENT = "UPDATE payments SET status = $2, confirmed_at = now(), refunded_amount = $3 WHERE id = $1"
 CHECKOUT_STATUS = "SELECT status, buyer_id FROM checkouts WHERE id = $1"
-MARK_CHECKOUT_PAID = "UPDATE checkouts SET status = 'paid', paid_at = now() WHERE id = $1"
-SET_CHECKOUT_CASH_ON_DELIVERY = "UPDATE checkouts SET status = 'cash_on_delivery' WHERE id = $1"
-CONFIRM_CASH_ORDERS = """
-UPDATE orders SET status = 'confirmed', cash_on_delivery = true, updated_at = now()
-WHERE checkout_id = $1 AND status = 'pending_payment'
-RETURNING id, vendor_id, total, currency
-"""
 # The first cash a courier hands over settles the checkout's cash-on-delivery payment.
 CASH_ARRIVED = """
 UPDATE payments SET status = 'succeeded', confirmed_at = now()
@@ -47,11 +40,6 @@ CASH_NEVER_DUE = """
 UPDATE payments SET status = 'failed'
 WHERE checkout_id = $1 AND method = 'cash_on_delivery' AND status = 'pending'
     AND NOT EXISTS (SELECT 1 FROM orders WHERE checkout_id = $1 AND id <> $2 AND status <> 'cancelled')
-"""
-PAY_ORDERS = """
-UPDATE orders SET status = 'paid', updated_at = now()
-WHERE checkout_id = $1 AND status = 'pending_payment'
-RETURNING id, vendor_id, total, currency
 """
 # Paid units leave the shelf: on hand and reserved drop together, once per order line.
 SELL_LINES = """

@@ -12,11 +12,9 @@ import msgspec
 
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
-from marketplace.core.events import append_event
 from marketplace.core.money import format_money
-from marketplace.orders import CheckoutStatus, OrderStatus
-from marketplace.orders import queries as order_queries
-from marketplace.orders.place_checkout import buyer_orders_topic, vendor_orders_topic
+from marketplace.core.states import Actor
+from marketplace.orders import CheckoutStatus, OrderStatus, actions
 from marketplace.payments import PaymentMethod, PaymentStatus
 from marketplace.payments import queries as q
 from marketplace.payments.sandbox import SIGNATURE_HEADER, Callback, SandboxGateway
@@ -89,11 +87,15 @@ async def _confirm_cash_on_delivery(
         checkout["grand_total"],
         checkout["currency"],
     )
-    await conn.execute(q.SET_CHECKOUT_CASH_ON_DELIVERY, checkout["id"])
-    orders = await conn.fetch(q.CONFIRM_CASH_ORDERS, checkout["id"])
+    orders = await actions.lock_open_orders(conn, checkout["id"], OrderStatus.PENDING_PAYMENT)
+    await actions.move_checkout(
+        conn, checkout["id"], CheckoutStatus(checkout["status"]), CheckoutStatus.CASH_ON_DELIVERY, Actor.BUYER
+    )
     await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
     await fix_commission(conn, [o["id"] for o in orders])
-    await _announce(conn, orders, checkout["buyer_id"], OrderStatus.CONFIRMED, "cash on delivery")
+    await actions.move(
+        conn, orders, OrderStatus.CONFIRMED, Actor.BUYER, actor_id=checkout["buyer_id"], note="cash on delivery"
+    )
     instructions = f"Pay each courier in cash on delivery, {format_money(row['amount'], row['currency'])} in all"
     action = NextAction("cash_on_delivery", instructions)
     return PaymentStarted(PaymentOut(**dict(row)), action)
@@ -103,17 +105,6 @@ async def collect_cash(conn: asyncpg.Connection, order: asyncpg.Record) -> None:
     """A cash-on-delivery order was delivered and paid to the courier (inside the delivery's transaction)."""
     await conn.execute(q.CASH_ARRIVED, order["checkout_id"])
     await post_cash_collected(conn, order["id"])
-
-
-async def _announce(
-    conn: asyncpg.Connection, orders: list[asyncpg.Record], buyer_id: int, status: OrderStatus, note: str
-) -> None:
-    """Record that pending orders moved to `status`, in their history and on both live feeds."""
-    for order in orders:
-        await conn.execute(order_queries.INSERT_HISTORY, order["id"], OrderStatus.PENDING_PAYMENT, status, None, note)
-        summary = {"order_id": order["id"], "status": status, "total": order["total"], "currency": order["currency"]}
-        await append_event(conn, vendor_orders_topic(order["vendor_id"]), f"order.{status}", summary)
-        await append_event(conn, buyer_orders_topic(buyer_id), f"order.{status}", summary)
 
 
 async def payments_of(db: asyncpg.Pool, buyer_id: int, checkout_id: int) -> list[PaymentOut]:
@@ -179,17 +170,20 @@ async def _apply(conn: asyncpg.Connection, provider: str, callback: Callback, bo
 async def _settle(conn: asyncpg.Connection, payment: asyncpg.Record) -> str:
     """The money for a pending payment has arrived: the checkout and its orders are paid, the stock is sold
     and the ledger posts what each vendor is owed. Money for a checkout that has meanwhile expired goes
-    straight back, since its stock was released."""
-    checkout = await conn.fetchrow(q.CHECKOUT_STATUS, payment["checkout_id"])
+    straight back, since its stock was released. The checkout is locked first, so the sweeper cannot expire it
+    while it is being paid (it skips locked checkouts) and a payment cannot settle one it has just expired."""
+    checkout = await conn.fetchrow(q.CHECKOUT_FOR_PAYMENT, payment["checkout_id"])
     if checkout["status"] != CheckoutStatus.PENDING_PAYMENT:
         await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.REFUNDED, payment["amount"])
         return "refunded_late_payment"
     await conn.execute(q.SET_PAYMENT, payment["id"], PaymentStatus.SUCCEEDED, 0)
-    await conn.execute(q.MARK_CHECKOUT_PAID, payment["checkout_id"])
-    orders = await conn.fetch(q.PAY_ORDERS, payment["checkout_id"])
+    orders = await actions.lock_open_orders(conn, payment["checkout_id"], OrderStatus.PENDING_PAYMENT)
+    await actions.move_checkout(
+        conn, payment["checkout_id"], CheckoutStatus.PENDING_PAYMENT, CheckoutStatus.PAID, Actor.SYSTEM
+    )
     await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
     await post_payments(conn, [o["id"] for o in orders])
-    await _announce(conn, orders, checkout["buyer_id"], OrderStatus.PAID, "paid")
+    await actions.move(conn, orders, OrderStatus.PAID, Actor.SYSTEM, note="paid")
     return "applied"
 
 

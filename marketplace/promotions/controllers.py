@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody
 
 from marketplace.core.auth import AuthedRequest, requires_active_vendor, requires_role
 from marketplace.core.deps import AppState
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.paging import Cursor, Limit, Page
 from marketplace.promotions import service
 from marketplace.promotions.schemas import ClaimIn, CouponIn, CouponOut, Issued, IssueIn, LoyaltyOut, WalletCoupon
 
@@ -25,7 +25,7 @@ class MarketingCouponController(Controller):
 
     @get("/", summary="Platform-funded coupons, newest first")
     async def coupons(self, state: AppState, cursor: Cursor = None, limit: Limit = 20) -> Page[CouponOut]:
-        return page_of(await service.listing(state.db, None, cursor, limit), limit)
+        return await service.listing(state.db, None, cursor, limit)
 
     @get("/{coupon_id:int}")
     async def coupon(self, state: AppState, coupon_id: FromPath[int]) -> CouponOut:
@@ -55,7 +55,7 @@ class VendorCouponController(Controller):
     async def coupons(
         self, state: AppState, request: AuthedRequest, cursor: Cursor = None, limit: Limit = 20
     ) -> Page[CouponOut]:
-        return page_of(await service.listing(state.db, request.user.vendor_id, cursor, limit), limit)
+        return await service.listing(state.db, request.user.vendor_id, cursor, limit)
 
     @get("/{coupon_id:int}")
     async def coupon(self, state: AppState, request: AuthedRequest, coupon_id: FromPath[int]) -> CouponOut:

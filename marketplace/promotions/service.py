@@ -13,9 +13,11 @@ from typing import Any
 
 import asyncpg
 
+from marketplace.core import topics
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
 from marketplace.core.events import append_events
+from marketplace.core.paging import Page, fetch_page
 from marketplace.promotions import pricing
 from marketplace.promotions import queries as q
 from marketplace.promotions.schemas import (
@@ -89,9 +91,9 @@ async def create(db: asyncpg.Pool, actor_id: int, body: CouponIn, vendor_id: int
     return coupon
 
 
-async def listing(db: asyncpg.Pool, vendor_id: int | None, cursor: int | None, limit: int) -> list[CouponOut]:
+async def listing(db: asyncpg.Pool, vendor_id: int | None, cursor: int | None, limit: int) -> Page[CouponOut]:
     """The coupons `vendor_id` funds, or with None the platform's own (a marketer never sees a shop's)."""
-    return [coupon_out(r) for r in await db.fetch(q.COUPONS, vendor_id, cursor, limit + 1)]
+    return await fetch_page(db, q.COUPONS, vendor_id, cursor, limit=limit, convert=coupon_out)
 
 
 async def _owned(conn: asyncpg.Connection, coupon_id: int, vendor_id: int | None) -> asyncpg.Record:
@@ -105,7 +107,12 @@ async def _owned(conn: asyncpg.Connection, coupon_id: int, vendor_id: int | None
 
 async def get(db: asyncpg.Pool, coupon_id: int, vendor_id: int | None) -> CouponOut:
     async with db.acquire() as conn:
-        return coupon_out(await _owned(conn, coupon_id, vendor_id))
+        return await owned(conn, coupon_id, vendor_id)
+
+
+async def owned(conn: asyncpg.Connection, coupon_id: int, vendor_id: int | None) -> CouponOut:
+    """`get` inside the caller's transaction (a campaign reads the platform's coupon it issues)."""
+    return coupon_out(await _owned(conn, coupon_id, vendor_id))
 
 
 async def disable(db: asyncpg.Pool, actor_id: int, coupon_id: int, vendor_id: int | None) -> CouponOut:
@@ -140,7 +147,7 @@ async def issue(conn: asyncpg.Connection, actor_id: int, coupon_id: int, buyer_i
         raise Conflict("this coupon is disabled or over")
     granted = [r["buyer_id"] for r in await conn.fetch(q.GRANT_MANY, coupon_id, sorted(set(buyer_ids)))]
     payload = {"coupon_id": coupon_id, "name": row["name"], "code": row["code"], "ends_at": row["ends_at"].isoformat()}
-    await append_events(conn, [(f"user:{buyer}", "coupon.issued", payload) for buyer in granted])
+    await append_events(conn, [(topics.user(buyer), "coupon.issued", payload) for buyer in granted])
     await record_audit(conn, actor_id, "coupon.issued", "coupon", coupon_id, None, {"buyers": len(granted)})
     return Issued(coupon_id, len(granted))
 

@@ -7,7 +7,7 @@ from litestar.params import FromPath, JSONBody
 
 from marketplace.core.auth import AuthedRequest, requires_active_vendor
 from marketplace.core.deps import AppState
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.paging import Cursor, Limit, Page
 from marketplace.reviews import service
 from marketplace.reviews.schemas import ReplyIn, ReviewIn, ReviewOut, VendorReviewOut
 
@@ -21,7 +21,7 @@ class ProductReviewController(Controller):
     async def reviews(
         self, state: AppState, product_id: FromPath[int], cursor: Cursor = None, limit: Limit = 20
     ) -> Page[ReviewOut]:
-        return page_of(await service.of_product(state.db, product_id, cursor, limit), limit)
+        return await service.of_product(state.db, product_id, cursor, limit)
 
     @post("/", summary="Review a product delivered to you (once)")
     async def write(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from marketplace.core.errors import Conflict, Forbidden, NotFound
+from marketplace.core.paging import Page, fetch_page
 from marketplace.reviews import queries as q
 from marketplace.reviews.schemas import ReviewIn, ReviewOut, VendorReviewOut
 
@@ -31,8 +32,8 @@ async def write(db: asyncpg.Pool, buyer_id: int, product_id: int, body: ReviewIn
         return review_out(await conn.fetchrow(q.GET_REVIEW, review_id))
 
 
-async def of_product(db: asyncpg.Pool, product_id: int, cursor: int | None, limit: int) -> list[ReviewOut]:
-    return [review_out(r) for r in await db.fetch(q.PRODUCT_REVIEWS, product_id, cursor, limit + 1)]
+async def of_product(db: asyncpg.Pool, product_id: int, cursor: int | None, limit: int) -> Page[ReviewOut]:
+    return await fetch_page(db, q.PRODUCT_REVIEWS, product_id, cursor, limit=limit, convert=review_out)
 
 
 async def reply(db: asyncpg.Pool, vendor_id: int, review_id: int, text: str) -> VendorReviewOut:

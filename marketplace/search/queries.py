@@ -1,7 +1,8 @@
 """All SQL of search and product pages.
 
-Search statements are assembled from the constant fragments below, choosing which filters apply; user
-input only ever travels as bind parameters."""
+Search statements are assembled from the constant fragments below and in fragments.py (the visibility rules
+and card columns, shared with the recommender), choosing which filters apply; user input only ever travels as
+bind parameters."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from typing import Any
 
 from marketplace.core.db import contains_pattern
 from marketplace.search import Sort
+from marketplace.search.fragments import CARD_FIELDS, IN_STOCK, VISIBLE
 
-VISIBLE = "p.status = 'listed' AND v.status = 'active'"
 FROM_VISIBLE = "FROM products p JOIN vendors v ON v.id = p.vendor_id"
 
 TITLE_KEY = "p.title_key"
-IN_STOCK = "EXISTS (SELECT 1 FROM skus s WHERE s.product_id = p.id AND s.available > 0)"
 
 # Price facet edges in minor units: under 10, 10-25, 25-50, 50-100, 100-250, 250-500, 500 and over.
 PRICE_EDGES = [1000, 2500, 5000, 10000, 25000, 50000]
@@ -40,12 +40,7 @@ UNSPACED_SCRIPT = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 # Sorts that need the ranking columns of a product beyond its id.
 SCORED_COLUMNS = "p.id, p.min_price, p.max_price, p.created_at, p.sold_count, p.rating_avg, p.rating_count"
 
-# Card columns are computed for the page's rows only, after sorting and limiting the matches.
-CARD_FIELDS = f"""p.id, p.title, p.brand, p.vendor_id, v.shop_name AS vendor_name, p.category_id, p.currency,
-p.min_price, p.max_price, {IN_STOCK} AS in_stock, p.sold_count, p.rating_avg::float8 AS rating_avg,
-p.rating_count, p.created_at,
-(SELECT i.file_name FROM product_images i WHERE i.product_id = p.id ORDER BY i.position, i.id LIMIT 1)
-    AS image_file"""
+# Card columns (fragments.py) are computed for the page's rows only, after sorting and limiting the matches.
 CARD_COLUMNS = CARD_FIELDS + ", hit.total"
 
 

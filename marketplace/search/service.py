@@ -87,7 +87,7 @@ class SearchQuery:
 
 
 def card(row: asyncpg.Record) -> ProductCard:
-    """A product card from a row of `queries.CARD_FIELDS`."""
+    """A product card from a row of `fragments.CARD_FIELDS`."""
     fields = {k: row[k] for k in ProductCard.__struct_fields__ if k != "image_url"}
     return ProductCard(**fields, image_url=image_url(row["image_file"]) if row["image_file"] else None)
 

@@ -8,14 +8,16 @@ from collections.abc import Iterator
 
 import asyncpg
 import numpy as np
+from argon2 import PasswordHasher
 from tqdm import tqdm
 
-from marketplace.accounts.passwords import hash_password
+from marketplace.accounts.passwords import hash_password, hasher_of
 from marketplace.core.errors import Conflict
 from marketplace.seed import queries as q
 from marketplace.seed.bulk import copy_with_ids, next_ids, timestamp
 from marketplace.seed.generator import SIZES, WEEK, Demo, generate
 from marketplace.seed.orders import load_orders, plan_checkouts, sold_per_product
+from marketplace.settings import Settings
 
 DEMO_PASSWORD = "marketplace-demo"
 CHUNK = 100_000
@@ -26,8 +28,15 @@ def _slug(name: str) -> str:
 
 
 async def seed(
-    conn: asyncpg.Connection, size_name: str = "small", seed_value: int = 42, reset: bool = False, quiet: bool = False
+    conn: asyncpg.Connection,
+    size_name: str = "small",
+    seed_value: int = 42,
+    reset: bool = False,
+    quiet: bool = False,
+    hasher: PasswordHasher | None = None,
 ) -> dict[str, int]:
+    """Write the demo marketplace. Its users' password is hashed with `hasher` (default: the cost Settings
+    defaults to; the commands pass their settings' one)."""
     size = SIZES[size_name]
     if reset:
         await conn.execute(q.RESET)
@@ -46,7 +55,7 @@ async def seed(
     async with conn.transaction():
         category_ids = await _categories(conn, demo)
         step("categories")
-        password_hash = await hash_password(DEMO_PASSWORD)
+        password_hash = await hash_password(hasher or hasher_of(Settings()), DEMO_PASSWORD)
         vendor_user_ids, buyer_ids = await _users(conn, demo, password_hash)
         vendor_ids = await _vendors(conn, demo, vendor_user_ids)
         step("users and vendors")

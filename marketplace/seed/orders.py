@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 import asyncpg
 import numpy as np
 
+from marketplace.orders import CheckoutStatus, OrderStatus
+from marketplace.orders.actions import ORDER_MOVES
 from marketplace.orders.place_checkout import shipping_for
 from marketplace.seed.bulk import copy_with_ids, timestamp
 from marketplace.seed.generator import DAY, Demo
 from marketplace.settlement import payment_entries, refund_entries
 from marketplace.settlement.service import commission_of
+from marketplace.workflows.sweeper import REASON as EXPIRY_REASON
 
 PLATFORM_RATE_BP = 1000
 CANCEL_SHARE = 0.03
@@ -73,14 +76,17 @@ def sold_per_product(demo: Demo, checkouts: list[Checkout]) -> np.ndarray:
 
 
 def _stage(age_days: float, roll: float) -> list[str]:
-    """The statuses an order of this age has been through, after being placed and paid."""
+    """The statuses an order of this age has been through after being paid: the order state machine's way
+    from paid to how far an order that old has got."""
     if age_days > 14:
-        return ["accepted", "shipped", "delivered", "completed"]
-    if age_days > 3:
-        return ["accepted", "shipped", "delivered"]
-    if age_days > 1:
-        return ["accepted", "shipped"]
-    return ["accepted"] if roll < 0.5 else []
+        reached = OrderStatus.COMPLETED
+    elif age_days > 3:
+        reached = OrderStatus.DELIVERED
+    elif age_days > 1:
+        reached = OrderStatus.SHIPPED
+    else:
+        reached = OrderStatus.ACCEPTED if roll < 0.5 else OrderStatus.PAID
+    return [str(status) for status in ORDER_MOVES.path(OrderStatus.PAID, reached)[1:]]
 
 
 async def load_orders(
@@ -126,7 +132,8 @@ async def load_orders(
         totals = {v: sum(price[p] for p in ps) for v, ps in by_vendor.items()}
         shipping = {v: shipping_for(t) for v, t in totals.items()}
         items, ship = sum(totals.values()), sum(shipping.values())
-        status = "cancelled" if checkout.cancelled else "paid"
+        # Unpaid checkouts expired, as the sweeper would have left them.
+        status = CheckoutStatus.EXPIRED if checkout.cancelled else CheckoutStatus.PAID
         address = {**ADDRESS, "recipient": f"Buyer {checkout.buyer + 1}"}
         checkout_rows.append(
             (
@@ -182,7 +189,7 @@ async def load_orders(
                     None if checkout.cancelled else commission,
                     "DHL" if shipped else None,
                     f"DEMO{checkout_id:08d}{v:03d}" if shipped else None,
-                    "payment not received in time" if checkout.cancelled else None,
+                    EXPIRY_REASON if checkout.cancelled else None,
                     timestamp(checkout.at),
                     timestamp(checkout.at + 60),
                 )
@@ -225,9 +232,7 @@ async def load_orders(
             )
         history.append((oid, None, "pending_payment", None, "placed", timestamp(at)))
         if checkout.cancelled:
-            history.append(
-                (oid, "pending_payment", "cancelled", None, "payment not received in time", timestamp(at + 900))
-            )
+            history.append((oid, "pending_payment", "cancelled", None, EXPIRY_REASON, timestamp(at + 900)))
             continue
         previous = "paid"
         history.append((oid, "pending_payment", "paid", None, "paid", timestamp(at + 120)))

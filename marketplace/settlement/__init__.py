@@ -3,6 +3,7 @@ vendors' balances and statements, and admin payouts. The ledger always sums to z
 
 from dataclasses import dataclass
 
+from marketplace.core import topics
 from marketplace.promotions.pricing import reversal
 
 GATEWAY = "gateway"
@@ -11,7 +12,7 @@ PROMOTIONS = "promotions"  # what platform-funded coupons and points cost the pl
 
 
 def vendor_account(vendor_id: int) -> str:
-    return f"vendor:{vendor_id}"
+    return topics.vendor(vendor_id)
 
 
 def payment_entries(vendor_id: int, total: int, commission: int, platform_discount: int = 0) -> dict[str, int]:

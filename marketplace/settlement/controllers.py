@@ -8,7 +8,7 @@ from litestar.params import FromQuery, JSONBody
 
 from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor
 from marketplace.core.deps import AppState
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.paging import Cursor, Limit, Page
 from marketplace.settlement import service
 from marketplace.settlement.schemas import (
     Balance,
@@ -34,7 +34,7 @@ class VendorSettlementController(Controller):
     async def statement(
         self, state: AppState, request: AuthedRequest, cursor: Cursor = None, limit: Limit = 50
     ) -> Page[StatementLine]:
-        return page_of(await service.statement(state.db, request.user.vendor_id, cursor, limit), limit)
+        return await service.statement(state.db, request.user.vendor_id, cursor, limit)
 
 
 class AdminSettlementController(Controller):

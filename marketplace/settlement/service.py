@@ -28,6 +28,7 @@ import asyncpg
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
 from marketplace.core.money import format_money
+from marketplace.core.paging import Page, fetch_page
 from marketplace.promotions.pricing import allocate
 from marketplace.settlement import (
     GATEWAY,
@@ -178,9 +179,12 @@ async def balance(db: asyncpg.Pool | asyncpg.Connection, vendor_id: int, currenc
     return Balance(vendor_id, currency, owed)
 
 
-async def statement(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit: int) -> list[StatementLine]:
-    rows = await db.fetch(q.STATEMENT, vendor_account(vendor_id), cursor, limit + 1)
-    return [StatementLine(**{**dict(r), "amount": -r["amount"]}) for r in rows]
+def _statement_line(row: asyncpg.Record) -> StatementLine:
+    return StatementLine(**{**dict(row), "amount": -row["amount"]})
+
+
+async def statement(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit: int) -> Page[StatementLine]:
+    return await fetch_page(db, q.STATEMENT, vendor_account(vendor_id), cursor, limit=limit, convert=_statement_line)
 
 
 async def pay_out(db: asyncpg.Pool, admin_id: int, body: PayoutIn) -> PayoutOut:

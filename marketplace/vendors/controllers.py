@@ -7,7 +7,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor
 from marketplace.core.deps import AppState
-from marketplace.core.paging import Cursor, Limit, Page, page_of
+from marketplace.core.paging import Cursor, Limit, Page
 from marketplace.vendors import ApplicationStatus, VendorStatus, service
 from marketplace.vendors.schemas import (
     ApplicationIn,
@@ -71,7 +71,7 @@ class AdminVendorController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> Page[ApplicationOut]:
-        return page_of(await service.list_applications(state.db, status, cursor, limit), limit)
+        return await service.list_applications(state.db, status, cursor, limit)
 
     @post("/vendor-applications/{application_id:int}/approve", status_code=200)
     async def approve(self, state: AppState, request: AuthedRequest, application_id: FromPath[int]) -> VendorOut:
@@ -87,7 +87,7 @@ class AdminVendorController(Controller):
     async def vendors(
         self, state: AppState, status: FromQuery[VendorStatus | None] = None, cursor: Cursor = None, limit: Limit = 20
     ) -> Page[VendorOut]:
-        return page_of(await service.list_vendors(state.db, status, cursor, limit), limit)
+        return await service.list_vendors(state.db, status, cursor, limit)
 
     @get("/vendors/{vendor_id:int}")
     async def vendor(self, state: AppState, vendor_id: FromPath[int]) -> VendorOut:

@@ -1,15 +1,19 @@
-"""Vendor onboarding rules. Every admin decision is written to the audit log in its own transaction."""
+"""Vendor onboarding rules. Every admin decision is written to the audit log in its own transaction; an
+application's and a vendor's status are written in one place each, which asks its state machine first."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from marketplace.accounts import queries as account_queries
+from marketplace.accounts import service as accounts
+from marketplace.core import topics
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from marketplace.core.events import access_changed, append_event
+from marketplace.core.paging import Page, fetch_page
+from marketplace.core.states import Actor
 from marketplace.core.types import set_fields
-from marketplace.vendors import ApplicationStatus, VendorStatus
+from marketplace.vendors import APPLICATION_TRANSITIONS, VENDOR_TRANSITIONS, ApplicationStatus, VendorStatus
 from marketplace.vendors import queries as q
 from marketplace.vendors.schemas import (
     ApplicationIn,
@@ -57,29 +61,33 @@ async def my_applications(db: asyncpg.Pool, user_id: int) -> list[ApplicationOut
 
 async def list_applications(
     db: asyncpg.Pool, status: ApplicationStatus | None, cursor: int | None, limit: int
-) -> list[ApplicationOut]:
-    return [_application(r) for r in await db.fetch(q.LIST_APPLICATIONS, status, cursor, limit + 1)]
+) -> Page[ApplicationOut]:
+    return await fetch_page(db, q.LIST_APPLICATIONS, status, cursor, limit=limit, convert=_application)
 
 
-async def _pending_for_review(conn: asyncpg.Connection, application_id: int, admin_id: int) -> ApplicationOut:
+async def _decide(
+    conn: asyncpg.Connection, admin_id: int, application_id: int, target: ApplicationStatus, reason: str | None
+) -> tuple[ApplicationOut, ApplicationOut]:
+    """The one write of an application's status, once APPLICATION_TRANSITIONS allows it (a decided application
+    stays decided) and the admin is not its applicant. Returns the application before and after."""
     row = await conn.fetchrow(q.APPLICATION_FOR_UPDATE, application_id)
     if row is None:
         raise NotFound("no such application")
-    application = _application(row)
-    if application.status != ApplicationStatus.PENDING:
-        raise Conflict(f"this application was already {application.status}")
-    if application.user_id == admin_id:
+    before = _application(row)
+    current = ApplicationStatus(before.status)
+    if not APPLICATION_TRANSITIONS.targets(current, Actor.ADMIN):
+        raise Conflict(f"this application was already {current}")
+    APPLICATION_TRANSITIONS.check(current, target, Actor.ADMIN)
+    if before.user_id == admin_id:
         raise Forbidden("you cannot review your own application")
-    return application
+    after = _application(await conn.fetchrow(q.DECIDE_APPLICATION, application_id, target, reason, admin_id))
+    return before, after
 
 
 async def approve(db: asyncpg.Pool, admin_id: int, application_id: int) -> VendorOut:
     """Approval creates the shop and grants the vendor role, all in one transaction."""
     async with db.acquire() as conn, conn.transaction():
-        before = await _pending_for_review(conn, application_id, admin_id)
-        after = _application(
-            await conn.fetchrow(q.DECIDE_APPLICATION, application_id, ApplicationStatus.APPROVED, None, admin_id)
-        )
+        before, after = await _decide(conn, admin_id, application_id, ApplicationStatus.APPROVED, None)
         try:
             async with conn.transaction():  # savepoint: a name clash is a clear 409, not a broken transaction
                 vendor = _vendor(await conn.fetchrow(q.INSERT_VENDOR, application_id))
@@ -87,7 +95,7 @@ async def approve(db: asyncpg.Pool, admin_id: int, application_id: int) -> Vendo
             if exc.constraint_name == "vendors_shop_name":
                 raise Conflict("a shop with this name was approved meanwhile; reject this application") from None
             raise Conflict("this user already has a shop") from None
-        await conn.execute(account_queries.ADD_ROLE, before.user_id, "vendor")
+        await accounts.grant_role(conn, before.user_id, "vendor")
         await record_audit(
             conn,
             admin_id,
@@ -99,7 +107,7 @@ async def approve(db: asyncpg.Pool, admin_id: int, application_id: int) -> Vendo
         )
         await append_event(
             conn,
-            f"user:{before.user_id}",
+            topics.user(before.user_id),
             "vendor.approved",
             {"vendor_id": vendor.id, "shop_name": vendor.shop_name},
         )
@@ -108,10 +116,7 @@ async def approve(db: asyncpg.Pool, admin_id: int, application_id: int) -> Vendo
 
 async def reject(db: asyncpg.Pool, admin_id: int, application_id: int, reason: str) -> ApplicationOut:
     async with db.acquire() as conn, conn.transaction():
-        before = await _pending_for_review(conn, application_id, admin_id)
-        after = _application(
-            await conn.fetchrow(q.DECIDE_APPLICATION, application_id, ApplicationStatus.REJECTED, reason, admin_id)
-        )
+        before, after = await _decide(conn, admin_id, application_id, ApplicationStatus.REJECTED, reason)
         await record_audit(
             conn,
             admin_id,
@@ -123,7 +128,7 @@ async def reject(db: asyncpg.Pool, admin_id: int, application_id: int, reason: s
         )
         await append_event(
             conn,
-            f"user:{before.user_id}",
+            topics.user(before.user_id),
             "vendor.rejected",
             {"application_id": application_id, "reason": reason},
         )
@@ -132,8 +137,8 @@ async def reject(db: asyncpg.Pool, admin_id: int, application_id: int, reason: s
 
 async def list_vendors(
     db: asyncpg.Pool, status: VendorStatus | None, cursor: int | None, limit: int
-) -> list[VendorOut]:
-    return [_vendor(r) for r in await db.fetch(q.LIST_VENDORS, status, cursor, limit + 1)]
+) -> Page[VendorOut]:
+    return await fetch_page(db, q.LIST_VENDORS, status, cursor, limit=limit, convert=_vendor)
 
 
 async def get_vendor(db: asyncpg.Pool, vendor_id: int) -> VendorOut:
@@ -146,19 +151,22 @@ async def get_vendor(db: asyncpg.Pool, vendor_id: int) -> VendorOut:
 async def set_status(
     db: asyncpg.Pool, admin_id: int, vendor_id: int, status: VendorStatus, reason: str | None
 ) -> VendorOut:
-    """Suspend or reinstate. A suspended vendor keeps its role but its tokens stop passing vendor guards,
-    because every request reloads the vendor's status."""
+    """Suspend or reinstate: the one write of a vendor's status, once VENDOR_TRANSITIONS allows it. A suspended
+    vendor keeps its role but its tokens stop passing vendor guards, because every request reloads the
+    vendor's status."""
     async with db.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(q.VENDOR_FOR_UPDATE, vendor_id)
         if row is None:
             raise NotFound("no such vendor")
         before = _vendor(row)
-        if before.status == status:
+        current = VendorStatus(before.status)
+        if current == status:
             raise Conflict(f"this vendor is already {status}")
+        VENDOR_TRANSITIONS.check(current, status, Actor.ADMIN)
         after = _vendor(await conn.fetchrow(q.SET_VENDOR_STATUS, vendor_id, status, reason))
         action = "vendor.suspended" if status == VendorStatus.SUSPENDED else "vendor.reinstated"
         await record_audit(conn, admin_id, action, "vendor", vendor_id, before, after)
-        await append_event(conn, f"vendor:{vendor_id}", action, {"vendor_id": vendor_id, "reason": reason})
+        await append_event(conn, topics.vendor(vendor_id), action, {"vendor_id": vendor_id, "reason": reason})
         await access_changed(conn, before.user_id, action)
     return after
 

@@ -51,17 +51,17 @@ async def desk(state: AppState, request: Request[Any, Any, Any]) -> Template:
         request,
         "admin_desk.html",
         title="Admin desk",
-        pending=len(pending[:LIMIT]),
-        pending_more=len(pending) > LIMIT,
-        suspended=len(suspended[:LIMIT]),
+        pending=len(pending.items),
+        pending_more=pending.next_cursor is not None,
+        suspended=len(suspended.items),
     )
 
 
 async def _applications(state: AppState, request: Request[Any, Any, Any], status: int = 200, **shown: Any) -> Template:
-    pending = (await vendors.list_applications(state.db, ApplicationStatus.PENDING, None, LIMIT))[:LIMIT]
+    pending = (await vendors.list_applications(state.db, ApplicationStatus.PENDING, None, LIMIT)).items
     recent = [
         a
-        for a in (await vendors.list_applications(state.db, None, None, LIMIT))[:LIMIT]
+        for a in (await vendors.list_applications(state.db, None, None, LIMIT)).items
         if a.status != ApplicationStatus.PENDING
     ]
     context = {"error": None, "notice": None, "failed": None, "reason": ""} | shown
@@ -114,7 +114,7 @@ async def _vendors(
     state: AppState, request: Request[Any, Any, Any], show: str = "", status: int = 200, **shown: Any
 ) -> Template:
     wanted = VendorStatus(show) if show in {s.value for s in VendorStatus} else None
-    shops = (await vendors.list_vendors(state.db, wanted, None, LIMIT))[:LIMIT]
+    shops = (await vendors.list_vendors(state.db, wanted, None, LIMIT)).items
     context = {"error": None, "notice": None, "failed": None, "reason": ""} | shown
     return await page(
         request,
@@ -178,15 +178,14 @@ async def audit_page(
     filters = {"actor_id": actor_id, "action": action or None, "object_type": object_type or None}
     filters["object_id"] = object_id or None
     # the same entries, filters and paging as GET /admin/audit
-    entries = await audit.entries(state.db, before=before, limit=AUDIT_PAGE + 1, **filters)
-    older = entries[AUDIT_PAGE - 1].id if len(entries) > AUDIT_PAGE else None
+    entries = await audit.entries(state.db, before=before, limit=AUDIT_PAGE, **filters)
     kept = {k: v for k, v in filters.items() if v is not None}
     return await page(
         request,
         "admin_audit.html",
         title="Audit log",
-        entries=entries[:AUDIT_PAGE],
-        older=older,
+        entries=entries.items,
+        older=entries.next_cursor,
         filters=filters,
         kept=kept,
         filtered=bool(kept),

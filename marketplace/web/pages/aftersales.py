@@ -14,8 +14,10 @@ from marketplace.aftersales import Kind
 from marketplace.aftersales import service as aftersales
 from marketplace.aftersales.schemas import MessageIn, RequestIn, ShipmentIn
 from marketplace.aftersales.service import Party
+from marketplace.core import topics
 from marketplace.core.deps import AppState
 from marketplace.core.errors import DomainError, NotFound
+from marketplace.core.states import Actor
 from marketplace.orders import read
 from marketplace.reviews import service as reviews
 from marketplace.reviews.schemas import ReviewIn
@@ -35,7 +37,7 @@ KINDS = [
 
 
 def _party(request: Request[Any, Any, Any]) -> Party:
-    return Party(signed_in(request).id, "buyer")
+    return Party(signed_in(request).id, Actor.BUYER)
 
 
 async def _variants(state: AppState, product_ids: set[int]) -> dict[int, list[PublicSku]]:
@@ -104,11 +106,11 @@ async def open_claim(state: AppState, request: Request[Any, Any, Any], order_id:
 async def claims_page(
     state: AppState, request: Request[Any, Any, Any], before: Annotated[int | None, QueryParameter(ge=1)] = None
 ) -> Template:
-    rows = await aftersales.listing(state.db, _party(request), None, before, PAGE)
-    claims = rows[:PAGE]
-    names = await shop_names(state, {c.vendor_id for c in claims})
-    older = claims[-1].id if len(rows) > PAGE else None
-    return await page(request, "claims.html", claims=claims, names=names, older=older, title="Returns and refunds")
+    claims = await aftersales.listing(state.db, _party(request), None, before, PAGE)
+    names = await shop_names(state, {c.vendor_id for c in claims.items})
+    return await page(
+        request, "claims.html", claims=claims.items, names=names, older=claims.next_cursor, title="Returns and refunds"
+    )
 
 
 async def _claim_context(state: AppState, request: Request[Any, Any, Any], request_id: int) -> dict[str, Any]:
@@ -126,7 +128,7 @@ async def claim_detail(state: AppState, request: Request[Any, Any, Any], request
     return await page(
         request,
         "claim_detail.html",
-        topics=[f"user:{user.id}:orders"],
+        topics=[topics.user_orders(user.id)],
         error=None,
         title=f"Request #{request_id}",
         **context,

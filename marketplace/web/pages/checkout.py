@@ -16,6 +16,7 @@ from litestar.response import Redirect, Response, Template
 from marketplace.accounts import service as accounts
 from marketplace.cart import service as cart
 from marketplace.cart.schemas import QuantityIn
+from marketplace.core import topics
 from marketplace.core.deps import AppState
 from marketplace.core.errors import DomainError, Unprocessable
 from marketplace.core.idempotency import run_once
@@ -173,7 +174,7 @@ async def _pay_page(
         cash_limit=state.settings.cash_on_delivery_limit,
         idempotency_key=uuid.uuid4().hex,
         error=error,
-        topics=[f"user:{user.id}:orders"],
+        topics=[topics.user_orders(user.id)],
         title="Pay for your order",
     )
 

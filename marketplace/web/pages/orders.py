@@ -11,27 +11,31 @@ from litestar import Request, get, post
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
+from marketplace.core import topics
 from marketplace.core.deps import AppState
 from marketplace.core.errors import DomainError, NotFound
+from marketplace.core.states import Actor
 from marketplace.orders import OrderStatus, read
-from marketplace.orders.lifecycle import ALLOWED, transition
+from marketplace.orders.actions import ORDER_MOVES
 from marketplace.orders.read import OrderDetail
 from marketplace.orders.schemas import CancelIn
 from marketplace.vendors import service as vendors
 from marketplace.web.forms import convert, form_of, problem_text
 from marketplace.web.render import page
 from marketplace.web.session import signed_in
+from marketplace.workflows.order_moves import transition
 
 PAGE = 20
+# The progress bar's steps: the way through the state machine (for cash on delivery, from confirmed).
 STEPS = {
-    False: ["pending_payment", "paid", "accepted", "shipped", "delivered", "completed"],
-    True: ["confirmed", "accepted", "shipped", "delivered", "completed"],  # cash on delivery
+    False: ORDER_MOVES.path(OrderStatus.PENDING_PAYMENT, OrderStatus.COMPLETED),
+    True: ORDER_MOVES.path(OrderStatus.CONFIRMED, OrderStatus.COMPLETED),
 }
 
 
 def may_buyer(status: str, target: OrderStatus) -> bool:
     """Whether the transition table lets the buyer move an order from `status` to `target` (no rule of ours)."""
-    return "buyer" in ALLOWED.get((OrderStatus(status), target), "")
+    return ORDER_MOVES.allows(OrderStatus(status), target, Actor.BUYER)
 
 
 async def shop_names(state: AppState, vendor_ids: set[int]) -> dict[int, str]:
@@ -67,16 +71,16 @@ async def orders_page(
     before: Annotated[int | None, QueryParameter(ge=1)] = None,
 ) -> Template:
     user = signed_in(request)
-    rows = await read.buyer_orders(state.db, user.id, None, before, PAGE)
-    orders = rows[:PAGE]
+    listed = await read.buyer_orders(state.db, user.id, None, before, PAGE)
+    orders = listed.items
     names = await shop_names(state, {o.vendor_id for o in orders})
     return await page(
         request,
         "orders.html",
         orders=orders,
         names=names,
-        older=orders[-1].id if len(rows) > PAGE else None,
-        topics=[f"user:{user.id}:orders"],
+        older=listed.next_cursor,
+        topics=[topics.user_orders(user.id)],
         title="Your orders",
     )
 
@@ -85,9 +89,9 @@ async def orders_page(
 async def orders_fragment(state: AppState, request: Request[Any, Any, Any]) -> Template:
     """The first page of the list alone, for the live refresh."""
     user = signed_in(request)
-    rows = await read.buyer_orders(state.db, user.id, None, None, PAGE)
-    names = await shop_names(state, {o.vendor_id for o in rows[:PAGE]})
-    return await page(request, "_orders.html", orders=rows[:PAGE], names=names)
+    orders = (await read.buyer_orders(state.db, user.id, None, None, PAGE)).items
+    names = await shop_names(state, {o.vendor_id for o in orders})
+    return await page(request, "_orders.html", orders=orders, names=names)
 
 
 async def _detail(state: AppState, request: Request[Any, Any, Any], order_id: int) -> dict[str, Any]:
@@ -108,7 +112,7 @@ async def order_page_with(
         request,
         "order.html",
         status=status,
-        topics=[f"user:{user.id}:orders"],
+        topics=[topics.user_orders(user.id)],
         title=f"Order #{order_id}",
         error=error,
         products=products,

@@ -16,13 +16,14 @@ from litestar.response import Redirect, Template
 from marketplace.accounts import service as accounts
 from marketplace.catalog import service as catalog
 from marketplace.catalog.schemas import CategoryNode
+from marketplace.core import topics
+from marketplace.core.auth import caller_of, token_user_id
 from marketplace.core.cache import cached_json
-from marketplace.core.deps import AppState
+from marketplace.core.deps import AppState, client_ip
 from marketplace.core.errors import NotFound
 from marketplace.flash_sales import service as flash_sales
 from marketplace.flash_sales.schemas import PurchaseIn
 from marketplace.interactions import Kind
-from marketplace.inventory.service import stock_topic
 from marketplace.orders.schemas import CheckoutOut
 from marketplace.reviews import service as reviews
 from marketplace.search import Sort
@@ -83,15 +84,15 @@ async def home(state: AppState, request: Request[Any, Any, Any]) -> Template:
         flash_sales.listing(state.db, "live", None, None, 6),
         _recommended(state, request),
     )
-    topics = [f"user:{user.id}:recommendations"] if user else []
+    feeds = [topics.user_recommendations(user.id)] if user else []
     return await page(
         request,
         "home.html",
         categories=tree,
         trending=trending.items,
-        sales=sales[:6],
+        sales=sales.items,
         recommended=recommended,
-        topics=topics,
+        topics=feeds,
     )
 
 
@@ -297,7 +298,7 @@ async def product_page(
         reviews.of_product(state.db, product_id, reviews_after, 10),
         _recommended(state, request),
     )
-    sales = [s for s in listed if s.status in ("live", "scheduled")]
+    sales = [s for s in listed.items if s.status in ("live", "scheduled")]
     addresses = await accounts.list_addresses(state.db, user.id) if user is not None and sales else []
     selected = next((s for s in product.skus if s.in_stock), product.skus[0] if product.skus else None)
     return await page(
@@ -307,13 +308,13 @@ async def product_page(
         sales=sales,
         sale_skus={s.sku_id: s for s in sales if s.status == "live"},
         similar=similar.items,
-        reviews=page_reviews[:10],
-        more_reviews=page_reviews[9].id if len(page_reviews) > 10 else None,
+        reviews=page_reviews.items,
+        more_reviews=page_reviews.next_cursor,
         selected=selected,
         addresses=addresses,
         recommended=recommended,
         buy_key=uuid.uuid4().hex,  # one flash-sale purchase per rendered form, however often it is submitted
-        topics=[stock_topic(product_id)] + ([f"user:{user.id}:recommendations"] if user else []),
+        topics=[topics.product_stock(product_id)] + ([topics.user_recommendations(user.id)] if user else []),
         title=product.title,
     )
 
@@ -324,11 +325,15 @@ async def flash_buy(state: AppState, request: Request[Any, Any, Any], sale_id: F
     token stands in for the bearer header), then goes to paying for the checkout it placed."""
     visitor = visitor_of(request)
     signed_in(request)
+    token = visitor.token  # a signed-in visitor's session token
     form = await form_of(request)
     body = convert({"address_id": form.get("address_id") or 0, "quantity": 1}, PurchaseIn)
     key = form.get("idempotency_key") or None
-    answer = await flash_sales.purchase(state, request, sale_id, body, key, token=visitor.token)
-    placed = _CHECKOUT.decode(answer.content)
+    answer = await flash_sales.purchase(
+        state.db, state.gate, state.settings, sale_id, token_user_id(token), client_ip(request), body, key,
+        confirm_buyer=lambda: caller_of(token, request),
+    )  # fmt: skip
+    placed = _CHECKOUT.decode(answer.body)
     return Redirect(f"/shop/checkouts/{placed.id}", status_code=303)
 
 

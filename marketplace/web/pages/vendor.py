@@ -13,18 +13,20 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from marketplace.core import topics
 from marketplace.core.auth import CurrentUser
 from marketplace.core.deps import AppState
 from marketplace.core.errors import Forbidden
 from marketplace.inventory import service as inventory
 from marketplace.inventory.schemas import StockAdjustment
 from marketplace.orders import OrderStatus, read
-from marketplace.orders.lifecycle import Shipment, transition
+from marketplace.orders.actions import Shipment
 from marketplace.orders.read import OrderOut
 from marketplace.orders.schemas import CancelIn, ShipIn
 from marketplace.web.forms import convert, form_of
 from marketplace.web.render import page
 from marketplace.web.session import signed_in
+from marketplace.workflows.order_moves import transition
 
 BOARD = "/vendor"
 STOCK = "/vendor/console/stock"
@@ -48,7 +50,7 @@ def vendor_of(request: Request[Any, Any, Any]) -> tuple[CurrentUser, int]:
 
 
 async def _board(state: AppState, vendor_id: int) -> dict[str, Any]:
-    orders = (await read.vendor_orders(state.db, vendor_id, None, None, None, None, RECENT))[:RECENT]
+    orders = (await read.vendor_orders(state.db, vendor_id, None, None, None, None, RECENT)).items
     columns: list[tuple[str, list[OrderOut]]] = [
         (heading, [o for o in orders if o.status in statuses]) for heading, statuses in COLUMNS
     ]
@@ -61,7 +63,7 @@ async def board_page(state: AppState, request: Request[Any, Any, Any]) -> Templa
     return await page(
         request,
         "vendor_board.html",
-        topics=[f"vendor:{vendor_id}:orders"],
+        topics=[topics.vendor_orders(vendor_id)],
         title="Order board",
         **await _board(state, vendor_id),
     )
@@ -110,7 +112,7 @@ async def reject(state: AppState, request: Request[Any, Any, Any], order_id: Fro
 
 
 async def _stock(state: AppState, vendor_id: int) -> dict[str, Any]:
-    return {"levels": (await inventory.stock_levels(state.db, vendor_id, False, None, SKUS))[:SKUS]}
+    return {"levels": (await inventory.stock_levels(state.db, vendor_id, False, None, SKUS)).items}
 
 
 @get(STOCK, name="vendor-stock")
@@ -119,7 +121,7 @@ async def stock_page(state: AppState, request: Request[Any, Any, Any]) -> Templa
     return await page(
         request,
         "vendor_stock.html",
-        topics=[f"vendor:{vendor_id}:stock"],
+        topics=[topics.vendor_stock(vendor_id)],
         title="Stock",
         **await _stock(state, vendor_id),
     )

@@ -1,0 +1,60 @@
+"""The system's own moves: releases what unpaid checkouts hold once their payment time is up (reserved
+stock, flash-sale units, promotions; their orders are cancelled and the checkout expires), and completes
+delivered orders the buyer never confirmed (earning their points). Runs in every app process; SKIP LOCKED
+shares the work without overlap."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from marketplace.core import idempotency
+from marketplace.core.outage import run_forever
+from marketplace.core.states import Actor
+from marketplace.flash_sales.service import return_units
+from marketplace.inventory.service import release_reserved
+from marketplace.orders import CheckoutStatus, OrderStatus, actions, read
+from marketplace.promotions import service as promotions
+
+log = logging.getLogger(__name__)
+REASON = "payment not received in time"
+
+
+async def expire_unpaid(db: asyncpg.Pool, batch: int = 100) -> int:
+    """Expire up to `batch` overdue checkouts in one transaction; returns how many."""
+    async with db.acquire() as conn, conn.transaction():
+        checkouts = await actions.lock_expired_checkouts(conn, batch)
+        if checkouts:  # flash-sale units first: purchases lock the sale before the SKU
+            await return_units(conn, await read.unpaid_orders_of_checkouts(conn, [c["id"] for c in checkouts]))
+        for checkout in checkouts:
+            for line in await read.reserved_lines_of_checkout(conn, checkout["id"]):
+                await release_reserved(conn, line["sku_id"], line["quantity"])
+            orders = await actions.lock_open_orders(conn, checkout["id"], OrderStatus.PENDING_PAYMENT)
+            await actions.move(conn, orders, OrderStatus.CANCELLED, Actor.SYSTEM, note=REASON)
+            await actions.move_checkout(
+                conn, checkout["id"], CheckoutStatus(checkout["status"]), CheckoutStatus.EXPIRED, Actor.SYSTEM
+            )
+            await promotions.release(conn, checkout["id"])
+    return len(checkouts)
+
+
+async def complete_delivered(db: asyncpg.Pool, after_days: int, batch: int = 500) -> int:
+    """Complete delivered orders nobody confirmed within `after_days`; returns how many."""
+    async with db.acquire() as conn, conn.transaction():
+        due = await actions.lock_due_for_completion(conn, after_days, batch)
+        await promotions.earn(conn, [order["id"] for order in due])
+        note = f"completed automatically {after_days} days after delivery"
+        await actions.move(conn, due, OrderStatus.COMPLETED, Actor.SYSTEM, note=note)
+    return len(due)
+
+
+async def run_sweeper(db: asyncpg.Pool, interval: float, complete_after_days: int) -> None:
+    async def sweep() -> None:
+        while await expire_unpaid(db) > 0:
+            pass
+        while await complete_delivered(db, complete_after_days) > 0:
+            pass
+        await idempotency.purge_expired(db)
+
+    await run_forever("checkout sweeper", sweep, interval)
