@@ -71,9 +71,9 @@ WITH c AS MATERIALIZED (
         status text, note text, buyer_topic text, leaves_cart boolean, flash_sale_id bigint, flash_units int,
         flash_topic text)
 ), taken AS (
-    UPDATE flash_sales f SET sold = f.sold + c.flash_units FROM c
-    WHERE f.id = c.flash_sale_id AND f.cancelled_at IS NULL AND now() >= f.starts_at AND now() < f.ends_at
-      AND f.sold + c.flash_units <= f.units
+    UPDATE flash_sales f SET sold = f.sold + (SELECT flash_units FROM c)
+    WHERE f.id = (SELECT flash_sale_id FROM c) AND f.cancelled_at IS NULL AND now() >= f.starts_at
+      AND now() < f.ends_at AND f.sold + (SELECT flash_units FROM c) <= f.units
     RETURNING f.id, f.sku_id, f.units, f.sold, f.per_buyer_limit
 ), counted AS (
     INSERT INTO flash_sale_buyers (sale_id, buyer_id, units) SELECT taken.id, c.buyer_id, c.flash_units FROM taken, c
@@ -93,7 +93,7 @@ WITH c AS MATERIALIZED (
 ), reserved AS (
     UPDATE skus SET reserved = skus.reserved + sku.quantity
     FROM sku
-    WHERE skus.id = sku.sku_id
+    WHERE skus.id = sku.sku_id AND skus.id = ANY(ARRAY(SELECT sku_id FROM sku))  -- an index lookup (see above)
     RETURNING skus.id AS sku_id, sku.topic, skus.on_hand, skus.reserved, skus.available
 ), checkout AS (
     INSERT INTO checkouts (buyer_id, currency, items_total, shipping_total, grand_total, shipping_address, expires_at,
