@@ -20,7 +20,7 @@ import click
 
 from marketplace.keeper import die_with_parent
 from marketplace.seed.generator import SIZES
-from marketplace.seed.loader import DEMO_PASSWORD
+from marketplace.seed.loader import DEMO_MARKETER_EMAIL, DEMO_PASSWORD
 from marketplace.servers import servers_for
 from marketplace.settings import Settings, load_settings
 
@@ -95,10 +95,11 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
             asyncio.run(_seed(ready, demo_size, 42, reset=False, only_if_empty=True))
             password = _demo_admin(ready)
             click.secho(
-                f"\n  Demo admin:  {DEMO_ADMIN_EMAIL} / {password}"
-                f"\n  Demo buyer:  buyer1@demo.test / {DEMO_PASSWORD}"
-                f"\n  Demo vendor: vendor1@demo.test / {DEMO_PASSWORD}"
-                f"\n  API docs:    http://{host}:{port}/schema\n",
+                f"\n  Demo admin:    {DEMO_ADMIN_EMAIL} / {password}"
+                f"\n  Demo buyer:    buyer1@demo.test / {DEMO_PASSWORD}"
+                f"\n  Demo vendor:   vendor1@demo.test / {DEMO_PASSWORD}"
+                f"\n  Demo marketer: {DEMO_MARKETER_EMAIL} / {DEMO_PASSWORD}"
+                f"\n  API docs:      http://{host}:{port}/schema\n",
                 fg="green",
                 bold=True,
             )

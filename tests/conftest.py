@@ -17,9 +17,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
+from marketplace.accounts.passwords import password_hasher
 from marketplace.app import create_app
 from marketplace.core.db import init_connection, migrate, with_database
 from marketplace.embedded import embedded_servers, remove_dead_runs
+from marketplace.seed import loader as seed_loader
 from marketplace.settings import Settings, load_settings
 
 pytest_plugins = ["tests.shop_fixtures"]
@@ -28,6 +30,13 @@ TEMPLATE = "marketplace_template"
 TEST_RUNS = Path(__file__).resolve().parent.parent / ".data" / "test-runs"
 # Each test run has its own servers, so two runs at once (or a run beside `make run`) never collide.
 DATA_DIR = TEST_RUNS / str(os.getpid())
+
+
+@pytest.fixture(autouse=True)
+def cheap_demo_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests seed the demo with the cheap password cost their settings use (the commands pass their settings'
+    hasher to the seed); at the default cost every seed and every demo login would take a quarter second."""
+    monkeypatch.setattr(seed_loader, "hasher_of", lambda _settings: password_hasher(1024, 1))
 
 
 @pytest.fixture(scope="session")

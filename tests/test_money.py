@@ -108,3 +108,15 @@ async def test_order_events_carry_their_currency(shop: dict[str, Any], settings:
     await shop["buyer"].client.post("/payments/webhooks/sandbox", content=body, headers={SIGNATURE_HEADER: signature})
     paid = await db.fetch("SELECT payload FROM events WHERE type = 'order.paid'")
     assert paid and all(e["payload"]["currency"] == "EUR" for e in paid)
+
+
+def test_typed_amounts_become_minor_units_in_the_currencys_own_decimals() -> None:
+    from marketplace.core.money import parse_money
+
+    assert (
+        parse_money("60.00", "EUR") == 6000 and parse_money(" 60,5 ", "EUR") == 6050 and parse_money("7", "EUR") == 700
+    )
+    assert parse_money("16150", "JPY") == 16150 and parse_money("1.234", "KWD") == 1234
+    for typed, currency in (("60.001", "EUR"), ("1.5", "JPY"), ("sixty", "EUR"), ("", "EUR"), ("NaN", "EUR")):
+        with pytest.raises(ValueError):
+            parse_money(typed, currency)

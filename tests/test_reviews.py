@@ -45,6 +45,9 @@ async def test_review_once_reply_once_and_ratings_follow(
     r = await alpha.post(f"/vendor/reviews/{review['id']}/reply", json={"body": "Thank you!"})
     assert r.status_code == 201 and r.json()["reply"] == "Thank you!"
     assert (await alpha.post(f"/vendor/reviews/{review['id']}/reply", json={"body": "Again"})).status_code == 409
+    mine = (await alpha.get("/vendor/reviews")).json()
+    assert [(x["id"], x["reply"]) for x in mine["items"]] == [(review["id"], "Thank you!")]
+    assert (await beta.get("/vendor/reviews")).json()["items"] == []  # another shop's reviews are not its own
     page = (await client.get(f"/products/{kettle}")).json()
     assert page["rating"] == {"average": 4.0, "count": 1}
     listed = (await client.get(f"/products/{kettle}/reviews")).json()["items"]

@@ -55,6 +55,9 @@ async def test_ledger_balances_after_payments_refunds_and_payouts(
 
     kinds = [line["kind"] for line in (await alpha.get("/vendor/settlement/statement")).json()["items"]]
     assert kinds == ["payout", "payment", "payment"]
+    payouts = (await alpha.get("/vendor/settlement/payouts")).json()
+    assert [p["amount"] for p in payouts["items"]] == [10000] and payouts["next_cursor"] is None
+    assert (await beta.get("/vendor/settlement/payouts")).json()["items"] == []
 
 
 async def test_category_rate_beats_vendor_rate(shop: dict[str, Any], admin: Actor, db: asyncpg.Connection) -> None:

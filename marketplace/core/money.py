@@ -11,7 +11,7 @@ labels, the watch client) goes through it.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 DEFAULT_CURRENCY = "EUR"  # a product's currency unless its vendor names another; figures summed across orders use it
 
@@ -47,3 +47,15 @@ def amount_text(amount: int | float, currency: str, *, grouped: bool = False, si
 def format_money(amount: int | float, currency: str, *, signed: bool = False) -> str:
     """For people: "1,615.00 EUR", "16,150 JPY" ("+1.50 EUR" signed)."""
     return f"{amount_text(amount, currency, grouped=True, signed=signed)} {currency.upper()}"
+
+
+def parse_money(text: str, currency: str) -> int:
+    """What people type ("60.00", "60,00", "60") as minor units of `currency`; ValueError says what is wrong."""
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"write the amount as a number, such as {amount_text(6000, currency)}") from None
+    scaled = value.scaleb(minor_units(currency)) if value.is_finite() else value
+    if not scaled.is_finite() or scaled != scaled.to_integral_value():
+        raise ValueError(f"an amount in {currency.upper()} has at most {minor_units(currency)} decimals")
+    return int(scaled)

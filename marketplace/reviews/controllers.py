@@ -35,6 +35,12 @@ class VendorReviewController(Controller):
     tags = ["reviews"]
     guards = [requires_active_vendor]
 
+    @get("/", summary="Every review of my shop's products, newest first")
+    async def reviews(
+        self, state: AppState, request: AuthedRequest, cursor: Cursor = None, limit: Limit = 20
+    ) -> Page[VendorReviewOut]:
+        return await service.of_vendor(state.db, request.user.vendor_id, cursor, limit)
+
     @post("/{review_id:int}/reply", summary="Answer a review of one of my products (once)")
     async def reply(
         self, state: AppState, request: AuthedRequest, review_id: FromPath[int], data: JSONBody[ReplyIn]

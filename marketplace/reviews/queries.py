@@ -32,6 +32,11 @@ JOIN products p ON p.id = r.product_id JOIN vendors v ON v.id = p.vendor_id
 WHERE r.product_id = $1 AND p.status = 'listed' AND v.status = 'active' AND ($2::bigint IS NULL OR r.id < $2)
 ORDER BY r.id DESC LIMIT $3
 """
+VENDOR_REVIEWS = f"""
+SELECT {REVIEW_COLUMNS} FROM reviews r JOIN users u ON u.id = r.buyer_id
+WHERE r.vendor_id = $1 AND ($2::bigint IS NULL OR r.id < $2)
+ORDER BY r.id DESC LIMIT $3
+"""
 REPLY = """
 UPDATE reviews SET reply = $3, replied_at = now() WHERE id = $1 AND vendor_id = $2 AND reply IS NULL
 RETURNING id

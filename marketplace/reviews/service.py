@@ -36,6 +36,12 @@ async def of_product(db: asyncpg.Pool, product_id: int, cursor: int | None, limi
     return await fetch_page(db, q.PRODUCT_REVIEWS, product_id, cursor, limit=limit, convert=review_out)
 
 
+async def of_vendor(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit: int) -> Page[VendorReviewOut]:
+    """Every review of the shop's products, newest first, as the shop sees them (its vendor console)."""
+    return await fetch_page(db, q.VENDOR_REVIEWS, vendor_id, cursor, limit=limit,
+                            convert=lambda row: VendorReviewOut(**dict(row)))  # fmt: skip
+
+
 async def reply(db: asyncpg.Pool, vendor_id: int, review_id: int, text: str) -> VendorReviewOut:
     async with db.acquire() as conn, conn.transaction():
         if await conn.fetchval(q.REPLY, review_id, vendor_id, text) is None:

@@ -20,6 +20,7 @@ from marketplace.seed.orders import load_orders, plan_checkouts, sold_per_produc
 from marketplace.settings import Settings
 
 DEMO_PASSWORD = "marketplace-demo"
+DEMO_MARKETER_EMAIL = "marketer@demo.test"
 CHUNK = 100_000
 
 
@@ -71,6 +72,7 @@ async def seed(
         await conn.execute(q.DEMO_COUPONS, int(vendor_ids[0]))
         await conn.execute(q.DEMO_POINTS)
         await conn.execute(q.DEMO_WELCOME, "buyer1@demo.test", q.DEMO_WELCOME_POINTS)
+        await conn.execute(q.DEMO_MARKETER, DEMO_MARKETER_EMAIL, password_hash)
         step("orders, reviews, tastes and promotions")
     await conn.execute(q.ANALYZE)
     step("analyzed")

@@ -22,6 +22,18 @@ INSERT INTO loyalty_ledger (user_id, delta, kind, order_id, created_at)
 SELECT buyer_id, (items_total / 100)::int, 'earned', id, updated_at FROM orders
 WHERE status = 'completed' AND items_total >= 100
 """
+# The demo's marketer (its login printed by `serve --demo`), and a platform coupon issued to chosen buyers only, for
+# the campaigns a marketer sends to a segment.
+DEMO_MARKETER = """
+WITH marketer AS (
+    INSERT INTO users (email, password_hash, display_name, roles) VALUES ($1, $2, 'Demo Marketer', '{buyer,marketer}')
+    ON CONFLICT DO NOTHING
+)
+INSERT INTO coupons (code, name, kind, audience, scope, scope_ids, amount_off, min_spend, starts_at, ends_at,
+                     per_buyer_limit)
+VALUES (NULL, '5.00 off your next order over 30.00', 'threshold', 'issued', 'platform', '{}', 500, 3000, now(),
+        now() + interval '90 days', 1)
+"""
 # buyer1, whose login `serve --demo` prints, starts with points to spend, so the README's checkout works at once.
 DEMO_WELCOME_POINTS = 500
 DEMO_WELCOME = """

@@ -36,6 +36,12 @@ class VendorSettlementController(Controller):
     ) -> Page[StatementLine]:
         return await service.statement(state.db, request.user.vendor_id, cursor, limit)
 
+    @get("/payouts", summary="The payouts made to my shop, newest first")
+    async def payouts(
+        self, state: AppState, request: AuthedRequest, cursor: Cursor = None, limit: Limit = 20
+    ) -> Page[PayoutOut]:
+        return await service.payouts(state.db, request.user.vendor_id, cursor, limit)
+
 
 class AdminSettlementController(Controller):
     path = "/admin/settlement"

@@ -48,6 +48,11 @@ INSERT_PAYOUT = """
 INSERT INTO payouts (vendor_id, amount, currency, admin_id) VALUES ($1, $2, $3, $4)
 RETURNING id, vendor_id, amount, currency, admin_id, created_at
 """
+VENDOR_PAYOUTS = """
+SELECT id, vendor_id, amount, currency, admin_id, created_at FROM payouts
+WHERE vendor_id = $1 AND ($2::bigint IS NULL OR id < $2)
+ORDER BY id DESC LIMIT $3
+"""
 STATEMENT = """
 SELECT id, amount, currency, kind, order_id, payout_id, created_at FROM ledger_entries
 WHERE account = $1 AND ($2::bigint IS NULL OR id < $2)

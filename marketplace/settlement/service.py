@@ -187,6 +187,12 @@ async def statement(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit:
     return await fetch_page(db, q.STATEMENT, vendor_account(vendor_id), cursor, limit=limit, convert=_statement_line)
 
 
+async def payouts(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit: int) -> Page[PayoutOut]:
+    """The payouts made to a shop, newest first."""
+    return await fetch_page(db, q.VENDOR_PAYOUTS, vendor_id, cursor, limit=limit,
+                            convert=lambda row: PayoutOut(**dict(row)))  # fmt: skip
+
+
 async def pay_out(db: asyncpg.Pool, admin_id: int, body: PayoutIn) -> PayoutOut:
     async with db.acquire() as conn, conn.transaction():
         # The vendor row lock serialises payouts, so two at once cannot both spend the same balance.

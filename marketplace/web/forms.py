@@ -6,6 +6,7 @@ never checks a rule of its own."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import msgspec
@@ -55,3 +56,14 @@ def problem_text(exc: DomainError | msgspec.ValidationError | Exception) -> str:
 def convert(data: dict[str, Any], into: type[T]) -> T:
     """Form values into a struct, with strings becoming numbers where the struct wants them."""
     return msgspec.convert(data, into, strict=False)
+
+
+def basis_points(text: str) -> int:
+    """A percentage as people type it ("12.5", "12,5 %") in basis points (1250); ValueError says what is wrong."""
+    try:
+        value = Decimal(text.strip().rstrip("%").strip().replace(",", ".") or "0") * 100
+    except InvalidOperation:
+        raise ValueError("type a percentage such as 12.5") from None
+    if not value.is_finite() or value != value.to_integral_value():
+        raise ValueError("a percentage has at most two decimals (12.75)")
+    return int(value)

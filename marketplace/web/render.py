@@ -19,6 +19,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from marketplace.cart import service as cart
+from marketplace.core import topics as feed_topics
 from marketplace.core.money import format_money
 from marketplace.web.session import visitor_of
 
@@ -124,8 +125,12 @@ async def page(
     """A page (or an htmx fragment) for this visitor. `topics` are the live-feed topics the page's script
     subscribes to, resuming from the feed position at render time so nothing between render and connect is
     missed."""
-    shared = _shared(request, list(topics), title)
-    user = shared["user"]
+    user = visitor_of(request).user
+    watched = list(topics)
+    if user is not None and request.headers.get("hx-request") != "true":
+        # Every page of a signed-in visitor hears their own notices: an offer or a coupon arrives wherever they are.
+        watched = [*watched, feed_topics.user(user.id)]
+    shared = _shared(request, watched, title)
     if user is not None and not shared["is_htmx"]:
         shared["cart_count"] = (await cart.get_cart(request.app.state.db, user.id)).item_count
     return Template(template_name=template, context={**shared, **context}, status_code=status, headers=NO_STORE)

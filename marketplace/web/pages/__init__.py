@@ -1,7 +1,18 @@
 """The page routes, one module per area of the shop. `PAGES` is what the web router mounts; the sandbox
 gateway's payment page is mounted only where the gateway is (SANDBOX_GATEWAY)."""
 
-from marketplace.web.pages import account, aftersales, checkout, orders, profile, rewards, shop, vendor
+from marketplace.web.pages import (
+    account,
+    aftersales,
+    checkout,
+    orders,
+    profile,
+    rewards,
+    shop,
+    vendor,
+    vendor_catalog,
+    vendor_service,
+)
 
 PAGES = [
     *shop.ROUTES,
@@ -12,5 +23,7 @@ PAGES = [
     *rewards.ROUTES,
     *profile.ROUTES,
     *vendor.ROUTES,  # the vendor console (active vendors only)
+    *vendor_catalog.ROUTES,  # its products, flash sales and coupons
+    *vendor_service.ROUTES,  # the console's after-sales, reviews and money
 ]
 SANDBOX_PAGES = checkout.SANDBOX_ROUTES

@@ -8,7 +8,7 @@
 //
 // What an event changes on the page:
 //   stock.changed        [data-stock-sku="<sku_id>"] shows the units available
-//   flash_sale.changed   [data-flash-remaining="<sale_id>"], <meter data-flash-meter>, buy buttons
+//   flash_sale.changed   [data-flash-remaining="<sale_id>"], [data-flash-sold], <meter data-flash-meter>, buy buttons
 //   anything else        every [data-feed-refresh] whose value is a prefix of the event type (and whose
 //                        data-feed-order matches the event's order, when it names one) gets the htmx
 //                        event "feed-refresh", so it fetches its own fresh HTML from the server.
@@ -35,12 +35,34 @@ function showSale(data) {
   for (const el of document.querySelectorAll(`[data-flash-remaining="${data.sale_id}"]`)) {
     el.textContent = data.remaining;
   }
+  for (const el of document.querySelectorAll(`[data-flash-sold="${data.sale_id}"]`)) {
+    el.textContent = data.sold;
+  }
   for (const el of document.querySelectorAll(`[data-flash-meter="${data.sale_id}"]`)) {
     el.value = data.remaining;
   }
   for (const el of document.querySelectorAll(`[data-flash-buy="${data.sale_id}"]`)) {
     el.disabled = data.remaining <= 0;
   }
+}
+
+// A notice on the visitor's own topic (user:<id>): an offer from a campaign, a coupon put in their wallet.
+function showNotice(event) {
+  const area = document.getElementById("flash");
+  if (!area || !event.data) return;
+  const note = document.createElement("p");
+  note.className = "notice ok offer-toast";
+  note.dataset.notice = event.type;
+  note.dataset.coupon = event.data.coupon_id;
+  // A campaign's offer names the coupon it put in the wallet: it replaces that coupon's own notice.
+  for (const shown of area.querySelectorAll(`[data-coupon="${event.data.coupon_id}"]`)) shown.remove();
+  const text = event.type === "campaign.offer" ? `${event.data.message} ` : `A coupon for you: ${event.data.name}. `;
+  note.append(document.createTextNode(text));
+  const link = document.createElement("a");
+  link.href = "/shop/rewards";
+  link.textContent = event.type === "campaign.offer" ? `“${event.data.name}” is in your wallet` : "See your wallet";
+  note.append(link);
+  area.append(note);
 }
 
 function refresh(event) {
@@ -69,6 +91,7 @@ function handle(message) {
   lastId = message.id;
   if (message.type === "stock.changed") showStock(message.data);
   else if (message.type === "flash_sale.changed") showSale(message.data);
+  else if (message.type === "campaign.offer" || message.type === "coupon.issued") showNotice(message);
   refresh(message);
   body.dispatchEvent(new CustomEvent("feed:event", { detail: message }));
 }
