@@ -27,7 +27,7 @@ system-packages:
 test: $(STAMP) system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2  # two processes, each with its own embedded servers (most of a test is waiting on them)
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
