@@ -233,28 +233,30 @@ async def edit_product(
     return _back(product_id)
 
 
+async def _move(
+    state: AppState, request: Request[Any, Any, Any], product_id: int, target: ProductStatus
+) -> Template | Redirect:
+    """List or unlist, through the catalog's state machine (a taken-down product is refused there)."""
+    _, vendor_id = vendor_of(request)
+    try:
+        await catalog.set_vendor_status(state.db, vendor_id, product_id, target)
+    except DomainError as exc:
+        return await _refused(state, request, vendor_id, product_id, exc, failed="status")
+    return _back(product_id)
+
+
 @post(f"{PRODUCTS}/{{product_id:int}}/list", name="vendor-product-list", opt=CATALOG)
 async def list_product(
     state: AppState, request: Request[Any, Any, Any], product_id: FromPath[int]
 ) -> Template | Redirect:
-    _, vendor_id = vendor_of(request)
-    try:
-        await catalog.set_vendor_status(state.db, vendor_id, product_id, ProductStatus.LISTED)
-    except DomainError as exc:
-        return await _refused(state, request, vendor_id, product_id, exc, failed="status")
-    return _back(product_id)
+    return await _move(state, request, product_id, ProductStatus.LISTED)
 
 
 @post(f"{PRODUCTS}/{{product_id:int}}/unlist", name="vendor-product-unlist", opt=CATALOG)
 async def unlist_product(
     state: AppState, request: Request[Any, Any, Any], product_id: FromPath[int]
 ) -> Template | Redirect:
-    _, vendor_id = vendor_of(request)
-    try:
-        await catalog.set_vendor_status(state.db, vendor_id, product_id, ProductStatus.UNLISTED)
-    except DomainError as exc:
-        return await _refused(state, request, vendor_id, product_id, exc, failed="status")
-    return _back(product_id)
+    return await _move(state, request, product_id, ProductStatus.UNLISTED)
 
 
 @post(f"{PRODUCTS}/{{product_id:int}}/skus", name="vendor-sku-add", opt=CATALOG)
