@@ -74,6 +74,7 @@ from marketplace.vendors.controllers import (
     ShopController,
 )
 from marketplace.web.plugin import WebPlugin, api_docs_plugins
+from marketplace.workflows.controllers import BuyerOrderMoveController, VendorOrderMoveController
 from marketplace.workflows.sweeper import run_sweeper
 from realtime.feed import feed
 from realtime.hub import Hub
@@ -100,7 +101,9 @@ ROUTES = [
     CartController,
     CheckoutController,
     BuyerOrderController,
+    BuyerOrderMoveController,
     VendorOrderController,
+    VendorOrderMoveController,
     CheckoutPaymentController,
     AdminPaymentController,
     ProductReviewController,

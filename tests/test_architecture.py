@@ -1,9 +1,8 @@
 """The package boundaries, checked over the import graph (every import, including those inside functions;
 only `if TYPE_CHECKING:` blocks are left out, since they never run).
 
-- No cycle between packages: a package is `marketplace.<name>` or one of the other top-level packages. A
-  package's `controllers` module counts on its own: routes are an edge, like the web pages, and may call a
-  workflow that sits above their package (orders' routes call `workflows`, which calls `orders`).
+- No cycle between packages: a package is `marketplace.<name>` (its routes included) or one of the other
+  top-level packages. Routes that call a workflow live with it (workflows/controllers.py moves orders).
 - A package's `queries` module (its SQL) and its names starting with `_` are private: only the package
   itself imports them.
 
@@ -24,9 +23,7 @@ TOP_LEVEL = ("marketplace", "realtime", "recommender", "analytics", "loadtest", 
 
 def package_of(module: str) -> str:
     parts = module.split(".")
-    if parts[0] != "marketplace" or len(parts) == 1:
-        return parts[0]
-    return ".".join(parts[:3]) if parts[2:3] == ["controllers"] else ".".join(parts[:2])
+    return ".".join(parts[:2]) if parts[0] == "marketplace" and len(parts) > 1 else parts[0]
 
 
 def module_name(path: Path) -> str:

@@ -1,4 +1,6 @@
-"""HTTP routes of checkout and orders: /checkouts, /orders (buyers), /vendor/orders (vendors)."""
+"""HTTP routes of checkout and orders: /checkouts, /orders (buyers), /vendor/orders (vendors). Moving an order
+(cancel, confirm receipt, accept, ship, deliver, reject) sets off other packages, so those routes sit with the
+workflow they call, in workflows/controllers.py."""
 
 from __future__ import annotations
 
@@ -14,10 +16,8 @@ from marketplace.core.deps import AppState
 from marketplace.core.idempotency import IdempotencyKey, run_once
 from marketplace.core.paging import Cursor, Limit, Page
 from marketplace.orders import OrderStatus, read
-from marketplace.orders.actions import Shipment
 from marketplace.orders.place_checkout import place_checkout
-from marketplace.orders.schemas import CancelIn, CheckoutIn, CheckoutOut, OrderOut, ShipIn
-from marketplace.workflows.order_moves import transition
+from marketplace.orders.schemas import CheckoutIn, CheckoutOut, OrderOut
 
 
 class CheckoutController(Controller):
@@ -66,20 +66,6 @@ class BuyerOrderController(Controller):
     async def order(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
         return await read.order_for(state.db, order_id, buyer_id=request.user.id)
 
-    @post("/{order_id:int}/cancel", status_code=200, summary="Cancel before shipment (paid orders are refunded)")
-    async def cancel(
-        self, state: AppState, request: AuthedRequest, order_id: FromPath[int], data: JSONBody[CancelIn]
-    ) -> read.OrderDetail:
-        user = request.user.id
-        return await transition(
-            state.db, order_id, OrderStatus.CANCELLED, actor_id=user, buyer_id=user, reason=data.reason
-        )
-
-    @post("/{order_id:int}/confirm-receipt", status_code=200, summary="Confirm a delivered order: it completes")
-    async def confirm(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
-        user = request.user.id
-        return await transition(state.db, order_id, OrderStatus.COMPLETED, actor_id=user, buyer_id=user)
-
 
 class VendorOrderController(Controller):
     path = "/vendor/orders"
@@ -102,30 +88,3 @@ class VendorOrderController(Controller):
     @get("/{order_id:int}")
     async def order(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
         return await read.order_for(state.db, order_id, vendor_id=request.user.vendor_id)
-
-    @post("/{order_id:int}/accept", status_code=200)
-    async def accept(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
-        return await self._move(state, request, order_id, OrderStatus.ACCEPTED)
-
-    @post("/{order_id:int}/ship", status_code=200, summary="Hand over to a carrier, with the tracking number")
-    async def ship(
-        self, state: AppState, request: AuthedRequest, order_id: FromPath[int], data: JSONBody[ShipIn]
-    ) -> read.OrderDetail:
-        shipment = Shipment(data.carrier, data.tracking_number, data.estimated_arrival)
-        return await self._move(state, request, order_id, OrderStatus.SHIPPED, shipment=shipment)
-
-    @post("/{order_id:int}/deliver", status_code=200)
-    async def deliver(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
-        return await self._move(state, request, order_id, OrderStatus.DELIVERED)
-
-    @post("/{order_id:int}/reject", status_code=200, summary="Refuse the order; a paid order is refunded")
-    async def reject(
-        self, state: AppState, request: AuthedRequest, order_id: FromPath[int], data: JSONBody[CancelIn]
-    ) -> read.OrderDetail:
-        return await self._move(state, request, order_id, OrderStatus.CANCELLED, reason=data.reason)
-
-    async def _move(
-        self, state: AppState, request: AuthedRequest, order_id: int, target: OrderStatus, **kw: object
-    ) -> read.OrderDetail:
-        vendor = request.user.vendor_id
-        return await transition(state.db, order_id, target, actor_id=request.user.id, vendor_id=vendor, **kw)  # type: ignore[arg-type]
