@@ -11,6 +11,7 @@ from marketplace.web.pages import (
     shop,
     vendor,
     vendor_catalog,
+    vendor_offers,
     vendor_service,
 )
 
@@ -23,7 +24,8 @@ PAGES = [
     *rewards.ROUTES,
     *profile.ROUTES,
     *vendor.ROUTES,  # the vendor console (active vendors only)
-    *vendor_catalog.ROUTES,  # its products, flash sales and coupons
+    *vendor_catalog.ROUTES,  # its products
+    *vendor_offers.ROUTES,  # its flash sales and coupons
     *vendor_service.ROUTES,  # the console's after-sales, reviews and money
 ]
 SANDBOX_PAGES = checkout.SANDBOX_ROUTES
