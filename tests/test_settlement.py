@@ -58,6 +58,10 @@ async def test_ledger_balances_after_payments_refunds_and_payouts(
     payouts = (await alpha.get("/vendor/settlement/payouts")).json()
     assert [p["amount"] for p in payouts["items"]] == [10000] and payouts["next_cursor"] is None
     assert (await beta.get("/vendor/settlement/payouts")).json()["items"] == []
+    everyone = (await admin.get("/admin/settlement/payouts")).json()["items"]
+    assert [(p["vendor_id"], p["amount"]) for p in everyone] == [(alpha.vendor_id, 10000)]
+    assert (await admin.get("/admin/settlement/payouts", params={"vendor_id": beta.vendor_id})).json()["items"] == []
+    assert (await alpha.get("/admin/settlement/payouts")).status_code == 403
 
 
 async def test_category_rate_beats_vendor_rate(shop: dict[str, Any], admin: Actor, db: asyncpg.Connection) -> None:

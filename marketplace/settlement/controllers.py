@@ -3,12 +3,15 @@ trial balance for admins."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post, put
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor
 from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page
+from marketplace.core.types import MAX_BIGINT
 from marketplace.settlement import service
 from marketplace.settlement.schemas import (
     Balance,
@@ -19,6 +22,8 @@ from marketplace.settlement.schemas import (
     StatementLine,
     TrialBalance,
 )
+
+OnlyVendor = Annotated[int | None, QueryParameter(ge=1, le=MAX_BIGINT, description="Only this shop's payouts.")]
 
 
 class VendorSettlementController(Controller):
@@ -55,6 +60,12 @@ class AdminSettlementController(Controller):
     @put("/rates", summary="Set the platform, a vendor's or a category's commission rate")
     async def set_rate(self, state: AppState, request: AuthedRequest, data: JSONBody[RateIn]) -> RateOut:
         return await service.set_rate(state.db, request.user.id, data)
+
+    @get("/payouts", summary="Payouts to every shop (or one: vendor_id), newest first")
+    async def payouts(
+        self, state: AppState, vendor_id: OnlyVendor = None, cursor: Cursor = None, limit: Limit = 20
+    ) -> Page[PayoutOut]:
+        return await service.payouts(state.db, vendor_id, cursor, limit)
 
     @post("/payouts", summary="Pay a vendor out of its balance")
     async def payout(self, state: AppState, request: AuthedRequest, data: JSONBody[PayoutIn]) -> PayoutOut:

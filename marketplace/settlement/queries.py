@@ -48,9 +48,9 @@ INSERT_PAYOUT = """
 INSERT INTO payouts (vendor_id, amount, currency, admin_id) VALUES ($1, $2, $3, $4)
 RETURNING id, vendor_id, amount, currency, admin_id, created_at
 """
-VENDOR_PAYOUTS = """
+PAYOUTS = """
 SELECT id, vendor_id, amount, currency, admin_id, created_at FROM payouts
-WHERE vendor_id = $1 AND ($2::bigint IS NULL OR id < $2)
+WHERE ($1::bigint IS NULL OR vendor_id = $1) AND ($2::bigint IS NULL OR id < $2)
 ORDER BY id DESC LIMIT $3
 """
 STATEMENT = """

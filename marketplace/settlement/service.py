@@ -187,9 +187,9 @@ async def statement(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit:
     return await fetch_page(db, q.STATEMENT, vendor_account(vendor_id), cursor, limit=limit, convert=_statement_line)
 
 
-async def payouts(db: asyncpg.Pool, vendor_id: int, cursor: int | None, limit: int) -> Page[PayoutOut]:
-    """The payouts made to a shop, newest first."""
-    return await fetch_page(db, q.VENDOR_PAYOUTS, vendor_id, cursor, limit=limit,
+async def payouts(db: asyncpg.Pool, vendor_id: int | None, cursor: int | None, limit: int) -> Page[PayoutOut]:
+    """The payouts made to a shop (None: to every shop), newest first."""
+    return await fetch_page(db, q.PAYOUTS, vendor_id, cursor, limit=limit,
                             convert=lambda row: PayoutOut(**dict(row)))  # fmt: skip
 
 

@@ -6,8 +6,7 @@ AdminPaymentController, AdminSettlementController) and adds no rule: a refusal s
 
 What the API cannot do, these pages do not do either: there is no admin listing of products by status (the
 page finds a product by id, on-sale products by title through the storefront's search, and products taken
-down from the audit log), no listing of payouts (the page reads each shop's statement, as the vendor's
-`GET /vendor/settlement/statement` does) and no way to disable an account."""
+down from the audit log), and no way to disable an account."""
 
 from __future__ import annotations
 
@@ -275,18 +274,7 @@ async def _money(state: AppState, request: Request[Any, Any, Any], status: int =
         for v in shops
         for currency in sorted({c for account, c in held if account == vendor_account(v.id)})
     ]
-    # payouts as each shop's statement shows them (GET /vendor/settlement/statement): the API lists no payouts
-    payouts = sorted(
-        [
-            (v, line)
-            for v in shops
-            if any(account == vendor_account(v.id) for account, _ in held)
-            for line in (await settlement.statement(state.db, v.id, None, PAYOUTS)).items
-            if line.kind == "payout"
-        ],
-        key=lambda pair: pair[1].created_at,
-        reverse=True,
-    )[:PAYOUTS]
+    payouts = (await settlement.payouts(state.db, None, None, PAYOUTS)).items  # as GET /admin/settlement/payouts
     context = {"error": None, "notice": None, "form": {}} | shown
     return await page(
         request,
@@ -298,7 +286,7 @@ async def _money(state: AppState, request: Request[Any, Any, Any], status: int =
         names=names["vendor"],
         categories=categories,
         balances=[(v, b) for v, b in balances if b.balance],
-        payouts=payouts,
+        payouts=[(names["vendor"].get(p.vendor_id, f"vendor #{p.vendor_id}"), p) for p in payouts],
         **context,
     )
 
