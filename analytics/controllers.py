@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
-from types import ModuleType
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -18,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from analytics import campaigns, segments
 from analytics import sales as metrics
+from analytics.exports import charts, csv_response, frame_of, members_csv, png_response, segment_sizes_png
 from analytics.sales import Grain, Period
 from analytics.schemas import (
     CampaignIn,
@@ -36,7 +36,6 @@ from analytics.schemas import (
 from marketplace.core.auth import AuthedRequest, requires_active_vendor, requires_role
 from marketplace.core.deps import AppState
 from marketplace.core.idempotency import IdempotencyKey, run_once
-from marketplace.core.money import DEFAULT_CURRENCY, amount_text
 from marketplace.core.paging import Cursor, Limit, Page
 
 Format = Annotated[Literal["json", "csv"], QueryParameter(description="json (the default) or csv")]
@@ -49,42 +48,6 @@ Start = Annotated[
 End = Annotated[date | None, QueryParameter(name="to", description="Last day (UTC), included; default today")]
 GrainParam = Annotated[Grain, QueryParameter(description="day, or week (Monday to Sunday)")]
 Top = Annotated[int, QueryParameter(ge=1, le=100, description="How many products and categories")]
-
-
-# The columns that hold money (in minor units) in the tables these routes export.
-MONEY_COLUMNS = ("gmv", "average_order", "revenue", "revenue_per_member", "monetary", "average_monetary", "clv",
-                 "value")  # fmt: skip
-
-
-def csv_response(frame: pd.DataFrame, filename: str, currency: str = DEFAULT_CURRENCY) -> Response[bytes]:
-    """The table as a CSV file, money in currency units with the currency's decimals ("161.50"; blank when
-    unknown), as a spreadsheet reads them."""
-    money = {
-        column: frame[column].map(lambda v: "" if pd.isna(v) else amount_text(v, currency))
-        for column in MONEY_COLUMNS
-        if column in frame
-    }
-    return Response(
-        frame.assign(**money).to_csv(index=False).encode(),
-        media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types itself
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def png_response(image: bytes) -> Response[bytes]:
-    return Response(image, media_type="image/png")
-
-
-def _frame(items: Sequence[msgspec.Struct], kind: type[msgspec.Struct]) -> pd.DataFrame:
-    """Structs as a table with a column per field (the header is there even with no rows)."""
-    return pd.DataFrame([msgspec.structs.asdict(i) for i in items], columns=list(kind.__struct_fields__))
-
-
-def charts() -> ModuleType:
-    """The chart module, loaded on the first chart asked for: Matplotlib costs web workers a second at start."""
-    import analytics.charts
-
-    return analytics.charts
 
 
 # Figures per day or week: how to fetch them, their row type, and their chart (by name) with its title.
@@ -108,7 +71,7 @@ async def _per_period(
     listed = await fetch(state.db, period, vendor_id)
     if format == "json":
         return listed
-    frame = _frame(listed, kind)
+    frame = frame_of(listed, kind)
     if format == "csv":
         return csv_response(frame, f"{metric}-{period.start}-{period.end}.csv")
     return png_response(getattr(charts(), chart)(frame, f"{title} by {grain}, {period.start} to {period.end}"))
@@ -119,8 +82,8 @@ async def _top(
 ) -> TopSellers | Response[bytes]:
     found = await metrics.top(state.db, Period.of(start, end), vendor_id, limit)
     if format == "csv":
-        frame = pd.concat([_frame(found.products, Ranked).assign(kind="products"),
-                           _frame(found.categories, Ranked).assign(kind="categories")])  # fmt: skip
+        frame = pd.concat([frame_of(found.products, Ranked).assign(kind="products"),
+                           frame_of(found.categories, Ranked).assign(kind="categories")])  # fmt: skip
         return csv_response(frame[["kind", *Ranked.__struct_fields__]], f"top-{found.start}-{found.end}.csv")
     return found
 
@@ -223,8 +186,7 @@ class SegmentController(Controller):
         if format == "csv":
             return csv_response(segments.sizes_frame(listed), "segments.csv")
         if format == "png":
-            sizes = segments.sizes_frame(listed)
-            return png_response(charts().segment_sizes(sizes.assign(value=charts().major(sizes["value"]))))
+            return segment_sizes_png(listed)
         return listed
 
     @get("/{segment_id:int}")
@@ -241,8 +203,7 @@ class SegmentController(Controller):
         format: Format = "json",
     ) -> Page[MemberOut] | Response[bytes]:
         if format == "csv":  # every member, for a mailing tool
-            listed = (await segments.members(state.db, segment_id, None, 10_000_000)).items
-            return csv_response(_frame(listed, MemberOut), f"segment-{segment_id}-members.csv")
+            return await members_csv(state.db, segment_id)
         return await segments.members(state.db, segment_id, cursor, limit)
 
 

@@ -39,6 +39,9 @@ ORDER_MOVES = StateMachine[OrderStatus](
     },
     status_field="order_status",
 )
+# Why the system cancels an unpaid order (the sweeper writes it; the seed's expired checkouts say the same).
+EXPIRY_REASON = "payment not received in time"
+
 C = CheckoutStatus
 CHECKOUT_MOVES = StateMachine[CheckoutStatus](
     "checkout",

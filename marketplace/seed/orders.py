@@ -16,13 +16,12 @@ import asyncpg
 import numpy as np
 
 from marketplace.orders import CheckoutStatus, OrderStatus
-from marketplace.orders.actions import ORDER_MOVES
+from marketplace.orders.actions import EXPIRY_REASON, ORDER_MOVES
 from marketplace.orders.place_checkout import shipping_for
 from marketplace.seed.bulk import copy_with_ids, timestamp
 from marketplace.seed.generator import DAY, Demo
 from marketplace.settlement import payment_entries, refund_entries
 from marketplace.settlement.service import commission_of
-from marketplace.workflows.sweeper import REASON as EXPIRY_REASON
 
 PLATFORM_RATE_BP = 1000
 CANCEL_SHARE = 0.03

@@ -96,9 +96,13 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment()))
 
 
-def _shared(request: Request[Any, Any, Any], topics: list[str], title: str) -> dict[str, Any]:
+def _shared(request: Request[Any, Any, Any], topics: list[str], title: str, notices: bool = True) -> dict[str, Any]:
     visitor = visitor_of(request)
     state = request.app.state
+    is_htmx = request.headers.get("hx-request") == "true"
+    if notices and visitor.user is not None and not is_htmx:
+        # Every page of a signed-in visitor hears their own notices: an offer or a coupon arrives wherever they are.
+        topics = [*topics, feed_topics.user(visitor.user.id)]
     return {
         "visitor": visitor,
         "user": visitor.user,
@@ -107,7 +111,7 @@ def _shared(request: Request[Any, Any, Any], topics: list[str], title: str) -> d
         "feed_last_id": (state.hub.last_id if topics else 0) or "",
         "title": title,
         "path": request.url.path,
-        "is_htmx": request.headers.get("hx-request") == "true",
+        "is_htmx": is_htmx,
         "cart_count": 0,
         "sandbox_gateway": state.settings.sandbox_gateway,
     }
@@ -125,12 +129,8 @@ async def page(
     """A page (or an htmx fragment) for this visitor. `topics` are the live-feed topics the page's script
     subscribes to, resuming from the feed position at render time so nothing between render and connect is
     missed."""
-    user = visitor_of(request).user
-    watched = list(topics)
-    if user is not None and request.headers.get("hx-request") != "true":
-        # Every page of a signed-in visitor hears their own notices: an offer or a coupon arrives wherever they are.
-        watched = [*watched, feed_topics.user(user.id)]
-    shared = _shared(request, watched, title)
+    shared = _shared(request, list(topics), title)
+    user = shared["user"]
     if user is not None and not shared["is_htmx"]:
         shared["cart_count"] = (await cart.get_cart(request.app.state.db, user.id)).item_count
     return Template(template_name=template, context={**shared, **context}, status_code=status, headers=NO_STORE)
@@ -141,7 +141,7 @@ def error_page(
 ) -> Template:
     """What went wrong, in words, and what to do (exception handlers are synchronous: no cart count here).
     An htmx request gets the message alone, put in the page's message area."""
-    shared = _shared(request, [], "Something went wrong" if status >= 500 else "Sorry")
+    shared = _shared(request, [], "Something went wrong" if status >= 500 else "Sorry", notices=False)
     headers = {**NO_STORE, **(headers or {})}
     if shared["is_htmx"]:
         headers |= {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}

@@ -18,7 +18,6 @@ from marketplace.orders import CheckoutStatus, OrderStatus, actions, read
 from marketplace.promotions import service as promotions
 
 log = logging.getLogger(__name__)
-REASON = "payment not received in time"
 
 
 async def expire_unpaid(db: asyncpg.Pool, batch: int = 100) -> int:
@@ -31,7 +30,7 @@ async def expire_unpaid(db: asyncpg.Pool, batch: int = 100) -> int:
             for line in await read.reserved_lines_of_checkout(conn, checkout["id"]):
                 await release_reserved(conn, line["sku_id"], line["quantity"])
             orders = await actions.lock_open_orders(conn, checkout["id"], OrderStatus.PENDING_PAYMENT)
-            await actions.move(conn, orders, OrderStatus.CANCELLED, Actor.SYSTEM, note=REASON)
+            await actions.move(conn, orders, OrderStatus.CANCELLED, Actor.SYSTEM, note=actions.EXPIRY_REASON)
             await actions.move_checkout(
                 conn, checkout["id"], CheckoutStatus(checkout["status"]), CheckoutStatus.EXPIRED, Actor.SYSTEM
             )

@@ -19,10 +19,10 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from analytics import campaigns, segments
+from analytics import campaigns, exports, segments
 from analytics import sales as metrics
 from analytics.sales import Period
-from analytics.schemas import CampaignIn, CampaignOut, MemberOut
+from analytics.schemas import CampaignIn, CampaignOut
 from marketplace.core.auth import CurrentUser
 from marketplace.core.deps import AppState
 from marketplace.core.errors import DomainError, Forbidden
@@ -52,16 +52,6 @@ def marketer_of(request: Request[Any, Any, Any]) -> CurrentUser:
 async def _page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
     """Figures summed across orders are in the platform's currency (core/money.py)."""
     return await page(request, template, currency=DEFAULT_CURRENCY, **context)
-
-
-def _png(content: bytes) -> Response[bytes]:
-    return Response(content, media_type="image/png", headers={"Cache-Control": "no-store"})
-
-
-def _charts() -> Any:
-    from analytics import charts  # Matplotlib loads on the first chart, not with the app
-
-    return charts
 
 
 @get("/", name="marketing-console")
@@ -114,26 +104,16 @@ async def segment_page(
 
 @get("/console/segments/{segment_id:int}/members.csv", name="marketing-members-csv")
 async def members_csv(state: AppState, request: Request[Any, Any, Any], segment_id: FromPath[int]) -> Response[bytes]:
-    """Every member, for a mailing tool: the same columns as GET /marketing/segments/{id}/members?format=csv."""
-    import pandas as pd
-
+    """Every member, for a mailing tool: the file GET /marketing/segments/{id}/members?format=csv answers."""
     marketer_of(request)
     await segments.get(state.db, segment_id)  # 404 for an unknown segment
-    listed = (await segments.members(state.db, segment_id, None, 10_000_000)).items
-    frame = pd.DataFrame([msgspec.structs.asdict(m) for m in listed], columns=list(MemberOut.__struct_fields__))
-    return Response(
-        frame.to_csv(index=False).encode(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="segment-{segment_id}-members.csv"'},
-    )
+    return await exports.members_csv(state.db, segment_id)
 
 
 @get("/console/charts/segments.png", name="marketing-segments-chart")
 async def segments_chart(state: AppState, request: Request[Any, Any, Any], kind: Kind = "rfm") -> Response[bytes]:
     marketer_of(request)
-    charts = _charts()
-    sizes = segments.sizes_frame(await segments.listing(state.db, kind if kind in ("rfm", "cluster") else "rfm"))
-    return _png(charts.segment_sizes(sizes.assign(value=charts.major(sizes["value"]))))
+    return exports.segment_sizes_png(await segments.listing(state.db, kind if kind in ("rfm", "cluster") else "rfm"))
 
 
 @get("/console/cohorts", name="marketing-cohorts")
@@ -158,7 +138,7 @@ async def cohorts_page(state: AppState, request: Request[Any, Any, Any]) -> Temp
 async def cohorts_chart(state: AppState, request: Request[Any, Any, Any]) -> Response[bytes]:
     marketer_of(request)
     _, matrix = await metrics.cohorts(state.db)
-    return _png(_charts().cohort_heatmap(matrix))
+    return exports.png_response(exports.charts().cohort_heatmap(matrix))
 
 
 async def _campaigns(
@@ -231,7 +211,7 @@ async def campaign_chart(
     state: AppState, request: Request[Any, Any, Any], campaign_id: FromPath[int]
 ) -> Response[bytes]:
     marketer_of(request)
-    return _png(_charts().campaign(await campaigns.report(state.db, campaign_id)))
+    return exports.png_response(exports.charts().campaign(await campaigns.report(state.db, campaign_id)))
 
 
 ROUTES = [

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-import pandas as pd
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from analytics import sales as metrics
+from analytics.exports import charts, frame_of
 from analytics.sales import Period
 from analytics.schemas import SalesPeriod
 from marketplace.aftersales import TRANSITIONS, Kind, Status, reaches
@@ -250,10 +250,7 @@ async def sales_chart(state: AppState, request: Request[Any, Any, Any]) -> Respo
     _, vendor_id = vendor_of(request)
     period = Period.of(None, None, "day")
     listed = await metrics.sales(state.db, period, vendor_id)
-    frame = pd.DataFrame([msgspec.structs.asdict(p) for p in listed], columns=list(SalesPeriod.__struct_fields__))
-    from analytics.charts import sales_trend  # Matplotlib loads on the first chart asked for
-
-    image = sales_trend(frame, f"Sales by day, {period.start} to {period.end}")
+    image = charts().sales_trend(frame_of(listed, SalesPeriod), f"Sales by day, {period.start} to {period.end}")
     return Response(image, media_type="image/png", headers=NO_STORE)
 
 
