@@ -44,6 +44,7 @@ from marketplace.core.headers import security_headers
 from marketplace.core.metrics import RequestMetrics, metrics, sample_forever
 from marketplace.core.openapi import ContractOpenAPIConfig, attach
 from marketplace.core.redis_pool import redis_client
+from marketplace.flash_sales.batch import PurchaseBatches
 from marketplace.flash_sales.controllers import (
     FlashSaleController,
     MarketingFlashSaleController,
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.callbacks = httpx.AsyncClient(base_url=settings.public_url, timeout=10)
         app.state.hub = Hub(app.state.db, settings.redis_url)
         app.state.gate = Gate(app.state.redis)
+        app.state.flash_purchases = PurchaseBatches(app.state.db, settings.flash_sale_hold_minutes * 60)
         # Every worker runs a relay; one leads at a time (realtime/relay.py).
         app.state.relay = Relay(settings.database_url, app.state.cache, retention_days=settings.feed_retention_days)
         background = [

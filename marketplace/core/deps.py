@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from marketplace.settings import Settings
 
 if TYPE_CHECKING:
+    from marketplace.flash_sales.batch import PurchaseBatches
     from marketplace.flash_sales.gate import Gate
     from marketplace.interactions.recorder import InteractionRecorder
     from marketplace.payments.sandbox import SandboxGateway
@@ -34,6 +35,7 @@ class AppState(State):
     hub: Hub
     relay: Relay  # this process's feed relay (leading or standing by)
     gate: Gate
+    flash_purchases: PurchaseBatches  # admitted flash purchases, written in batches
     callbacks: httpx.AsyncClient  # the sandbox gateway's HTTP client for its callbacks to our webhook
 
 

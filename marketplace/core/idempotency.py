@@ -117,17 +117,9 @@ async def once(db: asyncpg.Pool, user_id: int, route: str, key: str | None, requ
     if key is None:
         async with db.acquire() as conn, conn.transaction():
             return Outcome(*await work(conn))
-    if not KEY_PATTERN.match(key):
-        raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters")
-    request_hash = hashlib.sha256(request_body).digest()
     async with db.acquire() as conn:
-        claimed = await conn.fetchval(CLAIM, user_id, route, key, request_hash)
-        if not claimed:
-            stored = await _stored(conn, user_id, route, key, request_hash)
-            if stored is None:  # expired between the two statements: treat as a race
-                raise Conflict(
-                    "this Idempotency-Key is being reused concurrently; retry", code="idempotency-key-in-use"
-                )
+        stored = await _claim(conn, user_id, route, key, request_body)
+        if stored is not None:
             return stored
         try:
             async with conn.transaction():
@@ -137,6 +129,36 @@ async def once(db: asyncpg.Pool, user_id: int, route: str, key: str | None, requ
             await conn.execute(RELEASE, user_id, route, key)
             raise
     return Outcome(status, body)
+
+
+async def claim(db: asyncpg.Pool, user_id: int, route: str, key: str, request_body: bytes) -> Outcome | None:
+    """Claim a key for work that runs later on another connection (flash purchases written in batches): None
+    once claimed, or the stored outcome to replay. The work's transaction then calls `complete`; if it
+    fails, `release` frees the key for a retry."""
+    async with db.acquire() as conn:
+        return await _claim(conn, user_id, route, key, request_body)
+
+
+async def _claim(conn: asyncpg.Connection, user_id: int, route: str, key: str, request_body: bytes) -> Outcome | None:
+    if not KEY_PATTERN.match(key):
+        raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters")
+    request_hash = hashlib.sha256(request_body).digest()
+    if await conn.fetchval(CLAIM, user_id, route, key, request_hash):
+        return None
+    stored = await _stored(conn, user_id, route, key, request_hash)
+    if stored is None:  # expired between the two statements: treat as a race
+        raise Conflict("this Idempotency-Key is being reused concurrently; retry", code="idempotency-key-in-use")
+    return stored
+
+
+async def complete(conn: asyncpg.Connection, done: list[tuple[int, str, str, Outcome]]) -> None:
+    """Store each claimed key's outcome (user, route, key, outcome), inside the work's transaction."""
+    await conn.executemany(COMPLETE, [(user, route, key, o.status, o.body) for user, route, key, o in done])
+
+
+async def release(conn: asyncpg.Connection, claimed: list[tuple[int, str, str]]) -> None:
+    """Free claimed keys whose work failed, so that a retry runs it again."""
+    await conn.executemany(RELEASE, claimed)
 
 
 async def purge_expired(db: asyncpg.Pool, batch: int = 1000) -> int:

@@ -70,7 +70,8 @@ class FlashSaleController(Controller):
     ) -> Response[bytes]:
         token = bearer_token(request)
         outcome = await service.purchase(
-            state.db, state.gate, state.settings, sale_id, token_user_id(token), client_ip(request), data,
+            state.db, state.gate, state.flash_purchases, state.settings, sale_id, token_user_id(token),
+            client_ip(request), data,
             idempotency_key, confirm_buyer=lambda: caller_of(token, request),
         )  # fmt: skip
         return response_of(outcome)  # 201 with the checkout, or its replay (Idempotent-Replayed: true)

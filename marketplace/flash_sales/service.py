@@ -3,7 +3,8 @@
 A purchase passes the Redis gate first (see gate.py); only admitted buyers reach PostgreSQL, where an
 ordinary checkout of one line at the sale price is placed, held `flash_sale_hold_minutes` for payment; its
 writing statement also takes the units from the sale and from the buyer's allowance with conditional
-updates, so the crowd's hot rows are locked for one statement and the commit, not for several round trips.
+updates. Admitted purchases are written in batches (batch.py), so the crowd's hot rows are locked once per
+batch, not once per buyer.
 Paying is a normal payment. An unpaid checkout that expires, or any cancelled order, gives its units back
 to the sale (`return_units`); the gate keeper copies that into Redis once the sale is quiet."""
 
@@ -28,13 +29,14 @@ from marketplace.core.errors import (
     Unprocessable,
 )
 from marketplace.core.events import append_events
-from marketplace.core.idempotency import Outcome, once, replay
+from marketplace.core.idempotency import Outcome, replay
 from marketplace.core.metrics import count_flash_sale
 from marketplace.core.paging import Page, fetch_page
 from marketplace.flash_sales import queries as q
+from marketplace.flash_sales.batch import PurchaseBatches
 from marketplace.flash_sales.gate import Gate, Verdict
 from marketplace.flash_sales.schemas import FlashSaleIn, FlashSaleOut, PurchaseIn, Status
-from marketplace.orders.place_checkout import SaleRefused, place_flash_checkout
+from marketplace.orders.place_checkout import SaleRefused
 from marketplace.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -161,6 +163,7 @@ async def _rebuild_quietly(db: asyncpg.Pool, gate: Gate, sale_id: int) -> None:
 async def purchase(
     db: asyncpg.Pool,
     gate: Gate,
+    batches: PurchaseBatches,
     settings: Settings,
     sale_id: int,
     buyer_id: int,
@@ -169,9 +172,9 @@ async def purchase(
     key: str | None,
     confirm_buyer: Callable[[], Awaitable[object]],
 ) -> Outcome:
-    """Buy in a flash sale: the gate, then one transaction; see the module docstring. A retry with the
-    same Idempotency-Key gets the same checkout back (a replayed outcome), even once the buyer's limit is
-    reached or the sale has sold out. Returns the checkout's outcome: status 201 and its JSON.
+    """Buy in a flash sale: the gate, then a batched transaction (batch.py); see the module docstring. A
+    retry with the same Idempotency-Key gets the same checkout back (a replayed outcome), even once the
+    buyer's limit is reached or the sale has sold out. Returns the checkout's outcome: status 201 and its JSON.
 
     The gate needs only the buyer's id (`buyer_id`, read from the signed token); `confirm_buyer` loads the
     caller (and checks the token against logouts, raising Unauthorized) and is awaited only for buyers the
@@ -179,19 +182,6 @@ async def purchase(
     refused request carries one). An account disabled since its token was signed is therefore refused as
     sold out, not 401, once the sale is over: it learns nothing it could not read on the sale's page."""
     route, request_body = f"POST /flash-sales/{sale_id}/purchase", msgspec.json.encode(body)
-
-    async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
-        hold = settings.flash_sale_hold_minutes * 60
-        try:
-            checkout = await place_flash_checkout(conn, buyer_id, body.address_id, sale_id, body.quantity, hold)
-        except SaleRefused as exc:
-            raise _verdict_error(exc.reason) from None
-        except Conflict as exc:
-            if "available" in exc.extra:  # the shelf ran out before the sale did
-                raise Rejected("sold_out", "sold out") from exc
-            raise
-        return 201, msgspec.json.encode(checkout)
-
     verdict = await _admit(db, gate, settings, sale_id, buyer_id, ip, body.quantity)
     if verdict.outcome != "admitted":
         if key is not None and verdict.outcome in REPLAYABLE:  # a retry of a purchase that went through?
@@ -202,7 +192,16 @@ async def purchase(
         raise _verdict_error(verdict.outcome)
     try:
         await confirm_buyer()
-        outcome = await once(db, buyer_id, route, key, request_body, work)
+        try:
+            outcome = await batches.purchase(
+                sale_id, buyer_id, body.address_id, body.quantity, route, key, request_body
+            )
+        except SaleRefused as exc:
+            raise _verdict_error(exc.reason) from None
+        except Conflict as exc:
+            if "available" in exc.extra:  # the shelf ran out before the sale did
+                raise Rejected("sold_out", "sold out") from exc
+            raise
     except Rejected as exc:
         if exc.reason != "sold_out":  # a unit PostgreSQL refused as sold out is gone for the gate too
             await _release_quietly(gate, sale_id, buyer_id, body.quantity)

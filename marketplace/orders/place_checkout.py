@@ -7,6 +7,8 @@ the last units succeed exactly as often as there are units. Unpaid checkouts exp
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import asyncpg
 import msgspec
@@ -43,7 +45,7 @@ async def place_checkout(
     skus = await conn.fetch(q.CHECKOUT_CART, buyer_id, address_id)
     if not skus:
         raise Unprocessable("your cart is empty")
-    return await _place(conn, buyer_id, skus, payment_minutes * 60, coupon_code=coupon_code, points=points)
+    return await _place(conn, buyer_id, skus, payment_minutes * 60, coupon_code, points)
 
 
 # The named rows PLACE_CHECKOUT takes, one per table it writes (sent as jsonb; the statement's column lists
@@ -118,8 +120,48 @@ async def place_flash_checkout(
     skus = await conn.fetch(q.CHECKOUT_FLASH, buyer_id, address_id, sale_id, quantity)
     if not skus:
         raise NotFound("no such flash sale")
+    _check(skus)
+    with _refusals():
+        return CHECKOUT_DECODER.decode(
+            await conn.fetchval(q.PLACE_CHECKOUT, *_rows(buyer_id, skus, hold_seconds, sale_id))
+        )
+
+
+async def place_flash_checkouts(
+    conn: asyncpg.Connection, sale_id: int, purchases: list[tuple[int, int, int]], hold_seconds: int
+) -> list[CheckoutOut | Exception]:
+    """Several buyers' flash purchases of one sale (buyer, address, quantity), each the checkout
+    `place_flash_checkout` would place, inside the caller's transaction: their reads pipelined, their writes
+    one statement (PLACE_FLASH_BATCH), so a batch of a crowd costs the sale's and the SKU's rows one update
+    and one commit. A purchase its own reading refuses (no such address, nothing left on the shelf) comes
+    back as its exception and is not written; if the sale, a buyer's allowance or the shelf refuses any of
+    the others, this raises SaleRefused and nothing is written (the caller then goes one by one)."""
+    read = await conn.fetchmany(q.CHECKOUT_FLASH, [(b, a, sale_id, n) for b, a, n in purchases])
+    if len(read) != len(purchases):  # one row each, unless the sale is gone
+        raise NotFound("no such flash sale")
+    refused: dict[int, Exception] = {}
+    writes = []
+    for i, ((buyer_id, _, _), sku) in enumerate(zip(purchases, read, strict=True)):
+        try:
+            _check([sku])
+        except (NotFound, Conflict) as exc:
+            refused[i] = exc
+        else:
+            writes.append(_rows(buyer_id, [sku], hold_seconds, sale_id))
+    written: list = []
+    if writes:
+        (_, [vendor], [line], [stock]) = writes[0]  # one SKU: the same vendor, line and stock topic for all
+        with _refusals():
+            written = await conn.fetch(q.PLACE_FLASH_BATCH, [w[0] for w in writes], line, vendor.topic, stock.topic)
+    placed = iter(CHECKOUT_DECODER.decode(row[0]) for row in written)
+    return [refused[i] if i in refused else next(placed) for i in range(len(purchases))]
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The sale's refusal raised inside PLACE_CHECKOUT, or the shelf's CHECK, as SaleRefused."""
     try:
-        return await _place(conn, buyer_id, skus, hold_seconds, flash_sale_id=sale_id)
+        yield
     except asyncpg.RaiseError as exc:
         if exc.detail != "flash sale refusal":
             raise
@@ -133,26 +175,41 @@ async def _place(
     buyer_id: int,
     skus: list[asyncpg.Record],
     hold_seconds: int,
-    flash_sale_id: int | None = None,
     coupon_code: str | None = None,
     points: int = 0,
 ) -> CheckoutOut:
-    """Check the lines read and write the checkout, at their sale price where they have one, less any
-    promotion (never on flash-sale lines)."""
+    """Check the lines read and write the checkout, less any promotion."""
+    _check(skus)
+    promo = Quote()
+    if coupon_code is not None or points or skus[0]["coupons_running"]:
+        lines = [{**dict(s), "unit_price": _unit_price(s)} for s in skus]
+        promo = await promotions.quote(conn, buyer_id, lines, coupon_code, points, skus[0]["coupons_running"])
+    checkout = CHECKOUT_DECODER.decode(
+        await conn.fetchval(q.PLACE_CHECKOUT, *_rows(buyer_id, skus, hold_seconds, None, promo))
+    )
+    if promo.coupon_id is not None or promo.points:
+        await promotions.record(conn, promo, checkout.id, buyer_id)
+    return checkout
+
+
+def _unit_price(sku: asyncpg.Record) -> int:
+    return sku["sale_price"] or sku["price"]
+
+
+def _check(skus: list[asyncpg.Record]) -> None:
+    """What the reading found that refuses the checkout: no address, items gone, several currencies, too
+    few left."""
     if not skus[0]["address_found"]:
         raise NotFound("no such address in your address book")
-    quantities = {s["sku_id"]: s["quantity"] for s in skus}
-    price = {s["sku_id"]: s["sale_price"] or s["price"] for s in skus}
     gone = [s["title"] for s in skus if not s["visible"]] + ["(removed item)"] * (skus[0]["cart_lines"] - len(skus))
     if gone:
         raise Conflict(
             "some items are no longer for sale; remove them from your cart", code="items-unavailable", items=gone
         )
-    currencies = {s["currency"] for s in skus}
-    if len(currencies) != 1:
+    if len({s["currency"] for s in skus}) != 1:
         raise Unprocessable("a checkout is paid in one currency")
     for sku in skus:
-        if sku["available"] < quantities[sku["sku_id"]]:
+        if sku["available"] < sku["quantity"]:
             raise Conflict(
                 f"only {sku['available']} left of {sku['title']} ({sku['code']})",
                 code="out-of-stock",
@@ -160,6 +217,15 @@ async def _place(
                 available=sku["available"],
             )
 
+
+def _rows(
+    buyer_id: int, skus: list[asyncpg.Record], hold_seconds: int, flash_sale_id: int | None, promo: Quote | None = None
+) -> tuple[CheckoutRow, list[VendorRow], list[LineRow], list[SkuRow]]:
+    """PLACE_CHECKOUT's four parameters for lines already checked, at their sale price where they have one,
+    less any promotion (never on flash-sale lines)."""
+    promo = promo or Quote()
+    quantities = {s["sku_id"]: s["quantity"] for s in skus}
+    price = {s["sku_id"]: _unit_price(s) for s in skus}
     by_vendor: dict[int, list[asyncpg.Record]] = defaultdict(list)
     for sku in skus:
         by_vendor[sku["vendor_id"]].append(sku)
@@ -167,21 +233,16 @@ async def _place(
     totals = {v: sum(price[s["sku_id"]] * quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
     shipping = {v: shipping_for(totals[v]) for v in vendors}
     items = {v: sum(quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
-    promo = Quote()
-    if flash_sale_id is None and (coupon_code is not None or points or skus[0]["coupons_running"]):
-        lines = [{**dict(s), "unit_price": price[s["sku_id"]]} for s in skus]
-        promo = await promotions.quote(conn, buyer_id, lines, coupon_code, points, skus[0]["coupons_running"])
     vendor_off = {s["sku_id"]: promo.vendor_discount.get(s["sku_id"], 0) for s in skus}
     platform_off = {s["sku_id"]: promo.platform_discount.get(s["sku_id"], 0) for s in skus}
     off = {v: (sum(vendor_off[s["sku_id"]] for s in by_vendor[v]), sum(platform_off[s["sku_id"]] for s in by_vendor[v]))
            for v in vendors}  # fmt: skip
     order_total = {v: totals[v] + shipping[v] - sum(off[v]) for v in vendors}
     line_skus = [s for v in vendors for s in by_vendor[v]]
-    written = await conn.fetchval(
-        q.PLACE_CHECKOUT,
+    return (
         CheckoutRow(
             buyer_id=buyer_id,
-            currency=currencies.pop(),
+            currency=skus[0]["currency"],
             items_total=sum(totals.values()),
             shipping_total=sum(shipping.values()),
             grand_total=sum(order_total.values()),
@@ -229,7 +290,3 @@ async def _place(
             for s in skus
         ],
     )
-    checkout = CHECKOUT_DECODER.decode(written)
-    if promo.coupon_id is not None or promo.points:
-        await promotions.record(conn, promo, checkout.id, buyer_id)
-    return checkout

@@ -166,6 +166,104 @@ SELECT (to_jsonb(checkout) || jsonb_build_object('orders', (
            FROM placed)))::text
 FROM checkout CROSS JOIN refusal
 """
+# A batch of flash purchases of one sale, each a checkout of one line at the sale price (flash_sales/batch.py):
+# PLACE_CHECKOUT's writes for all of them in one statement, so the sale's and the SKU's rows are updated once
+# per batch, not once per buyer (updating one row many times in a transaction also walks an ever longer
+# chain of its versions). $1 the checkouts (CheckoutRow as jsonb, in batch order), $2 their common line
+# (LineRow), $3 the vendor's orders topic, $4 the product's stock topic. Ids are drawn first, so that each
+# purchase is matched to its rows by id, not by the order RETURNING happens to give. If the sale or any
+# buyer's allowance refuses, `refusal` raises and nothing is written (the caller then goes one by one); so
+# does the shelf's CHECK. Events: one flash_sale.changed and one stock.changed for the batch (the crowd's
+# pages want the latest figures, not every step), then each order's order.placed for vendor and buyer.
+PLACE_FLASH_BATCH = f"""
+WITH c AS MATERIALIZED (
+    SELECT c.*, nextval(pg_get_serial_sequence('checkouts', 'id')) AS checkout_id,
+           nextval(pg_get_serial_sequence('orders', 'id')) AS order_id
+    FROM ROWS FROM (jsonb_to_recordset($1) AS (
+        buyer_id bigint, currency text, items_total bigint, shipping_total bigint, grand_total bigint,
+        shipping_address jsonb, hold_seconds int, status text, note text, buyer_topic text, flash_sale_id bigint,
+        flash_units int)) WITH ORDINALITY AS c(buyer_id, currency, items_total, shipping_total, grand_total,
+                                               shipping_address, hold_seconds, status, note, buyer_topic,
+                                               flash_sale_id, flash_units, n)
+), l AS MATERIALIZED (
+    SELECT * FROM jsonb_to_record($2) AS l(vendor_id bigint, sku_id bigint, product_id bigint, title text,
+                                           sku_code text, unit_price bigint)
+), per_buyer AS (
+    SELECT buyer_id, sum(flash_units)::int AS units FROM c GROUP BY buyer_id
+), taken AS (
+    UPDATE flash_sales f SET sold = f.sold + (SELECT sum(units) FROM per_buyer)
+    WHERE f.id = (SELECT flash_sale_id FROM c LIMIT 1) AND f.cancelled_at IS NULL AND now() >= f.starts_at
+      AND now() < f.ends_at AND f.sold + (SELECT sum(units) FROM per_buyer) <= f.units
+    RETURNING f.id, f.sku_id, f.units, f.sold, f.per_buyer_limit
+), counted AS (
+    INSERT INTO flash_sale_buyers (sale_id, buyer_id, units)
+    SELECT taken.id, per_buyer.buyer_id, per_buyer.units FROM taken, per_buyer
+    ON CONFLICT (sale_id, buyer_id) DO UPDATE SET units = flash_sale_buyers.units + EXCLUDED.units
+    WHERE flash_sale_buyers.units + EXCLUDED.units <= (SELECT per_buyer_limit FROM taken)
+    RETURNING buyer_id
+), refusal AS (
+    SELECT CASE WHEN (SELECT count(*) FROM counted) = (SELECT count(*) FROM per_buyer) THEN NULL
+                ELSE flash_sale_refusal('batch') END AS reason
+), reserved AS (
+    UPDATE skus SET reserved = skus.reserved + (SELECT sum(units) FROM per_buyer)
+    WHERE skus.id = (SELECT sku_id FROM l)
+    RETURNING skus.id AS sku_id, skus.on_hand, skus.reserved, skus.available
+), checkout AS (
+    INSERT INTO checkouts (id, buyer_id, currency, items_total, shipping_total, grand_total, shipping_address,
+                           expires_at, discount_total, coupon_id, points_spent)
+    OVERRIDING SYSTEM VALUE
+    SELECT checkout_id, buyer_id, currency, items_total, shipping_total, grand_total, shipping_address,
+           now() + make_interval(secs => hold_seconds), 0, NULL, 0
+    FROM c ORDER BY n
+    RETURNING {CHECKOUT_COLUMNS}
+), placed AS (
+    INSERT INTO orders (id, checkout_id, buyer_id, vendor_id, currency, items_total, shipping_total, total,
+                        vendor_discount, platform_discount)
+    OVERRIDING SYSTEM VALUE
+    SELECT c.order_id, c.checkout_id, c.buyer_id, l.vendor_id, c.currency, c.items_total, c.shipping_total,
+           c.items_total + c.shipping_total, 0, 0
+    FROM c, l ORDER BY c.n
+    RETURNING {ORDER_COLUMNS}
+), lines AS (
+    INSERT INTO order_lines (order_id, sku_id, product_id, title, sku_code, unit_price, quantity, line_total,
+                             flash_sale_id, vendor_discount, platform_discount)
+    SELECT c.order_id, l.sku_id, l.product_id, l.title, l.sku_code, l.unit_price, c.flash_units,
+           l.unit_price * c.flash_units, c.flash_sale_id, 0, 0
+    FROM c, l ORDER BY c.n
+    RETURNING order_id, {LINE_COLUMNS}
+), history AS (
+    INSERT INTO order_history (order_id, from_status, to_status, actor_id, note)
+    SELECT order_id, NULL, status, buyer_id, note FROM c ORDER BY n
+), outbox AS (
+    INSERT INTO events (topic, type, payload)
+    SELECT e.topic, e.type, e.payload FROM (
+        SELECT 0 AS n, 0 AS sub, $4::text AS topic, 'flash_sale.changed' AS type,
+               jsonb_build_object('sale_id', t.id, 'sku_id', t.sku_id, 'units', t.units, 'sold', t.sold,
+                                  'remaining', t.units - t.sold) AS payload
+        FROM taken t
+        UNION ALL
+        SELECT 0, 1, $4::text, 'stock.changed',
+               jsonb_build_object('sku_id', r.sku_id, 'on_hand', r.on_hand, 'reserved', r.reserved,
+                                  'available', r.available)
+        FROM reserved r
+        UNION ALL
+        SELECT c.n, t.sub, t.topic, 'order.placed',
+               jsonb_build_object('order_id', c.order_id, 'checkout_id', c.checkout_id, 'status', c.status,
+                                  'total', c.items_total + c.shipping_total, 'currency', c.currency,
+                                  'items', c.flash_units)
+        FROM c CROSS JOIN LATERAL (VALUES (1, $3::text), (2, c.buyer_topic)) AS t(sub, topic)
+    ) e
+    ORDER BY e.n, e.sub
+)
+SELECT (to_jsonb(checkout) || jsonb_build_object('orders', jsonb_build_array(
+           to_jsonb(placed) || jsonb_build_object('lines', jsonb_build_array(to_jsonb(lines))))))::text
+FROM c
+JOIN checkout ON checkout.id = c.checkout_id
+JOIN placed ON placed.id = c.order_id
+JOIN lines ON lines.order_id = c.order_id
+CROSS JOIN refusal
+ORDER BY c.n
+"""
 INSERT_HISTORY = """
 INSERT INTO order_history (order_id, from_status, to_status, actor_id, note) VALUES ($1, $2, $3, $4, $5)
 """

@@ -330,7 +330,8 @@ async def flash_buy(state: AppState, request: Request[Any, Any, Any], sale_id: F
     body = convert({"address_id": form.get("address_id") or 0, "quantity": 1}, PurchaseIn)
     key = form.get("idempotency_key") or None
     answer = await flash_sales.purchase(
-        state.db, state.gate, state.settings, sale_id, token_user_id(token), client_ip(request), body, key,
+        state.db, state.gate, state.flash_purchases, state.settings, sale_id, token_user_id(token),
+        client_ip(request), body, key,
         confirm_buyer=lambda: caller_of(token, request),
     )  # fmt: skip
     placed = _CHECKOUT.decode(answer.body)
