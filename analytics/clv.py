@@ -41,20 +41,32 @@ class BGNBD:
 
     @staticmethod
     def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Each customer's log-likelihood."""
+        xs, inverse = np.unique(x, return_inverse=True)
+        return BGNBD._by_frequency(params, xs)[inverse] + BGNBD._by_history(params, x, t_x, T)
+
+    @staticmethod
+    def _by_frequency(params: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """The terms that depend on the frequency alone, for each distinct frequency: the costly special
+        functions run over a few hundred values instead of every customer."""
         r, alpha, a, b = params
-        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-        a2 = betaln(a, b + x) - betaln(a, b)
+        return gammaln(r + xs) - gammaln(r) + r * np.log(alpha) + betaln(a, b + xs) - betaln(a, b)
+
+    @staticmethod
+    def _by_history(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        r, alpha, a, b = params
         a3 = -(r + x) * np.log(alpha + T)
         with np.errstate(divide="ignore"):
             a4 = np.where(
                 x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x), -np.inf
             )
-        return a1 + a2 + np.logaddexp(a3, a4)
+        return np.logaddexp(a3, a4)
 
     @classmethod
     def fit(cls, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> BGNBD:
         x, t_x, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
-        return cls(*_fit(lambda p: -cls.log_likelihood(p, x, t_x, T).sum(), 4))
+        xs, counts = np.unique(x, return_counts=True)
+        return cls(*_fit(lambda p: -(counts @ cls._by_frequency(p, xs) + cls._by_history(p, x, t_x, T).sum()), 4))
 
     def expected_purchases(self, t: float, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> np.ndarray:
         """Expected repeat purchases in the next `t` time units for customers with this history (eq. 10)."""
@@ -85,18 +97,30 @@ class GammaGamma:
 
     @staticmethod
     def log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Each customer's log-likelihood (customers with at least one repeat purchase)."""
+        xs, inverse = np.unique(x, return_inverse=True)
+        return GammaGamma._by_frequency(params, xs)[inverse] + GammaGamma._by_spend(params, x, m, np.log(m))
+
+    @staticmethod
+    def _by_frequency(params: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """The gamma functions, for each distinct frequency (a few hundred, not every customer)."""
         p, q, gamma = params
-        return (
-            gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(gamma)
-            + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + gamma)
-        )  # fmt: skip
+        return gammaln(p * xs + q) - gammaln(p * xs) - gammaln(q) + q * np.log(gamma) + p * xs * np.log(xs)
+
+    @staticmethod
+    def _by_spend(params: np.ndarray, x: np.ndarray, m: np.ndarray, log_m: np.ndarray) -> np.ndarray:
+        p, q, gamma = params
+        return (p * x - 1) * log_m - (p * x + q) * np.log(x * m + gamma)
 
     @classmethod
     def fit(cls, frequency: np.ndarray, monetary_value: np.ndarray) -> GammaGamma:
         """Fitted on customers with at least one repeat purchase (mean spend `monetary_value` over them)."""
         x, m = np.asarray(frequency, dtype=float), np.asarray(monetary_value, dtype=float)
         keep = x > 0
-        return cls(*_fit(lambda params: -cls.log_likelihood(params, x[keep], m[keep]).sum(), 3))
+        x, m = x[keep], m[keep]
+        xs, counts = np.unique(x, return_counts=True)
+        log_m = np.log(m)
+        return cls(*_fit(lambda p: -(counts @ cls._by_frequency(p, xs) + cls._by_spend(p, x, m, log_m).sum()), 3))
 
     def expected_spend(self, frequency: np.ndarray, monetary_value: np.ndarray) -> np.ndarray:
         """Expected value of a customer's next purchase given their history (the population mean for x = 0)."""

@@ -167,7 +167,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.db = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
         app.state.redis = redis_client(settings.redis_url, decode_responses=True)
         app.state.cache = redis_client(settings.redis_url)  # bytes in, bytes out
-        app.state.recorder = InteractionRecorder(app.state.db, enabled=settings.record_interactions)
+        app.state.recorder = InteractionRecorder(
+            app.state.db, enabled=settings.record_interactions, redis=app.state.redis
+        )
         app.state.recorder.start()
         app.state.gateway = SandboxGateway(settings.webhook_secret)
         # One client for every callback: building one costs more than the callback (it loads the CA bundle).

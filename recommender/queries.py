@@ -20,7 +20,7 @@ ORDER BY p.sold_count DESC, p.id DESC LIMIT $2
 """
 LAST_INTERACTION = "SELECT coalesce(max(id), 0) FROM interactions"
 NEW_INTERACTIONS = """
-SELECT id, user_id, product_id, kind FROM interactions
+SELECT id, user_id, product_id, kind, occurred_at FROM interactions
 WHERE id > $1 AND user_id IS NOT NULL AND product_id IS NOT NULL AND kind IN ('view', 'cart')
 ORDER BY id LIMIT $2
 """

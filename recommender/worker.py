@@ -10,25 +10,38 @@
   event names the products GET /me/recommendations would return right then (`serving.personal`: nothing
   sold out, taken down or already bought), not the model's raw ranking.
 
+- It also listens on the recorder's live announcements (Redis pub/sub, marketplace/interactions/live.py) and
+  re-ranks the buyer as soon as one arrives, without waiting for the recorder's batch and the next poll: the
+  page view's whole way to the socket was mostly that wait (half a second of batching plus a quarter of
+  polling, against tens of milliseconds of work). The poll stays the durable path: what was announced is
+  remembered by its key (buyer, product, kind, time) and not pushed again when the poll reads its row, and
+  whatever no announcement brought (Redis away, the subscription reconnecting) the poll pushes as before.
+
 Interactions are read by id. Ids are handed out before commit, so a view committed out of order may be
 missed here; it still counts at the next training."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import joblib
+import msgspec
 import numpy as np
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from scipy import sparse
 
 from marketplace.core import topics
 from marketplace.core.events import append_events
+from marketplace.core.outage import Outage
+from marketplace.interactions import live
 from recommender import queries as q
 from recommender.serving import CANDIDATES, DEFAULT_LIMIT, personal, user_key
 from recommender.training import LIST_SECONDS, train
@@ -37,11 +50,22 @@ log = logging.getLogger(__name__)
 
 SESSION_WEIGHT = {"view": 3.0, "cart": 8.0}
 PUSHED = DEFAULT_LIMIT  # products named in the live event, as the route lists them by default
+# How long an interaction's key is remembered after one path brought it: far longer than the recorder's
+# half-second batch takes to reach the table (a batch that fails is dropped, so it never arrives at all).
+HANDLED_SECONDS = 120.0
 
 
 def latest_artefact(data_dir: Path) -> Path | None:
     versions = sorted((Path(data_dir) / "models").glob("*/model.joblib"))
     return versions[-1] if versions else None
+
+
+def _announced(message: dict[str, Any]) -> list[live.Key]:
+    try:
+        return live.decode(message["data"])
+    except msgspec.DecodeError:  # not the recorder's: ignored, never the end of listening
+        log.warning("recommender worker: ignored a malformed announcement on %s", live.CHANNEL)
+        return []
 
 
 class Worker:
@@ -53,11 +77,24 @@ class Worker:
         self.artefact: dict[str, Any] | None = None
         self.version = ""
         self.last_id = 0
+        self.handled: dict[live.Key, float] = {}  # key → when it was pushed (insertion order is time order)
+        self._pushing = asyncio.Lock()  # the live path and the poll check and push one at a time
+        self.listening = asyncio.Event()  # set while subscribed to the announcements
+        self.pushes = {"live": 0, "poll": 0}  # buyers re-ranked by each path
 
     async def run(self) -> None:
         await self.load_or_train()
+        await self.catch_up()
+        await asyncio.gather(self._retrain_forever(), self.live())
+
+    async def catch_up(self) -> None:
+        """Follow interactions from now on (what came before is the trained model's)."""
         self.last_id = await self.db.fetchval(q.LAST_INTERACTION)
-        tasks = [asyncio.create_task(self._retrain_forever()), asyncio.create_task(self._follow_forever())]
+
+    async def live(self) -> None:
+        """Re-rank browsing buyers until cancelled: from announcements at once, from the table's poll for
+        whatever they did not bring."""
+        tasks = [asyncio.create_task(self._follow_forever()), asyncio.create_task(self._listen_forever())]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -92,17 +129,79 @@ class Worker:
                 log.warning("recommender worker: following interactions failed: %s", exc)
             await asyncio.sleep(self.poll_seconds)
 
+    async def _listen_forever(self) -> None:
+        outage = Outage("recommender worker: live interactions")
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(live.CHANNEL)
+                outage.recovered()
+                self.listening.set()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is None:
+                        continue
+                    keys = _announced(message)
+                    # Whatever else arrived while this buyer was being ranked goes in the same round.
+                    while (more := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0)) is not None:
+                        keys += _announced(more)
+                    try:
+                        await self.react(keys)
+                    except (asyncpg.PostgresError, OSError) as exc:  # not marked handled: the poll pushes them
+                        log.warning("recommender worker: re-ranking announced interactions failed: %s", exc)
+            except (RedisError, OSError) as error:  # the poll carries on meanwhile
+                self.listening.clear()
+                await outage.pause(error)
+            finally:
+                self.listening.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def react(self, keys: list[live.Key]) -> int:
+        """Re-rank the buyers of announced interactions not yet pushed; returns how many were updated."""
+        async with self._pushing:
+            fresh = [k for k in dict.fromkeys(keys) if k not in self.handled]
+            session: dict[int, dict[int, float]] = {}
+            for user_id, product_id, kind, _ in fresh:
+                self._weigh(session, user_id, product_id, kind)
+            updated = await self._push(session)
+            self._handled(fresh)
+            self.pushes["live"] += updated
+            return updated
+
     async def follow(self) -> int:
-        """Re-rank for every buyer who browsed since the last look; returns how many buyers were updated."""
-        rows = await self.db.fetch(q.NEW_INTERACTIONS, self.last_id, 5000)
-        if not rows:
-            return 0
-        self.last_id = rows[-1]["id"]
-        session: dict[int, dict[int, float]] = {}
-        for row in rows:
-            if (item := self.items.get(row["product_id"])) is not None:
-                weights = session.setdefault(row["user_id"], {})
-                weights[item] = weights.get(item, 0.0) + SESSION_WEIGHT[row["kind"]]
+        """Re-rank for every buyer who browsed since the last look, except for what an announcement already
+        brought; returns how many buyers were updated."""
+        async with self._pushing:
+            rows = await self.db.fetch(q.NEW_INTERACTIONS, self.last_id, 5000)
+            if not rows:
+                return 0
+            self.last_id = rows[-1]["id"]
+            session: dict[int, dict[int, float]] = {}
+            fresh = []
+            for row in rows:
+                key = live.key(row["user_id"], row["product_id"], row["kind"], row["occurred_at"])
+                if self.handled.pop(key, None) is None:  # read once here: its key is needed no longer
+                    fresh.append(key)
+                    self._weigh(session, row["user_id"], row["product_id"], row["kind"])
+            updated = await self._push(session)
+            self._handled(fresh)
+            self.pushes["poll"] += updated
+            return updated
+
+    def _weigh(self, session: dict[int, dict[int, float]], user_id: int, product_id: int, kind: str) -> None:
+        if (item := self.items.get(product_id)) is not None:
+            weights = session.setdefault(user_id, {})
+            weights[item] = weights.get(item, 0.0) + SESSION_WEIGHT[kind]
+
+    def _handled(self, keys: list[live.Key]) -> None:
+        now = time.monotonic()
+        self.handled.update(dict.fromkeys(keys, now))
+        while self.handled and (oldest := next(iter(self.handled.items())))[1] < now - HANDLED_SECONDS:
+            del self.handled[oldest[0]]
+
+    async def _push(self, session: dict[int, dict[int, float]]) -> int:
+        """Rank each buyer from history plus `session`, store the lists and append their events."""
         if not session:
             return 0
         buyers = list(session)

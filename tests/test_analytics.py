@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from sklearn.metrics import silhouette_score
 
-from analytics.clusters import cluster, describe
+from analytics.clusters import cluster, describe, silhouettes
 from analytics.cohorts import churn_rate, retention
 from analytics.rfm import SEGMENTS, quintile, rfm, segment
 
@@ -51,6 +53,17 @@ def test_clusters_find_the_groups_in_the_data_and_say_what_they_are() -> None:
     loyal = found.descriptions[found.labels[0]]
     assert "recent" in loyal and "frequent" in loyal and "big spenders" in loyal
     assert describe(pd.Series({"recency_days": 0.1, "frequency": -0.2})) == "average on every count"
+
+
+def test_silhouettes_of_several_labellings_are_scikit_learns() -> None:
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(1_200, 4))
+    labellings = {k: rng.integers(0, k, len(points)) for k in (2, 3, 5)}
+    labellings[4] = np.where(labellings[3] == 1, 2, labellings[3])  # label 1 unused
+    labellings[4][0] = 3  # a cluster of one
+    found = silhouettes(points, labellings, chunk=500)
+    for k, labels in labellings.items():
+        assert found[k] == pytest.approx(silhouette_score(points, labels), abs=1e-12)
 
 
 def test_cohorts_and_churn_on_hand_worked_orders() -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
 from marketplace.core.db import create_pool
-from marketplace.interactions import Kind
+from marketplace.interactions import Kind, live
 from marketplace.interactions.recorder import InteractionRecorder
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import Actor, approved_vendor
@@ -54,3 +56,29 @@ async def test_recording_returns_at_once_and_one_copy_writes_the_batch(
         assert await db.fetchval("SELECT count(DISTINCT product_id) FROM interactions") == 1000
     finally:
         await pool.close()
+
+
+async def test_a_buyers_product_view_is_announced_at_once_and_an_anonymous_one_is_not(
+    client: AsyncTestClient[Litestar], admin: Actor, buyer: Actor, redis_url: str
+) -> None:
+    cats = await category_tree(admin)
+    vendor = await approved_vendor(client, admin, "v@example.com", "Announced")
+    item = await product(vendor, cats["Kettles"], "Announced kettle")
+    redis = Redis.from_url(redis_url)
+    pubsub = redis.pubsub()
+    try:
+        await pubsub.subscribe(live.CHANNEL)
+        await client.get(f"/products/{item['id']}", headers={"X-Session-Id": "anon-session-1"})
+        started = datetime.now(UTC)
+        await buyer.get(f"/products/{item['id']}")
+        message = None
+        for _ in range(50):  # the subscription's confirmation comes first, as a None
+            if (message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)) is not None:
+                break
+        assert message is not None
+        [(user_id, product_id, kind, at)] = live.decode(message["data"])
+        assert (user_id, product_id, kind) == (buyer.id, item["id"], "view")
+        assert 0 <= at - live.stamp(started) < 5_000_000  # when it was recorded, in microseconds
+    finally:
+        await pubsub.aclose()
+        await redis.aclose()
