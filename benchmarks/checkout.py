@@ -24,6 +24,7 @@ import numpy as np
 
 from benchmarks.catalog import Server
 from benchmarks.http_load import Client
+from benchmarks.report import Figure, print_figures
 from marketplace.accounts.tokens import access_token
 from marketplace.cart.service import set_quantity
 from marketplace.core.db import create_pool, init_connection, migrate
@@ -134,13 +135,13 @@ async def direct(
     return len(latencies), time.perf_counter() - began, latencies
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--buyers", type=int, default=100)
     parser.add_argument("--hot", action="store_true", help="every checkout takes the same SKU")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers serving the API")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     with embedded_servers(DATA_DIR, os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")) as urls:
         database_url, redis_url = urls
@@ -162,8 +163,14 @@ def main() -> None:
     print(summary("same transaction, asyncpg direct", direct_count, direct_seconds, direct_lat))
     ratio = (api_count / api_seconds) / (direct_count / direct_seconds)
     p99 = float(np.percentile(api_lat, 99))
-    print(f"\n  API / direct                        {ratio:6.2f}   (target >= 0.50)")
-    print(f"  API p99 with {args.buyers} buyers           {p99:6.0f} ms ({'within' if p99 <= 500 else 'OVER'} 500 ms)")
+    name = f"checkout ({args.buyers} buyers{', hot SKU' if args.hot else ''})"
+    return print_figures([
+        Figure(name, "through the API", api_count / api_seconds, "/s", 500, higher_is_better=True),
+        Figure(name, "API p99", p99, "ms", 100),
+        Figure(name, "asyncpg direct", direct_count / direct_seconds, "/s", 1500, higher_is_better=True),
+        Figure(name, "API / direct", ratio, "ratio", 0.5, higher_is_better=True),
+        Figure(name, "failed", failures, "", 0),
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import asyncpg
 import numpy as np
 
 from benchmarks.http_load import Client
+from benchmarks.report import Figure, print_figures
 from loadtest.runner import prepare_sale, report_dir, served
 
 
@@ -41,13 +42,13 @@ async def crowd(port: int, buyers: list[list], sale_id: int, connections: int) -
     return latencies
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--buyers", type=int, default=5000)
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     out = report_dir("flash-sale-bench")
     with served(args.workers, FLASH_SALE_RATE_PER_IP="0") as (database_url, _, url):
         sale_id, _ = asyncio.run(prepare_sale(database_url, url, args.buyers, args.units, 1, datetime.now(UTC), out))
@@ -64,6 +65,15 @@ def main() -> None:
         print(f"  HTTP {status}: {len(values):>5}   p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   p99 {p99:7.1f} ms")
     print(f"orders: {orders} for {args.units} units ({'exact' if orders == args.units else 'WRONG'}), "
           f"first to last {span:.2f} s")  # fmt: skip
+    name = f"flash sale ({args.buyers:,} buyers, {args.units} units)"
+    refused = [ms for status, values in latencies.items() if status != "201" for ms in values]
+    return print_figures([
+        Figure(name, "admitted p99", float(np.percentile(latencies.get("201", [0]), 99)), "ms", 250),
+        Figure(name, "refused p99", float(np.percentile(refused or [0], 99)), "ms", 50),
+        Figure(name, "first to last order", span, "s", 1),
+        Figure(name, "orders beyond the units", abs(orders - args.units), "", 0),
+        Figure(name, "attempts", attempts / elapsed, "/s"),
+    ])  # fmt: skip
 
 
 async def _orders(database_url: str, sale_id: int) -> tuple[int, float]:

@@ -29,7 +29,8 @@ class Figure:
     def target_text(self) -> str:
         if self.target is None:
             return ""
-        return f"{'≥' if self.higher_is_better else '<'} {_number(self.target)} {self.unit}"
+        sign = "≥" if self.higher_is_better else "=" if self.target == 0 else "<"
+        return f"{sign} {_number(self.target)} {self.unit}".rstrip()
 
 
 def _number(value: float) -> str:
@@ -42,7 +43,7 @@ def table(figures: Iterable[Figure]) -> str:
     rows = [("benchmark", "measure", "figure", "target", "")]
     for f in figures:
         verdict = {True: "met", False: "MISSED", None: ""}[f.met]
-        rows.append((f.benchmark, f.measure, f"{_number(f.value)} {f.unit}", f.target_text, verdict))
+        rows.append((f.benchmark, f.measure, f"{_number(f.value)} {f.unit}".rstrip(), f.target_text, verdict))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
