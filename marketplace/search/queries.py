@@ -2,7 +2,13 @@
 
 Search statements are assembled from the constant fragments below and in fragments.py (the visibility rules
 and card columns, shared with the recommender), choosing which filters apply; user input only ever travels as
-bind parameters."""
+bind parameters.
+
+Everything a statement takes from the request (tsqueries and patterns of the text, the words close to a typo,
+the filters' values, the page's bounds) is computed once, in a one-row `words` CTE joined to the rows. In a
+generic plan a function of a parameter written inline would be computed again for every row; and as no plan
+knows any value, a custom plan is no better than the generic one, so PostgreSQL settles on the generic plan
+after five executions instead of planning each call (planning these statements cost as much as running them)."""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ TITLE_KEY = "p.title_key"
 
 # Price facet edges in minor units: under 10, 10-25, 25-50, 50-100, 100-250, 250-500, 500 and over.
 PRICE_EDGES = [1000, 2500, 5000, 10000, 25000, 50000]
+PRICE_EDGES_SQL = "'{" + ",".join(map(str, PRICE_EDGES)) + "}'::bigint[]"  # a constant of ours, not input
 
 ORDER_BY = {
     Sort.RELEVANCE: "{score} DESC, p.sold_count DESC, p.id DESC",
@@ -34,107 +41,196 @@ ORDER_BY = {
 MAX_WORDS = 8
 # Shorter words are never taken for typos: one or two letters are close to half the catalogue's words.
 MIN_TYPO_LENGTH = 3
+# A one-word search whose exact matches (the word's stem, or a substring of the title) are fewer than this is
+# run again taking titles with a word close to it (a typo). With more, the word was no typo and the close
+# titles are noise ("boots" would bring books) that cost a trigram comparison with every title that has one.
+TYPO_FALLBACK_BELOW = 5
 # Scripts that full-text parsing does not split into words (Chinese, Japanese, Korean): their words are
 # matched as substrings of the title.
 UNSPACED_SCRIPT = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-# Sorts that need the ranking columns of a product beyond its id.
-SCORED_COLUMNS = "p.id, p.min_price, p.max_price, p.created_at, p.sold_count, p.rating_avg, p.rating_count"
+# The same in SQL, as the partial index products_listed_unspaced (migration 0018) says it: a substring shorter
+# than a trigram is looked for among those titles only.
+UNSPACED_TITLE = r"p.title_key ~ '[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]'"
+# A typo matches the products with one of the title words closest to it (search_words, migration 0018).
+CLOSE_WORDS = 32
+# What sorting, ranking and facets need of a matching product beyond its id.
+SCORED_COLUMNS = (
+    "p.id, p.category_id, p.brand, p.min_price, p.max_price, p.created_at, p.sold_count, p.rating_avg, p.rating_count"
+)
+
+# The columns the sorts other than relevance order by.
+ORDER_COLUMNS = ["p.min_price", "p.max_price", "p.created_at", "p.rating_avg", "p.rating_count"]
+
+# No page is longer (the API's largest page_size): a bound the planner can see (`Filters._hit`).
+PAGE_BOUND = 100
 
 # Card columns (fragments.py) are computed for the page's rows only, after sorting and limiting the matches.
 CARD_COLUMNS = CARD_FIELDS + ", hit.total"
 
+# Counts per sub-category (one level below the filtered category, `w.depth`), brand (the 20 commonest) and
+# price band, over the matches in `matched`: the search runs once for the page and its facets.
+FACETS = f"""facet AS (
+    SELECT 'category' AS facet, c.id::text AS value, c.name AS label, count(*) AS n, 0::bigint AS pos
+    FROM matched m JOIN categories leaf ON leaf.id = m.category_id CROSS JOIN words w
+    JOIN categories c ON c.id = leaf.path[w.depth + 1]
+    GROUP BY c.id, c.name
+    UNION ALL
+    SELECT 'brand', brand, brand, n, pos FROM (
+        SELECT brand, count(*) AS n, row_number() OVER (ORDER BY count(*) DESC, brand) AS pos
+        FROM matched WHERE brand <> '' GROUP BY brand
+    ) b WHERE pos <= 20
+    UNION ALL
+    SELECT 'price', width_bucket(min_price, {PRICE_EDGES_SQL})::text, NULL, count(*), 0 FROM matched GROUP BY 2
+)"""
+FACETS_JSON = (
+    "(SELECT coalesce(jsonb_agg(jsonb_build_array(facet, value, label, n) ORDER BY facet, pos, n DESC, value),"
+    " '[]') FROM facet)"
+)
+
 
 class Filters:
-    """Collects WHERE fragments and their bind parameters."""
+    """Collects WHERE fragments and their bind parameters; one instance builds one statement. `fuzzy`: a
+    one-word search also takes titles with a word close to it (`service.search` asks for it when the word
+    as typed finds too little)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fuzzy: bool = False) -> None:
         self.conditions: list[str] = [VISIBLE]
         self.args: list[Any] = []
+        self.asks: list[str] = []  # the `words` CTE's columns: `expression AS name`
+        self.fuzzy = fuzzy
+        self.typo_possible = False  # one word, long enough to be a typo
         self.order_score = "0::float4"
-        self.query = ""
         self.words: list[str] = []  # the query's words, when it has several
-        self.bound: list[str] = []  # their parameters
-        self.substrings: dict[str, str] = {}  # a word in a script without spaces: its bound LIKE pattern
+        self.matches: list[str] = []  # for each of them, when a product matches it
+        self.category_param: str | None = None
+        self.rows_read_words = False  # conditions or scores read `w`: join it to the rows
+        self.page_bound = PAGE_BOUND
 
     def bind(self, value: Any) -> str:
         self.args.append(value)
         return f"${len(self.args)}"
 
+    def ask(self, expression: str, name: str) -> None:
+        self.asks.append(f"{expression} AS {name}")
+
     def text(self, query: str) -> None:
-        self.query = query
+        # Full text for words and stems, substring for scripts that full-text parsing does not split into
+        # words (Chinese, Japanese, ...), title words close to a typo. Each way of matching has its
+        # index, and the planner reads them together (a BitmapOr) only because the values they look for
+        # come from `words`: an inline function of a parameter would be checked row by row.
+        self.rows_read_words = True
         lowered = query.lower()
-        # Full text for words and stems, trigram word similarity for typos, substring for scripts
-        # that full-text parsing does not split into words (Chinese, Japanese, ...).
-        # One index per way of matching, each asked on its own: an OR across them lets the planner fall
-        # back to checking every row's trigram similarity, which is a hundred times slower.
         words, excluded = query_words(query)
         if excluded:  # "-word", as in web search: nothing that has it, however else it matched
-            unwanted = self.bind(" or ".join(excluded))
-            self.conditions.append(f"NOT p.search @@ websearch_to_tsquery('english', immutable_unaccent({unwanted}))")
-        if len(words) < 2:
-            tsquery = f"websearch_to_tsquery('english', immutable_unaccent({self.bind(query)}))"
-            needle = f"lower(immutable_unaccent({self.bind(lowered)}))"
-            pattern = self.bind(contains_pattern(lowered))
-            self.conditions.append(
-                f"p.id IN (SELECT id FROM products WHERE status = 'listed' AND search @@ {tsquery}"
-                f" UNION SELECT id FROM products WHERE status = 'listed'"
-                f" AND title_key LIKE lower(immutable_unaccent({pattern}))"
-                f" UNION SELECT id FROM products WHERE status = 'listed' AND {needle} <% title_key)"
-            )
-            self.order_score = (
-                f"(ts_rank_cd(p.search, {tsquery}) + word_similarity({needle}, {TITLE_KEY})"
-                f" + CASE WHEN {TITLE_KEY} LIKE lower(immutable_unaccent({pattern})) THEN 0.5 ELSE 0 END)"
-            )
+            self.ask(f"websearch_to_tsquery('english', immutable_unaccent({self.bind(' or '.join(excluded))}))",
+                     "unwanted")  # fmt: skip
+            self.conditions.append("NOT p.search @@ w.unwanted")
+        text, pattern = self.bind(query), self.bind(contains_pattern(lowered))
+        self.ask(f"websearch_to_tsquery('english', immutable_unaccent({text}))", "query")
+        self.ask(f"lower(immutable_unaccent({pattern}))", "pattern")
+        needle = f"lower(immutable_unaccent({self.bind(lowered)}))"
+        self.ask(needle, "needle")
+        bonus = f"CASE WHEN {TITLE_KEY} LIKE w.pattern THEN 0.5 ELSE 0 END"
+        if len(words) >= 2:
+            self._several_words(words, text, bonus)
             return
-        # Several words: a product matching any of them is found, and each word is checked on its own so
-        # that products matching all of them come first (see `_ranked_page_sql`). A word matches by its
-        # stem, or written together with the word beside it ("smart phone" finds "Smartphone"); a word no
-        # listed product has (a typo) matches titles with a word close to it; a word in a script without
-        # spaces matches as a substring; a stop word matches anything.
-        # The words travel as one OR query and one array, so the planner estimates one condition per way
-        # of matching, not one per word (estimating a trigram condition costs more than running it).
-        joined = [a + b for a, b in pairwise(words)]
-        self.bound = [self.bind(word) for word in words]
-        any_word = " or ".join(w for w in words + joined if w != "or")
-        branches = [
-            f"SELECT id FROM products WHERE status = 'listed'"
-            f" AND search @@ websearch_to_tsquery('english', immutable_unaccent({self.bind(any_word)}))",
-            # An array of one parameter per word: the planner counts its elements even in a generic plan.
-            f"SELECT t.id FROM unnest(ARRAY[{', '.join(self.bound)}]::text[]) AS w(word)"
-            f" JOIN products t ON t.status = 'listed' AND lower(immutable_unaccent(w.word)) <% t.title_key"
-            f" WHERE char_length(w.word) >= {MIN_TYPO_LENGTH} AND NOT EXISTS (SELECT 1 FROM products s"
-            f" WHERE s.status = 'listed'"
-            f" AND s.search @@ plainto_tsquery('english', immutable_unaccent(w.word)))",
-        ]
-        for word in words:
-            if UNSPACED_SCRIPT.search(word):
-                substring = f"lower(immutable_unaccent({self.bind(contains_pattern(word))}))"
-                self.substrings[word] = substring
-                branches.append(f"SELECT id FROM products WHERE status = 'listed' AND title_key LIKE {substring}")
-        self.conditions.append(f"p.id IN ({' UNION '.join(branches)})")
-        # Bound only by `page_sql`: facets and counts use the conditions alone, and a parameter no
-        # statement uses has no type.
+        found = ["p.search @@ w.query", _substring(query.strip(), "w.pattern")]
+        self.typo_possible = bool(words) and len(words[0]) >= MIN_TYPO_LENGTH
+        if self.fuzzy and self.typo_possible:
+            self._ask_close(needle, "close")
+            found.append("p.search @@ w.close")
+            self.order_score = f"(ts_rank_cd(p.search, w.query) + word_similarity(w.needle, {TITLE_KEY}) + {bonus})"
+        else:
+            # Among exact matches the title's similarity to the word ordered nothing the rank and the
+            # substring do not (the same first pages on a hundred demo words) and cost most of the statement.
+            self.order_score = f"(ts_rank_cd(p.search, w.query) + {bonus})"
+        self.conditions.append(f"({' OR '.join(found)})")
+
+    def _ask_close(self, key: str, name: str, unless: str = "") -> None:
+        """A query for the titles with a word close to `key` (a typo), as the trigram similarity of the whole
+        title found them, at the cost of comparing a few hundred words; with `unless` (a tsquery), only if no
+        listed product has that (else NULL, which matches nothing)."""
+        close = (
+            f"SELECT word FROM search_words WHERE word %> {key}"
+            f" ORDER BY word_similarity({key}, word) DESC, word LIMIT {CLOSE_WORDS}"
+        )
+        query = f"(SELECT to_tsquery('english', string_agg(quote_literal(c.word) || ':A', ' | ')) FROM ({close}) c)"
+        if unless:
+            listed = f"SELECT FROM products WHERE status = 'listed' AND search @@ {unless}"
+            query = f"CASE WHEN NOT EXISTS ({listed}) THEN {query} END"
+        self.ask(query, name)
+
+    def _several_words(self, words: list[str], text: str, bonus: str) -> None:
+        """A product matching any of the words is found, and each word is checked on its own so that products
+        matching all of them come first (`_ranked_page_sql`). A word matches by its stem, or written together
+        with the word beside it ("smart phone" finds "Smartphone"); a word in a script without spaces as a
+        substring; a word no listed product has (a typo) by titles with a word close to it; a stop word
+        matches anything."""
         self.words = words
+        joined = [a + b for a, b in pairwise(words)]
+        any_word = self.bind(" or ".join(w for w in words + joined if w != "or"))
+        self.ask(f"websearch_to_tsquery('english', immutable_unaccent({any_word}))", "any_word")
+        found, typos = ["p.search @@ w.any_word"], []
+        for j, pair in enumerate(joined):
+            self.ask(f"plainto_tsquery('english', immutable_unaccent({self.bind(pair)}))", f"pair{j}")
+        for i, word in enumerate(words):
+            bound = self.bind(word)
+            stem = f"plainto_tsquery('english', immutable_unaccent({bound}))"
+            self.ask(stem, f"stem{i}")
+            self.ask(f"numnode({stem}) = 0", f"stop{i}")
+            match = [f"w.stop{i}", f"p.search @@ w.stem{i}"]
+            match += [f"p.search @@ w.pair{j}" for j in (i - 1, i) if 0 <= j < len(joined)]
+            if UNSPACED_SCRIPT.search(word):
+                self.ask(f"lower(immutable_unaccent({self.bind(contains_pattern(word))}))", f"sub{i}")
+                match.append(_substring(word, f"w.sub{i}"))
+                found.append(match[-1])
+            if len(word) >= MIN_TYPO_LENGTH:
+                self._ask_close(f"lower(immutable_unaccent({bound}))", f"close{i}", unless=stem)
+                found.append(f"p.search @@ w.close{i}")
+                match.append(f"coalesce(p.search @@ w.close{i}, false)")  # NULL: not a typo
+                typos.append(f"w.close{i} IS NOT NULL")
+            self.matches.append(" OR ".join(match))
+        self.ask(f"phraseto_tsquery('english', immutable_unaccent({text}))", "phrase")
+        # Among products matching the same words: the words close together and in order (cover density, and
+        # the whole phrase), title over brand over description, then a substring of the title; with a typo,
+        # the title's similarity to what was typed too (nothing else tells the close titles apart). Without
+        # one that similarity changed only the order of products as relevant as each other, at the price of
+        # half the statement.
+        similar = f" + CASE WHEN {' OR '.join(typos)} THEN word_similarity(w.needle, {TITLE_KEY}) ELSE 0 END"
+        self.order_score = (
+            f"ts_rank_cd(p.search, w.query) + CASE WHEN p.search @@ w.phrase THEN 1 ELSE 0 END"
+            f"{similar if typos else ''} + {bonus}"
+        )
+        self.conditions.append(f"({' OR '.join(found)})")
+
+    def param(self, value: Any, cast: str, name: str) -> str:
+        """`value` as the column `name` of `words`: no plan knows it, so a custom plan is no better than the
+        generic one, and after a few executions PostgreSQL stops planning the statement again."""
+        self.ask(f"{self.bind(value)}::{cast}", name)
+        self.rows_read_words = True
+        return f"w.{name}"
 
     def category(self, category_id: int) -> None:
+        self.category_param = self.bind(category_id)
+        self.ask(f"{self.category_param}::bigint", "category")
         self.conditions.append(
-            f"p.category_id IN (SELECT id FROM categories WHERE path @> ARRAY[{self.bind(category_id)}::bigint])"
+            "p.category_id IN (SELECT c.id FROM categories c, words f WHERE c.path @> ARRAY[f.category])"
         )
 
     def price_range(self, low: int | None, high: int | None) -> None:
         if low is not None:
-            self.conditions.append(f"p.max_price >= {self.bind(low)}")
+            self.conditions.append(f"p.max_price >= {self.param(low, 'bigint', 'low')}")
         if high is not None:
-            self.conditions.append(f"p.min_price <= {self.bind(high)}")
+            self.conditions.append(f"p.min_price <= {self.param(high, 'bigint', 'high')}")
 
     def brands(self, brands: list[str]) -> None:
-        self.conditions.append(f"lower(p.brand) = ANY({self.bind([b.lower() for b in brands])}::text[])")
+        self.conditions.append(f"lower(p.brand) = ANY({self.param([b.lower() for b in brands], 'text[]', 'brands')})")
 
     def vendor(self, vendor_id: int) -> None:
-        self.conditions.append(f"p.vendor_id = {self.bind(vendor_id)}")
+        self.conditions.append(f"p.vendor_id = {self.param(vendor_id, 'bigint', 'vendor')}")
 
     def attributes(self, attrs: dict[str, str]) -> None:
-        wanted = self.bind(attrs)
+        wanted = self.param(attrs, "jsonb", "attrs")
         self.conditions.append(
             f"(p.attributes @> {wanted} OR EXISTS (SELECT 1 FROM skus s WHERE s.product_id = p.id"
             f" AND s.attributes @> {wanted}))"
@@ -147,111 +243,139 @@ class Filters:
     def where(self) -> str:
         return " AND ".join(self.conditions)
 
-    def page_sql(self, sort: Sort, limit: int, offset: int) -> str:
+    def _with(self, *ctes: str) -> str:
+        return "WITH " + ",\n".join([f"words AS MATERIALIZED (SELECT {', '.join(self.asks or ['1 AS one'])})", *ctes])
+
+    def _matched(self, *columns: str, keep: bool = True) -> str:
+        """The matches with what sorting, ranking and facets need of them, each word's match among several;
+        kept (materialised) when more than one part of the statement reads them."""
+        words = [f"{m} AS m{i}" for i, m in enumerate(self.matches)]
+        kept = "MATERIALIZED " if keep else ""
+        return f"matched AS {kept}(SELECT {', '.join([SCORED_COLUMNS, *columns, *words])} {self.source})"
+
+    @property
+    def source(self) -> str:
+        # Joined only when read: the join costs every row something, noticeable when browsing all of them.
+        words = " CROSS JOIN words w" if self.rows_read_words else ""
+        return f"{FROM_VISIBLE}{words} WHERE {self.where}"
+
+    def _ask_depth(self) -> None:
+        """The filtered category's depth, for the facets' sub-categories one level below it."""
+        depth = "0"
+        if self.category_param is not None:
+            depth = f"coalesce((SELECT cardinality(path) FROM categories WHERE id = {self.category_param}), 0)"
+        self.ask(depth, "depth")
+
+    def page_sql(self, sort: Sort, limit: int, offset: int, facets: bool = False) -> str:
+        """A page of matches with their total on each row; with `facets`, the facets as JSON on its first row
+        (`FACETS`). The search runs once for both."""
+        self.page_bound = max(int(limit), PAGE_BOUND)
+        self.ask(f"{self.bind(limit)}::bigint", "lim")  # read by LIMIT and OFFSET, not by the rows
+        self.ask(f"{self.bind(offset)}::bigint", "skip")
+        if facets:
+            self._ask_depth()
         if self.words:
-            return self._ranked_page_sql(sort, limit, offset)
-        order = ORDER_BY[sort].format(score=self.order_score)
-        return f"""
-WITH hit AS MATERIALIZED (
-    SELECT p.id, count(*) OVER () AS total, row_number() OVER (ORDER BY {order}) AS rank
-    {FROM_VISIBLE} WHERE {self.where}
-    ORDER BY {order}
-    LIMIT {self.bind(limit)} OFFSET {self.bind(offset)}
-)
-SELECT {CARD_COLUMNS}
+            return self._ranked_page_sql(sort, facets)
+        if facets:
+            order = ORDER_BY[sort].format(score="p.score")
+            ctes, source = [self._matched(f"{self.order_score} AS score"), FACETS], "FROM matched p"
+        else:
+            order = ORDER_BY[sort].format(score=self.order_score)
+            ctes, source = [], self.source
+        ctes.append(self._hit("p.id, count(*) OVER () AS total", source, order))
+        return self._page(ctes, facets)
+
+    def _hit(self, columns: str, source: str, order: str) -> str:
+        """The page's ids in order: the sort keeps only the best `offset + limit` (a top-N sort) instead of
+        sorting every match, and the page's order is numbered after it. The constant LIMIT tells the planner
+        how small a page is (it takes an unknown LIMIT for a tenth of the matches, and would then read the
+        cards of a broad search by scanning every product)."""
+        return f"""hit AS MATERIALIZED (
+    SELECT t.*, row_number() OVER () AS rank FROM (
+        SELECT {columns} {source}
+        ORDER BY {order}
+        LIMIT (SELECT lim FROM words) OFFSET (SELECT skip FROM words)
+    ) t LIMIT {self.page_bound}
+)"""
+
+    def _page(self, ctes: list[str], facets: bool) -> str:
+        extra = f", CASE WHEN hit.rank = 1 THEN {FACETS_JSON} END AS facets" if facets else ""
+        return f"""{self._with(*ctes)}
+SELECT {CARD_COLUMNS}{extra}
 FROM hit JOIN products p ON p.id = hit.id JOIN vendors v ON v.id = p.vendor_id
 ORDER BY hit.rank
 """
 
-    def _ranked_page_sql(self, sort: Sort, limit: int, offset: int) -> str:
+    def stats_sql(self, facets: bool) -> str:
+        """The total (and the facets) alone: for a page past the last."""
+        columns = ["count(*) AS total"]
+        ctes = [self._matched()]
+        if facets:
+            self._ask_depth()
+            ctes.append(FACETS)
+            columns.append(f"{FACETS_JSON} AS facets")
+        return f"{self._with(*ctes)}\nSELECT {', '.join(columns)} FROM matched"
+
+    def _ranked_page_sql(self, sort: Sort, facets: bool) -> str:
         """A page of a several-word search: whatever the sort, products matching every word come before
         the others. Sorted by relevance, the others follow by the weight of the words they match: a word
         that most of the matches have (inverse document frequency over the matches) counts little, so
-        for "wireless headphones" the headphones come before the wireless yoga mats; then the phrase and
-        its proximity decide, then sales.
+        for "wireless headphones" the headphones come before the wireless yoga mats; then the score
+        (`order_score`) decides, then sales.
 
-        What each word asks is computed once in `words` (a statement prepared once runs with a generic
-        plan, where a function of a parameter would otherwise be computed again for every row)."""
+        The score only orders products that match the same words, so it is computed for the groups (same
+        words, same weight) that reach the page, not for every match: "bike lights" matches two thousand
+        products, most of them for one word and below the page."""
         n = len(self.words)
-        asks, matches = [], []
-        pairs = [self.bind(a + b) for a, b in pairwise(self.words)]
-        for i, word in enumerate(self.words):
-            bound = self.bound[i]
-            stem = f"plainto_tsquery('english', immutable_unaccent({bound}))"
-            asks += [
-                f"{stem} AS stem{i}",
-                f"numnode({stem}) = 0 AS stop{i}",  # a stop word asks nothing
-                f"lower(immutable_unaccent({bound})) AS key{i}",
-                # Does any listed product have this word? If none does, it is a typo.
-                f"NOT EXISTS (SELECT 1 FROM products WHERE status = 'listed' AND search @@ {stem}) AS typo{i}",
-            ]
-            match = [f"w.stop{i}", f"p.search @@ w.stem{i}"]
-            if len(word) >= MIN_TYPO_LENGTH:
-                match.append(f"(w.typo{i} AND w.key{i} <% {TITLE_KEY})")
-            match += [f"p.search @@ w.pair{j}" for j in (i - 1, i) if 0 <= j < len(pairs)]
-            if word in self.substrings:
-                match.append(f"{TITLE_KEY} LIKE {self.substrings[word]}")
-            matches.append(f"({' OR '.join(match)}) AS m{i}")
-        asks += [f"plainto_tsquery('english', immutable_unaccent({b})) AS pair{j}" for j, b in enumerate(pairs)]
-        counts = ", ".join(f"count(*) FILTER (WHERE m{i}) OVER () AS d{i}" for i in range(n))
         every = " AND ".join(f"p.m{i}" for i in range(n))
+        total, counts = "count(*) OVER ()", [f"count(*) FILTER (WHERE p.m{i}) OVER ()" for i in range(n)]
+        columns = [
+            "p.id",
+            "p.sold_count",
+            f"{total} AS total",
+            f"{every} AS every",
+        ]
         if sort == Sort.RELEVANCE:
-            # Among products matching the same words: the words close together and in order (cover
-            # density, and the whole phrase), title over brand over description, then the title's similarity.
-            text, lowered = self.bind(self.query), self.query.lower()
-            asks += [
-                f"websearch_to_tsquery('english', immutable_unaccent({text})) AS every_word",
-                f"phraseto_tsquery('english', immutable_unaccent({text})) AS phrase",
-                f"lower(immutable_unaccent({self.bind(lowered)})) AS needle",
-                f"lower(immutable_unaccent({self.bind(contains_pattern(lowered))})) AS pattern",
-            ]
-            score = (
-                f"ts_rank_cd(p.search, w.every_word) + CASE WHEN p.search @@ w.phrase THEN 1 ELSE 0 END"
-                f" + word_similarity(w.needle, {TITLE_KEY}) + CASE WHEN {TITLE_KEY} LIKE w.pattern THEN 0.5 ELSE 0 END"
-            )
             # The last word names the kind of product more often than not ("boilco kettle", "wireless
             # headphones"): it weighs twice as much as the others.
             weight = " + ".join(
                 f"CASE WHEN p.m{i} THEN {2 if i == n - 1 else 1}"
-                f" * ln(1 + (p.total - p.d{i} + 0.5)::float8 / (p.d{i} + 0.5)) ELSE 0 END"
-                for i in range(n)
+                f" * ln(1 + ({total} - {d} + 0.5)::float8 / ({d} + 0.5)) ELSE 0 END"
+                for i, d in enumerate(counts)
             )
-            order = f"({every}) DESC, ({weight}) DESC, p.score DESC, p.sold_count DESC, p.id DESC"
+            columns += [f"{weight} AS weight", "p.search", TITLE_KEY]
         else:
-            score = "0::float4"
-            order = f"({every}) DESC, {ORDER_BY[sort]}"
-        return f"""
-WITH words AS MATERIALIZED (
-    SELECT {", ".join(asks)}
-), scored AS MATERIALIZED (
-    SELECT {SCORED_COLUMNS}, {", ".join(matches)}, {score} AS score
-    {FROM_VISIBLE} CROSS JOIN words w WHERE {self.where}
-), counted AS (
-    SELECT p.*, count(*) OVER () AS total, {counts} FROM scored p
-), hit AS MATERIALIZED (
-    SELECT p.id, p.total, row_number() OVER (ORDER BY {order}) AS rank
-    FROM counted p
-    ORDER BY {order}
-    LIMIT {self.bind(limit)} OFFSET {self.bind(offset)}
-)
-SELECT {CARD_COLUMNS}
-FROM hit JOIN products p ON p.id = hit.id JOIN vendors v ON v.id = p.vendor_id
-ORDER BY hit.rank
-"""
+            columns += ORDER_COLUMNS
+        ctes = [
+            self._matched(*(["p.search", TITLE_KEY] if sort == Sort.RELEVANCE else []), keep=facets),
+            f"keyed AS MATERIALIZED (SELECT {', '.join(columns)} FROM matched p)",
+        ]
+        if facets:
+            ctes.insert(1, FACETS)
+        if sort == Sort.RELEVANCE:
+            ctes.append(
+                # The group of the page's last product: groups after it are all after the page.
+                "cut AS (SELECT every, weight FROM keyed ORDER BY every DESC, weight DESC"
+                " LIMIT 1 OFFSET (SELECT lim + skip - 1 FROM words))"
+            )
+            reaches = "NOT EXISTS (SELECT FROM cut) OR (p.every, p.weight) >= (SELECT every, weight FROM cut)"
+            scored = f"CASE WHEN {reaches} THEN {self.order_score} END AS score"
+            keys = "p.id, p.total, p.every, p.weight, p.sold_count"
+            source = f"FROM (SELECT {keys}, {scored} FROM keyed p CROSS JOIN words w) p"
+            order = "p.every DESC, p.weight DESC, p.score DESC NULLS LAST, p.sold_count DESC, p.id DESC"
+        else:
+            source, order = "FROM keyed p", f"p.every DESC, {ORDER_BY[sort]}"
+        ctes.append(self._hit("p.id, p.total", source, order))
+        return self._page(ctes, facets)
 
-    def facets_sql(self, category_depth: int) -> str:
-        """Counts per sub-category (one level below the filtered category), brand and price band."""
-        return f"""
-WITH hits AS (SELECT p.category_id, p.brand, p.min_price {FROM_VISIBLE} WHERE {self.where})
-SELECT 'category' AS facet, c.path[{self.bind(category_depth + 1)}]::text AS value, count(*) AS n
-FROM hits JOIN categories c ON c.id = hits.category_id
-WHERE cardinality(c.path) > {self.bind(category_depth)}
-GROUP BY 2
-UNION ALL
-(SELECT 'brand', brand, count(*) FROM hits WHERE brand <> '' GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT 20)
-UNION ALL
-SELECT 'price', width_bucket(min_price, {self.bind(PRICE_EDGES)}::bigint[])::text, count(*) FROM hits GROUP BY 2
-"""
+
+def _substring(text: str, pattern: str) -> str:
+    """The title has `text` (as the LIKE `pattern`): through the trigram index, or for one or two characters
+    of a script without spaces through the index of such titles (a pattern shorter than a trigram would make
+    the trigram index read every title)."""
+    if len(text) < 3 and UNSPACED_SCRIPT.search(text):
+        return f"({UNSPACED_TITLE} AND {TITLE_KEY} LIKE {pattern})"
+    return f"{TITLE_KEY} LIKE {pattern}"
 
 
 def query_words(text: str) -> tuple[list[str], list[str]]:
@@ -269,9 +393,6 @@ def query_words(text: str) -> tuple[list[str], list[str]]:
             words.append(word)
     return words[:MAX_WORDS], excluded
 
-
-CATEGORY_DEPTH = "SELECT cardinality(path) FROM categories WHERE id = $1"
-CATEGORY_NAMES = "SELECT id, name FROM categories WHERE id = ANY($1)"
 
 # One round trip for the whole page: the product with its SKUs, images and category path as JSON.
 PRODUCT_PAGE = f"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -68,8 +69,8 @@ class SearchQuery:
         )  # fmt: skip
         return "page:search:" + hashlib.sha256(canonical).hexdigest()[:32]
 
-    def filters(self) -> q.Filters:
-        f = q.Filters()
+    def filters(self, fuzzy: bool = False) -> q.Filters:
+        f = q.Filters(fuzzy)
         if self.text:
             f.text(self.text)
         if self.category_id is not None:
@@ -87,9 +88,10 @@ class SearchQuery:
 
 
 def card(row: asyncpg.Record) -> ProductCard:
-    """A product card from a row of `fragments.CARD_FIELDS`."""
-    fields = {k: row[k] for k in ProductCard.__struct_fields__ if k != "image_url"}
-    return ProductCard(**fields, image_url=image_url(row["image_file"]) if row["image_file"] else None)
+    """A product card from a row of `fragments.CARD_FIELDS`, whose first columns are the card's fields in
+    order (by position: a page builds twenty of these per request)."""
+    image = row["image_file"]
+    return ProductCard(*row[:13], image_url(image) if image else None, row["created_at"])
 
 
 def _price_label(bucket: int, edges: list[int]) -> str:
@@ -107,38 +109,45 @@ def price_bucket_range(bucket: int) -> tuple[int | None, int | None]:
 
 
 async def search(db: asyncpg.Pool, query: SearchQuery) -> SearchResult:
-    offset = (query.page - 1) * query.page_size
-    if offset > MAX_OFFSET:
-        offset = MAX_OFFSET
-    filters = query.filters()
-    rows = await db.fetch(filters.page_sql(query.sort, query.page_size, offset), *filters.args)
-    total = rows[0]["total"] if rows else 0
-    if not rows and offset:
-        # Past the last page: the total still tells the client where the results end.
-        count_filters = query.filters()
-        total = await db.fetchval(f"SELECT count(*) {q.FROM_VISIBLE} WHERE {count_filters.where}", *count_filters.args)
-    result = SearchResult([card(r) for r in rows], total, query.page, query.page_size)
+    offset = min((query.page - 1) * query.page_size, MAX_OFFSET)
+    filters, rows, stats = await _matches(db, query, offset, fuzzy=False)
+    if filters.typo_possible and stats["total"] < q.TYPO_FALLBACK_BELOW:
+        # Too little found as typed: the word may be misspelt, so titles with a word close to it count too.
+        filters, rows, stats = await _matches(db, query, offset, fuzzy=True)
+    result = SearchResult([card(r) for r in rows], stats["total"], query.page, query.page_size)
     if query.facets:
-        result.facets = await _facets(db, query)
+        result.facets = _facets(stats["facets"] or [])
     return result
 
 
-async def _facets(db: asyncpg.Pool, query: SearchQuery) -> Facets:
-    depth = 0
-    if query.category_id is not None:
-        depth = await db.fetchval(q.CATEGORY_DEPTH, query.category_id) or 0
-    filters = query.filters()
-    rows = await db.fetch(filters.facets_sql(depth), *filters.args)
-    categories = [(int(r["value"]), r["n"]) for r in rows if r["facet"] == "category" and r["value"]]
-    names = {r["id"]: r["name"] for r in await db.fetch(q.CATEGORY_NAMES, [c for c, _ in categories])}
+async def _matches(
+    db: asyncpg.Pool, query: SearchQuery, offset: int, fuzzy: bool
+) -> tuple[q.Filters, list[asyncpg.Record], dict[str, Any]]:
+    """The page's rows, and the total and facets (when asked), in one statement while the page has rows."""
+    filters = query.filters(fuzzy)
+    rows = await db.fetch(filters.page_sql(query.sort, query.page_size, offset, query.facets), *filters.args)
+    if rows or not offset:  # no rows on the first page: nothing matches
+        first = rows[0] if rows else {}
+        return filters, rows, {"total": first.get("total", 0), "facets": first.get("facets")}
+    # Past the last page: the total still tells the client where the results end.
+    alone = query.filters(fuzzy)
+    row = await db.fetchrow(alone.stats_sql(query.facets), *alone.args)
+    return filters, rows, {"total": row["total"], "facets": row.get("facets")}
+
+
+def _facets(rows: list[list[Any]]) -> Facets:
+    """Facets from `queries.FACETS` rows ([facet, value, label, count]), each facet in its order."""
     return Facets(
-        categories=sorted((FacetValue(str(c), names.get(c, str(c)), n) for c, n in categories), key=lambda f: -f.count),
-        brands=[FacetValue(r["value"], r["value"], r["n"]) for r in rows if r["facet"] == "brand"],
+        categories=sorted(
+            (FacetValue(value, label, n) for facet, value, label, n in rows if facet == "category"),
+            key=lambda f: -f.count,
+        ),
+        brands=[FacetValue(value, label, n) for facet, value, label, n in rows if facet == "brand"],
         prices=sorted(
             (
-                FacetValue(r["value"], _price_label(int(r["value"]), q.PRICE_EDGES), r["n"])
-                for r in rows
-                if r["facet"] == "price" and r["value"] is not None
+                FacetValue(value, _price_label(int(value), q.PRICE_EDGES), n)
+                for facet, value, _, n in rows
+                if facet == "price" and value is not None
             ),
             key=lambda f: int(f.value),
         ),
