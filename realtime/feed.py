@@ -38,7 +38,7 @@ from realtime.schemas import (
     Unsubscribe,
     Unsubscribed,
 )
-from realtime.subscriber import Subscriber
+from realtime.subscriber import Frame, Subscriber, text_frame
 from realtime.topics import authorize, coalescing_key
 
 if TYPE_CHECKING:
@@ -56,11 +56,15 @@ class AccessWatcher:
     """Stands in the hub's topic map for a socket's user: an `access.changed` event (logout, a revoked
     session, a suspension, a role change; `core.events.access_changed`) makes the socket check again."""
 
-    def __init__(self) -> None:
-        self.changed = asyncio.Event()
+    stock_topics: frozenset[str] = frozenset()
 
-    def offer(self, event_id: int, topic: str, wire: str, key: object) -> None:
-        self.changed.set()
+    def __init__(self, poke: asyncio.Event) -> None:
+        self.poke = poke
+        self.changed = False
+
+    def offer(self, event_id: int, topic: str, frame: Frame, key: object) -> None:
+        self.changed = True
+        self.poke.set()
 
 
 class FeedSession:
@@ -74,7 +78,8 @@ class FeedSession:
         self.expires_at: datetime | None = None
         self.topics: set[str] = set()
         self.closing: tuple[int, str] | None = None
-        self.access = AccessWatcher()
+        self.poke = asyncio.Event()  # the watchman's clock changed: new token, access changed
+        self.access = AccessWatcher(self.poke)
 
     async def run(self) -> None:
         await self.socket.accept()
@@ -89,7 +94,7 @@ class FeedSession:
             await self.socket.close(CLOSE_POLICY, "invalid or expired token")
             return
         sender = asyncio.create_task(self._send())
-        rechecker = asyncio.create_task(self._recheck_on_change())
+        watchman = asyncio.create_task(self._keep_watch())
         FEED_SOCKETS.inc()
         try:
             while self.closing is None:
@@ -104,7 +109,7 @@ class FeedSession:
             self.hub.unwatch(self.subscriber, list(self.topics))
             if self.user is not None:
                 self.hub.unwatch(self.access, [topics.user_access(self.user.id)])
-            rechecker.cancel()
+            watchman.cancel()
             if self.closing is not None:
                 with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(sender, 5)  # let it send what is queued, then close
@@ -146,6 +151,7 @@ class FeedSession:
         if self.user is None:
             self.hub.watch(self.access, [topics.user_access(user.id)])
         self.user, self.token, self.expires_at = user, token, token.exp
+        self.poke.set()  # the watchman times the new expiry
         await self._drop_refused_topics()
         self._say(Authenticated(user.id, token.exp))
         return True
@@ -159,20 +165,36 @@ class FeedSession:
             self.topics.difference_update(refused)
             self._say(Error("forbidden", "you may no longer watch these topics", refused))
 
-    async def _recheck_on_change(self) -> None:
-        """Within moments of a logout, a revoked session or a suspension, in whichever worker it happened:
-        a socket whose session ended is closed, one whose rights shrank stops watching what it may not."""
-        while True:
-            await self.access.changed.wait()
-            self.access.changed.clear()
-            if self.token is None or self.closing is not None:
-                continue
-            user = await load_caller(self.token, self.socket)
-            if user is None:
-                self._close(CLOSE_POLICY, "the session has ended; sign in again")
-                continue
-            self.user = user
-            await self._drop_refused_topics()
+    async def _keep_watch(self) -> None:
+        """What runs on a clock, kept off the sender's path (which then needs no timer per message): a heartbeat
+        after `feed_heartbeat_seconds` with nothing sent, the close when the token expires, and, within moments of a
+        logout, a revoked session or a suspension in whichever worker it happened, the re-check: a socket whose
+        session ended is closed, one whose rights shrank stops watching what it may not."""
+        loop = asyncio.get_running_loop()
+        heartbeat = self.state.settings.feed_heartbeat_seconds
+        beat_at = loop.time()
+        while self.closing is None:
+            timeout = max(self.subscriber.active_at, beat_at) + heartbeat - loop.time()
+            if self.expires_at is not None:
+                timeout = min(timeout, (self.expires_at - datetime.now(UTC)).total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.poke.wait(), max(0.0, timeout))
+            self.poke.clear()
+            if self.expires_at is not None and datetime.now(UTC) >= self.expires_at:
+                self._close(CLOSE_POLICY, "token expired; reconnect with a fresh token and your last id")
+            elif self.access.changed:
+                self.access.changed = False
+                if self.token is None:
+                    continue
+                user = await load_caller(self.token, self.socket)
+                if user is None:
+                    self._close(CLOSE_POLICY, "the session has ended; sign in again")
+                    continue
+                self.user = user
+                await self._drop_refused_topics()
+            elif loop.time() >= max(self.subscriber.active_at, beat_at) + heartbeat:
+                beat_at = loop.time()
+                self._say(Heartbeat(self.hub.position, datetime.now(UTC)))
 
     async def _subscribe(self, topics: list[str], last_id: int | None) -> None:
         allowed, refused = await authorize(self.state.db, self.user, topics)
@@ -197,7 +219,7 @@ class FeedSession:
             self.hub.watch(self.subscriber, new)
             replayed = await self._replay(new, last_id)
         self.topics.update(new)
-        self._say(Subscribed(allowed, replayed, self.hub.last_id))
+        self._say(Subscribed(allowed, replayed, self.hub.position))
         self.subscriber.release()
 
     async def _replay(self, topics: list[str], after: int) -> int:
@@ -205,7 +227,7 @@ class FeedSession:
         while rows := await self.state.db.fetch(q.REPLAY, topics, after, REPLAY_PAGE):
             for row in rows:
                 event = FeedEvent.of(row)
-                self.subscriber.queue(event.id, event.topic, encode(event).decode(), coalescing_key(event))
+                self.subscriber.queue(event.id, event.topic, text_frame(encode(event).decode()), coalescing_key(event))
             replayed += len(rows)
             after = rows[-1]["id"]
             if len(self.subscriber.pending) > REPLAY_PAGE:
@@ -220,25 +242,18 @@ class FeedSession:
         self.subscriber.wake.set()
 
     async def _send(self) -> None:
-        """The only writer: queued messages in order, heartbeats when idle, and the close."""
-        subscriber, heartbeat = self.subscriber, self.state.settings.feed_heartbeat_seconds
+        """The only writer: everything queued, in order, as one run of sends per wake-up, then the close. Each
+        frame is the hub's, shared by every socket of the topic, handed to the server as it is."""
+        subscriber, pending, send = self.subscriber, self.subscriber.pending, self.socket.send
+        loop = asyncio.get_running_loop()
         while True:
-            timeout = heartbeat
-            if self.expires_at is not None:
-                timeout = min(timeout, max(0.0, (self.expires_at - datetime.now(UTC)).total_seconds()))
-            try:
-                await asyncio.wait_for(subscriber.wake.wait(), timeout)
-            except TimeoutError:
-                if self.expires_at is not None and datetime.now(UTC) >= self.expires_at:
-                    self._close(CLOSE_POLICY, "token expired; reconnect with a fresh token and your last id")
-                else:
-                    self._say(Heartbeat(self.hub.last_id, datetime.now(UTC)))
+            await subscriber.wake.wait()
             subscriber.wake.clear()
             if subscriber.overflowed:
                 self.closing = (CLOSE_RESUME, "too far behind; reconnect with your last id")
-            while subscriber.pending and not subscriber.overflowed:
-                _, wire = subscriber.pending.popitem(last=False)
-                await self.socket.send_data(wire)
+            while pending and not subscriber.overflowed:
+                await send(pending.popitem(last=False)[1])
+            subscriber.active_at = loop.time()
             subscriber.drained.set()
             if self.closing is not None:
                 await self.socket.close(*self.closing)

@@ -12,39 +12,48 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import OrderedDict
+from typing import Any
 
 _control_keys = itertools.count()
+
+Frame = dict[str, Any]  # an ASGI `websocket.send` message, built once and sent as it is by every socket
+
+
+def text_frame(wire: str) -> Frame:
+    return {"type": "websocket.send", "bytes": None, "text": wire}
 
 
 class Subscriber:
     def __init__(self, max_pending: int) -> None:
         self.max_pending = max_pending
-        self.pending: OrderedDict[object, str] = OrderedDict()
+        self.pending: OrderedDict[object, Frame] = OrderedDict()
         self.seen: dict[str, int] = {}  # topic → the highest id queued for it
-        self.held: list[tuple[int, str, str, object]] | None = None  # live events waiting out a replay
+        self.held: list[tuple[int, str, Frame, object]] | None = None  # live events waiting out a replay
+        self.stock_topics: set[str] = set()  # the products' stock topics watched (the hub keeps it)
         self.overflowed = False
+        self.active_at = 0.0  # loop time of the last send (heartbeats go to idle sockets)
         self.wake = asyncio.Event()  # something to send
         self.drained = asyncio.Event()  # the queue was emptied (or abandoned)
 
-    def offer(self, event_id: int, topic: str, wire: str, key: object) -> None:
+    def offer(self, event_id: int, topic: str, frame: Frame, key: object) -> None:
         """A live event from the hub (never blocks: the hub serves every socket of the process)."""
         if self.overflowed:
             return
         if self.held is not None:
-            self.held.append((event_id, topic, wire, key))
+            self.held.append((event_id, topic, frame, key))
             if len(self.held) > self.max_pending:
                 self._overflow()
         else:
-            self.queue(event_id, topic, wire, key)
+            self.queue(event_id, topic, frame, key)
 
-    def queue(self, event_id: int, topic: str, wire: str, key: object) -> None:
+    def queue(self, event_id: int, topic: str, frame: Frame, key: object) -> None:
         """`key` is the event's place in the queue: its id, or a key it shares with the events it replaces
         (`topics.coalescing_key`)."""
         if event_id <= self.seen.get(topic, 0):
             return
         self.seen[topic] = event_id
         self.pending.pop(key, None)
-        self.pending[key] = wire
+        self.pending[key] = frame
         self.drained.clear()
         if len(self.pending) > self.max_pending:
             self._overflow()
@@ -52,7 +61,7 @@ class Subscriber:
 
     def say(self, wire: str) -> None:
         """A control message (an answer, an error, a heartbeat): sent in turn with the events."""
-        self.pending[("control", next(_control_keys))] = wire
+        self.pending[("control", next(_control_keys))] = text_frame(wire)
         self.wake.set()
 
     def hold(self) -> None:

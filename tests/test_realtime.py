@@ -27,7 +27,7 @@ from marketplace.settings import Settings
 from realtime import CLOSE_POLICY, CLOSE_RESUME
 from realtime.relay import prune
 from realtime.schemas import FeedEvent
-from realtime.subscriber import Subscriber
+from realtime.subscriber import Subscriber, text_frame
 from realtime.topics import coalescing_key
 from realtime.watch import Watcher
 from tests.conftest import PASSWORD, Actor
@@ -214,7 +214,7 @@ async def test_a_dead_relay_leader_is_replaced(shop: dict[str, Any], live: str, 
 def offer(subscriber: Subscriber, event_id: int, topic: str, data: bytes = b"{}", type_: str = "x") -> None:
     """An event as the hub hands it over, its wire form being its data."""
     event = FeedEvent(event_id, topic, type_, msgspec.Raw(data), datetime.now(UTC))
-    subscriber.offer(event_id, topic, data.decode(), coalescing_key(event))
+    subscriber.offer(event_id, topic, text_frame(data.decode()), coalescing_key(event))
 
 
 def test_a_slow_socket_is_cut_off_with_the_resume_code_not_buffered() -> None:
@@ -235,7 +235,7 @@ def test_a_products_stock_keeps_only_the_latest_value_of_each_sku_and_ids_only_g
     offer(subscriber, 4, "product:7:stock", b'{"sale_id": 5, "sku_id": 70, "n": 4}', "flash_sale.changed")
     offer(subscriber, 5, "product:7:stock", b'{"sku_id": 70, "n": 5}', "stock.changed")
     offer(subscriber, 5, "product:7:stock", b'{"sku_id": 70, "n": 5}', "stock.changed")  # a duplicate
-    assert [msgspec.json.decode(w)["n"] for w in subscriber.pending.values()] == [2, 3, 4, 5]
+    assert [msgspec.json.decode(f["text"])["n"] for f in subscriber.pending.values()] == [2, 3, 4, 5]
 
 
 async def test_memory_stays_flat_as_topics_come_and_go(shop: dict[str, Any], live: Live) -> None:
