@@ -12,7 +12,10 @@ MAX_LINES = 100
 
 
 async def get_cart(db: asyncpg.Pool | asyncpg.Connection, user_id: int) -> Cart:
-    rows = await db.fetch(q.CART_LINES, user_id)
+    return _cart(await db.fetch(q.CART_LINES, user_id))
+
+
+def _cart(rows: list[asyncpg.Record]) -> Cart:
     lines = [
         CartLine(
             sku_id=r["sku_id"],
@@ -29,6 +32,7 @@ async def get_cart(db: asyncpg.Pool | asyncpg.Connection, user_id: int) -> Cart:
             purchasable=r["visible"] and r["available"] >= r["quantity"],
         )
         for r in rows
+        if r["sku_id"] is not None
     ]
     return Cart(
         lines=lines,
@@ -40,16 +44,16 @@ async def get_cart(db: asyncpg.Pool | asyncpg.Connection, user_id: int) -> Cart:
 
 async def set_quantity(db: asyncpg.Pool, user_id: int, sku_id: int, quantity: int) -> tuple[Cart, int]:
     """Put `quantity` of a SKU in the cart (replacing what was there). Returns the cart and the product id.
-    The checks and the write are one statement, then the cart is read: two round trips, no transaction
-    to open and commit around them."""
-    sku = await db.fetchrow(q.SET_LINE, sku_id, user_id, quantity, MAX_LINES)
-    if sku is None:
+    The checks, the write and the cart read back are one statement: one round trip, no transaction to open
+    and commit around it."""
+    rows = await db.fetch(q.SET_LINE, sku_id, user_id, quantity, MAX_LINES)
+    if not rows:
         raise NotFound("no such product variant for sale")
-    if sku["other_currency"]:
+    if rows[0]["other_currency"]:
         raise Unprocessable("a cart holds one currency; check out or remove the other items first")
-    if sku["lines"] >= MAX_LINES:
+    if rows[0]["lines"] >= MAX_LINES:
         raise Unprocessable(f"a cart holds at most {MAX_LINES} different items")
-    return await get_cart(db, user_id), sku["product_id"]
+    return _cart(rows), rows[0]["set_product_id"]
 
 
 async def remove(db: asyncpg.Pool, user_id: int, sku_id: int) -> Cart:
