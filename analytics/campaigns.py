@@ -1,14 +1,17 @@
 """Targeted campaigns: a segment's members, an issued coupon and a message, with a random holdout.
 
-Launching takes the segment's members as they are in the run it belongs to, holds out a random share as the
+Launching takes the segment's members as they are in the run it belongs to, leaves out those who hold the
+coupon already (from another campaign, or issued by hand: in the holdout they would not have "seen nothing",
+in the treatment the offer would not be what changed), holds out a random share of the others as the
 control group, issues the coupon to the rest (`promotions.service.issue`, which appends `coupon.issued` to
 each buyer's feed) and appends `campaign.offer` with the message, all in one transaction: a campaign exists
 with all its members and offers, or not at all. A retry with the same Idempotency-Key replays it.
 
 The report compares the two arms over the campaign's window (purchases placed after launch, before the
 window closes): redemption, conversion, revenue per member, and the uplift of the treatment over the holdout
-with confidence intervals (analytics/uplift.py). The holdout saw nothing, so the difference is what the
-offer caused, up to chance, which the interval states."""
+with confidence intervals (analytics/uplift.py), and a sample ratio mismatch check of the arms' sizes against
+the split asked for. The holdout saw nothing, so the difference is what the offer caused, up to chance,
+which the interval states."""
 
 from __future__ import annotations
 
@@ -21,8 +24,8 @@ import numpy as np
 
 from analytics import queries as q
 from analytics import segments
-from analytics.schemas import Arm, CampaignIn, CampaignOut, CampaignReport, Uplift
-from analytics.uplift import Estimate, means, proportions, split
+from analytics.schemas import Arm, CampaignIn, CampaignOut, CampaignReport, SampleRatio, Uplift
+from analytics.uplift import SRM_ALPHA, Estimate, means, proportions, sample_ratio, split
 from marketplace.core import topics
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
@@ -40,8 +43,12 @@ async def launch(conn: asyncpg.Connection, actor_id: int, data: CampaignIn) -> C
     if coupon.audience != "issued":
         raise Unprocessable("a campaign's coupon must be issued to chosen buyers (audience 'issued')")
     members = [r["buyer_id"] for r in await conn.fetch(q.MEMBER_IDS, data.segment_id)]
+    holders = {r["buyer_id"] for r in await conn.fetch(q.HOLDERS, data.coupon_id, members)}
+    members = [buyer for buyer in members if buyer not in holders]
     if len(members) < 2:
-        raise Conflict("the segment needs at least two members: one for the offer, one held out")
+        raise Conflict(
+            "the segment needs at least two members who do not hold the coupon yet: one for the offer, one held out"
+        )
     treatment, holdout = split(members, data.holdout_share, np.random.default_rng(secrets.randbits(64)))
     row = await conn.fetchrow(
         q.INSERT_CAMPAIGN, data.name, data.segment_id, data.coupon_id, data.message, data.holdout_share,
@@ -52,7 +59,8 @@ async def launch(conn: asyncpg.Connection, actor_id: int, data: CampaignIn) -> C
     await issue(conn, actor_id, data.coupon_id, treatment)
     offer = {"campaign_id": row["id"], "message": data.message, "coupon_id": data.coupon_id, "name": coupon.name}
     await append_events(conn, [(topics.user(buyer), "campaign.offer", offer) for buyer in treatment])
-    counts = {"segment_id": data.segment_id, "treatment": len(treatment), "holdout": len(holdout)}
+    counts = {"segment_id": data.segment_id, "treatment": len(treatment), "holdout": len(holdout),
+              "excluded": len(holders)}  # fmt: skip
     await record_audit(conn, actor_id, "campaign.launched", "campaign", row["id"], None, counts)
     return await get(conn, row["id"])
 
@@ -78,6 +86,9 @@ async def report(db: asyncpg.Pool, campaign_id: int) -> CampaignReport:
     conversion = proportions(converted["treatment"], treated, converted["holdout"], held, CONFIDENCE)
     spend = means(revenue["treatment"], revenue["holdout"], CONFIDENCE)
     ends = campaign.launched_at + timedelta(days=campaign.window_days)
+    chi_square, p_value = sample_ratio(treated, held, campaign.holdout_share)
+    ratio = SampleRatio(campaign.holdout_share, held / (treated + held) if treated + held else 0.0, chi_square,
+                        p_value, p_value < SRM_ALPHA)  # fmt: skip
     return CampaignReport(
         campaign=campaign,
         window_ends_at=ends,
@@ -87,6 +98,7 @@ async def report(db: asyncpg.Pool, campaign_id: int) -> CampaignReport:
         holdout=_arm(outcome["holdout"], converted["holdout"], revenue["holdout"]),
         conversion_uplift=_uplift(conversion),
         revenue_per_member_uplift=_uplift(spend),
+        sample_ratio=ratio,
     )
 
 

@@ -81,6 +81,14 @@ def funnel(frame: pd.DataFrame, title: str = "Conversion funnel") -> bytes:
 
 def cohort_heatmap(retention: pd.DataFrame, title: str = "Monthly cohorts: share still buying") -> bytes:
     """The retention matrix of analytics.cohorts.retention (rows: cohort month; columns: months since)."""
+    return png(cohort_figure(retention, title))
+
+
+def cohort_figure(retention: pd.DataFrame, title: str = "Monthly cohorts: share still buying") -> Figure:
+    """The heatmap as a figure, with a column for every month since the first purchase (a month missing from
+    the matrix is drawn empty, in its place, rather than closing the gap)."""
+    if len(retention.columns):
+        retention = retention.reindex(columns=range(int(max(retention.columns)) + 1))
     figure = Figure(figsize=(1.2 + 0.8 * max(len(retention.columns), 3), 1 + 0.5 * max(len(retention), 2)))
     axes = figure.subplots()
     values = retention.to_numpy(dtype=float)
@@ -94,7 +102,7 @@ def cohort_heatmap(retention: pd.DataFrame, title: str = "Monthly cohorts: share
     axes.set_ylabel("cohort (month of the first purchase)")
     axes.set_title(title)
     figure.colorbar(image, ax=axes, format=PercentFormatter(1.0))
-    return png(figure)
+    return figure
 
 
 def segment_sizes(frame: pd.DataFrame, title: str = "Customer segments", currency: str = DEFAULT_CURRENCY) -> bytes:
@@ -133,5 +141,8 @@ def campaign(report: CampaignReport, currency: str = DEFAULT_CURRENCY) -> bytes:
     axes[1].set_title(f"revenue per member: {format_money(revenue.difference, currency, signed=True)} "
                       f"({low} to {high})")  # fmt: skip
     share = f"{report.confidence:.0%} intervals; {'final' if report.complete else 'window still open'}"
-    figure.suptitle(f"{report.campaign.name}: offer against holdout ({share})")
+    srm, warning = report.sample_ratio, ""
+    if srm.mismatch:
+        warning = f"\nsample ratio mismatch (p = {srm.p_value:.2g}): the arms are not the split asked for"
+    figure.suptitle(f"{report.campaign.name}: offer against holdout ({share}){warning}")
     return png(figure)

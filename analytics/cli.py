@@ -27,9 +27,11 @@ def analytics(ctx: click.Context) -> None:
 def segments_command(settings: Settings) -> None:
     """Compute the segments now (as the worker would) and print their sizes and value."""
     with servers_for(settings, need_redis=False, attach=True) as ready:
-        listed = asyncio.run(_compute(ready.database_url))
+        listed, skipped = asyncio.run(_compute(ready.database_url))
     if not listed:
         raise click.ClickException("the run failed; see the log")
+    if skipped:
+        click.echo(f"no clusters: {skipped}")
     spent, clv_title = f"spent, {DEFAULT_CURRENCY}", f"next 52 weeks, {DEFAULT_CURRENCY}"
     click.echo(f"{'kind':<8} {'segment':<46} {'members':>8} {spent:>14} {clv_title:>22}")
     for s in listed:
@@ -38,7 +40,8 @@ def segments_command(settings: Settings) -> None:
         click.echo(f"{s.kind:<8} {s.name[:46]:<46} {s.members:>8,} {monetary:>14} {clv:>22}")
 
 
-async def _compute(database_url: str) -> list[segments.SegmentOut]:
+async def _compute(database_url: str) -> tuple[list[segments.SegmentOut], str | None]:
+    """The run's segments (none when it failed), and why it has no clusters when it has none."""
     from marketplace.core.db import create_pool
 
     db = await create_pool(database_url, 1, 2)
@@ -48,7 +51,10 @@ async def _compute(database_url: str) -> list[segments.SegmentOut]:
         if claimed is None:
             raise click.ClickException(f"a worker is computing run {run.id}; see GET /marketing/segment-runs")
         await segments.execute(db, run.id)
-        return await segments.listing(db, None) if (await segments.run(db, run.id)).status == "done" else []
+        done = await segments.run(db, run.id)
+        if done.status != "done":
+            return [], None
+        return await segments.listing(db, None), done.summary.get("clusters_skipped")
     finally:
         await db.close()
 

@@ -71,14 +71,32 @@ def silhouettes(X: np.ndarray, labelings: dict[int, np.ndarray], chunk: int = 1_
     return scores
 
 
+def _distinct(X: np.ndarray, chosen: np.ndarray, enough: int) -> int:
+    """The distinct rows of X, counted in the sample first: when it holds `enough`, all of X need not be."""
+    found = len(np.unique(X[chosen], axis=0))
+    return found if found >= enough else len(pd.DataFrame(X).drop_duplicates())
+
+
+class Unclusterable(ValueError):
+    """The customers cannot be split into groups (the message says why)."""
+
+
 def cluster(
     table: pd.DataFrame, ks: range = range(2, 9), sample: int = 5_000, seed: int = 0, threads: int | None = THREADS
 ) -> Clusters:
     """k-means for each k in `ks`, scored by silhouette on a random `sample` of customers (silhouette is
-    quadratic); the best k is kept. `threads` bounds the native thread pools meanwhile (None: no bound)."""
+    quadratic); the best k is kept. `threads` bounds the native thread pools meanwhile (None: no bound).
+    k never exceeds the customers' distinct profiles (more would leave clusters empty or alike); with fewer
+    distinct profiles than the smallest k, Unclusterable says so."""
     X = StandardScaler().fit_transform(features(table))
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(X), min(sample, len(X)), replace=False)
+    distinct = _distinct(X, chosen, enough=max(ks, default=0))
+    ks = range(ks.start, min(ks.stop, distinct + 1), ks.step)
+    if not ks:
+        if distinct <= 1:
+            raise Unclusterable(f"all {len(X)} customers have the same recency, frequency, spend and basket")
+        raise Unclusterable(f"the customers have only {distinct} distinct profiles, fewer than k = {ks.start}")
     with threadpool_limits(limits=threads):
         fitted = {k: KMeans(n_clusters=k, n_init=3, random_state=seed).fit(X) for k in ks}
         scores = silhouettes(X[chosen], {k: model.labels_[chosen] for k, model in fitted.items()})

@@ -4,7 +4,8 @@ CLV"; Fader & Hardie 2013), fitted by maximum likelihood with scipy.
 
 Inputs per customer, in one time unit (weeks in the papers): `frequency` x = repeat purchases, `recency`
 t_x = time of the last purchase since the first, `T` = time since the first purchase, and for spend the mean
-value of the repeat purchases. Checked against the papers' CDNOW estimates (tests/test_clv.py)."""
+value of the repeat purchases. Checked against the papers' CDNOW estimates, and the BG/NBD's forecast against
+CDNOW's holdout weeks (holdout_split, holdout_check; tests/test_clv.py)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,12 @@ class BGNBD:
         alive_odds = np.where(x > 0, a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
         return head / (1 + alive_odds)
 
+    def expected_repeat(self, t: np.ndarray) -> np.ndarray:
+        """Expected repeat purchases of a customer in their first `t` time units, knowing nothing else (eq. 9)."""
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        t = np.asarray(t, dtype=float)
+        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+
     def probability_alive(self, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> np.ndarray:
         """The chance each customer has not dropped out yet (eq. 11)."""
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
@@ -149,6 +156,42 @@ def summary(purchases: pd.DataFrame, now: pd.Timestamp, customer: str = "buyer_i
             "monetary_value": ((grouped[amount].sum() - first_spend) / repeats.where(repeats > 0)).fillna(0.0),
         }
     )
+
+
+def holdout_split(
+    purchases: pd.DataFrame,
+    calibration_end: pd.Timestamp,
+    holdout_end: pd.Timestamp,
+    customer: str = "buyer_id",
+    at: str = "created_at",
+    amount: str = "total",
+) -> tuple[pd.DataFrame, float]:
+    """For checking a forecast: the models' inputs from the purchases up to the day `calibration_end` (as
+    `summary` gives them on that day) and each customer's purchase days after it, to the day `holdout_end`
+    (`holdout_frequency`: all repeat purchases, since the first one was before), with the holdout's length
+    in weeks. Customers whose first purchase came after `calibration_end` are not in it."""
+    day = purchases[at].dt.floor("D")
+    end, last = calibration_end.floor("D"), holdout_end.floor("D")
+    table = summary(purchases[day <= end], end, customer, at, amount)
+    later = pd.DataFrame({"customer": purchases[customer], "day": day})[(day > end) & (day <= last)]
+    days = later.drop_duplicates().groupby("customer").size()
+    table["holdout_frequency"] = days.reindex(table.index, fill_value=0)
+    return table, (last - end) / pd.Timedelta(weeks=1)
+
+
+def holdout_check(model: BGNBD, table: pd.DataFrame, weeks: float, censor: int = 7) -> pd.DataFrame:
+    """Per calibration frequency (`censor` standing for it and above, as in the paper's figure): customers,
+    and their repeat purchases in the holdout, actual and expected by the model given each one's history."""
+    expected = model.expected_purchases(weeks, table["frequency"], table["recency"], table["T"])
+    frame = pd.DataFrame(
+        {
+            "frequency": table["frequency"].clip(upper=censor).astype(int),
+            "actual": table["holdout_frequency"],
+            "expected": expected,
+        }
+    )
+    return frame.groupby("frequency").agg(customers=("actual", "size"), actual=("actual", "sum"),
+                                          expected=("expected", "sum"))  # fmt: skip
 
 
 def expected_value(purchases: pd.DataFrame, now: pd.Timestamp, weeks: float = 52, **columns: str) -> pd.Series | None:

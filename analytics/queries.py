@@ -73,6 +73,8 @@ WHERE m.segment_id = $1 AND ($2::bigint IS NULL OR m.buyer_id > $2)
 ORDER BY m.buyer_id LIMIT $3
 """
 MEMBER_IDS = "SELECT buyer_id FROM segment_members WHERE segment_id = $1 ORDER BY buyer_id"
+# Which of these buyers hold the coupon already (in their wallet, used or not).
+HOLDERS = "SELECT buyer_id FROM coupon_grants WHERE coupon_id = $1 AND buyer_id = ANY($2::bigint[])"
 
 # Campaigns.
 INSERT_CAMPAIGN = """
@@ -88,11 +90,12 @@ _CAMPAIGN = """
 SELECT c.id, c.name, c.segment_id, s.name AS segment, c.coupon_id, c.message, c.holdout_share, c.window_days,
        c.created_by, c.launched_at,
        count(*) FILTER (WHERE m.arm = 'treatment')::int AS treatment,
-       count(*) FILTER (WHERE m.arm = 'holdout')::int AS holdout
+       count(*) FILTER (WHERE m.arm = 'holdout')::int AS holdout,
+       (s.members - count(m.buyer_id))::int AS excluded
 FROM campaigns c JOIN segments s ON s.id = c.segment_id LEFT JOIN campaign_members m ON m.campaign_id = c.id
 """
-GET_CAMPAIGN = _CAMPAIGN + "WHERE c.id = $1 GROUP BY c.id, s.name"
-CAMPAIGNS = _CAMPAIGN + "WHERE ($1::bigint IS NULL OR c.id < $1) GROUP BY c.id, s.name ORDER BY c.id DESC LIMIT $2"
+GET_CAMPAIGN = _CAMPAIGN + "WHERE c.id = $1 GROUP BY c.id, s.id"
+CAMPAIGNS = _CAMPAIGN + "WHERE ($1::bigint IS NULL OR c.id < $1) GROUP BY c.id, s.id ORDER BY c.id DESC LIMIT $2"
 
 # Per member, what happened in the campaign's window: purchases (as in PURCHASES) placed after launch and
 # before the window closed, their value, and whether one used the campaign's coupon.

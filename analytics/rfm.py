@@ -1,5 +1,5 @@
 """RFM: each customer's recency, frequency and monetary value scored 1-5 by quintile among all customers
-(5 = most recent, most orders, most spent), and the ten standard named segments.
+(5 = most recent, most orders, most spent; equal values, equal scores), and the ten standard named segments.
 
 Segments are read off R and FM = round((F + M) / 2), first rule that matches (docs/analytics.md has the table):
     Champions            R 4-5, FM 4-5        Can't Lose Them      R 1,   FM 4-5
@@ -45,8 +45,10 @@ _TABLE = np.array([[""] + [segment(r, fm) for fm in range(1, 6)] for r in range(
 
 
 def quintile(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
-    """Scores 1-5 by quintile of rank (ties broken by order, so every quintile has its fifth)."""
-    ranks = values.rank(method="first", ascending=higher_is_better)
+    """Scores 1-5 by quintile of rank. Equal values share the lowest rank among them, so equal customers get
+    one score (the one the first of them would get): quintiles then hold uneven numbers, and a value shared
+    by many (one purchase, say) can leave scores above it unused."""
+    ranks = values.rank(method="min", ascending=higher_is_better)
     return pd.Series(np.ceil(ranks / len(values) * 5).clip(1, 5).astype(int), index=values.index)
 
 

@@ -13,7 +13,7 @@ import asyncpg
 import pandas as pd
 
 from analytics import queries as q
-from analytics.cohorts import CHURN_DAYS, active, churn_rate
+from analytics.cohorts import CHURN_DAYS, active, churn_rate, churn_rate_at
 from analytics.schemas import Cohort, Cohorts, FunnelPeriod, Ranked, SalesPeriod, TopSellers
 from analytics.segments import load_purchases
 from marketplace.core.errors import Unprocessable
@@ -101,18 +101,19 @@ async def top(db: asyncpg.Pool, period: Period, vendor_id: int | None, limit: in
                       [Ranked(**dict(r)) for r in categories])  # fmt: skip
 
 
-async def cohorts(db: asyncpg.Pool) -> tuple[Cohorts, pd.DataFrame]:
-    """Every customer's monthly acquisition cohort and its retention, with the churn rate of the last 30 days
-    (the platform's; customers are the platform's, not a vendor's)."""
+async def cohorts(db: asyncpg.Pool, as_of: datetime | None = None) -> tuple[Cohorts, pd.DataFrame]:
+    """Every customer's monthly acquisition cohort and its retention, with the churn rate as of `as_of` (now by
+    default; the platform's: customers are the platform's, not a vendor's)."""
+    now = pd.Timestamp(as_of or datetime.now(UTC))
     async with db.acquire() as conn:
         purchases = await load_purchases(conn)
     if purchases.empty:
-        return Cohorts([], CHURN_DAYS, 0.0), pd.DataFrame()
+        return Cohorts([], CHURN_DAYS, 0.0, 0.0, now.to_pydatetime()), pd.DataFrame()
     counts = active(purchases)
     matrix = counts.div(counts[0], axis=0)
-    now = pd.Timestamp(datetime.now(UTC))
     listed = [
         Cohort(str(month), int(counts.loc[month, 0]), [round(float(v), 4) for v in row.dropna()])
         for month, row in matrix.iterrows()
     ]
-    return Cohorts(listed, CHURN_DAYS, churn_rate(purchases, now - pd.Timedelta(days=30), now)), matrix
+    lapsed_30_days = churn_rate(purchases, now - pd.Timedelta(days=30), now)
+    return Cohorts(listed, CHURN_DAYS, lapsed_30_days, churn_rate_at(purchases, now), now.to_pydatetime()), matrix

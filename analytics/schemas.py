@@ -75,6 +75,7 @@ class CampaignOut(Struct, kw_only=True):
     launched_at: datetime
     treatment: int  # members the offer went to
     holdout: int  # members held out at random, as the control group
+    excluded: int  # segment members in neither arm: they held the coupon before the launch
 
 
 class Arm(Struct):
@@ -93,6 +94,14 @@ class Uplift(Struct):
     relative: float | None  # difference over the holdout's figure (None when that is 0)
 
 
+class SampleRatio(Struct):
+    expected_holdout_share: float  # the campaign's holdout_share
+    observed_holdout_share: float  # holdout members over both arms'
+    chi_square: float
+    p_value: float  # of the arms' sizes under the split asked for
+    mismatch: bool  # p_value < 0.001: the arms are not the split asked for, so the uplifts are not to be trusted
+
+
 class CampaignReport(Struct, kw_only=True):
     campaign: CampaignOut
     window_ends_at: datetime
@@ -102,6 +111,7 @@ class CampaignReport(Struct, kw_only=True):
     holdout: Arm
     conversion_uplift: Uplift
     revenue_per_member_uplift: Uplift  # cents
+    sample_ratio: SampleRatio  # the sample ratio mismatch (SRM) check of the arms' sizes
 
 
 class SalesPeriod(Struct):
@@ -150,4 +160,7 @@ class Cohort(Struct):
 class Cohorts(Struct):
     cohorts: list[Cohort]
     churn_days: int
-    churn_rate_30_days: float  # of customers active 30 days ago, the share who have not bought since
+    # Kept for existing clients, not churn: of customers active 30 days ago, the share who have not bought since.
+    churn_rate_30_days: float
+    churn_rate: float  # of customers active churn_days before as_of, the share with no purchase since
+    as_of: datetime

@@ -1,7 +1,8 @@
 """Customer segments as stored objects.
 
 A run reads every purchase (queries.PURCHASES), scores customers by RFM (the ten named segments), clusters
-them by behaviour (k-means, k by silhouette, each cluster named from its centre) and values them (expected
+them by behaviour (k-means, k by silhouette, each cluster named from its centre; when they cannot be
+clustered, the run's summary says why in `clusters_skipped` and keeps the rest) and values them (expected
 spend over the next 52 weeks by BG/NBD and Gamma-Gamma), then stores each segment with its members in one
 transaction. Runs happen in the analytics worker, never in a web worker: on a schedule, and when a marketer
 asks (`request`), which queues a run the worker claims. A segment is followed across runs by its kind and
@@ -60,7 +61,7 @@ def slug(text: str) -> str:
 def compute(purchases: pd.DataFrame, now: pd.Timestamp) -> Computed:
     """Score, cluster and value every customer with a purchase (pure; CPU-bound, run in a thread)."""
     # scikit-learn and SciPy load here, in the analytics worker, not in every web worker that imports this module.
-    from analytics.clusters import cluster
+    from analytics.clusters import Unclusterable, cluster
     from analytics.clv import expected_value
 
     started = time.perf_counter()
@@ -68,9 +69,19 @@ def compute(purchases: pd.DataFrame, now: pd.Timestamp) -> Computed:
     summary: dict[str, Any] = {"rfm_seconds": round(time.perf_counter() - started, 3)}
     segments = [("rfm", slug(name), name, RFM_MEANING[name]) for name in SEGMENTS]
     table["cluster"] = None
-    if len(table) >= MIN_FOR_CLUSTERS:
+    found = None
+    if len(table) < MIN_FOR_CLUSTERS:
+        summary["clusters_skipped"] = f"{len(table)} customers; clusters need {MIN_FOR_CLUSTERS}"
+    else:
         started = time.perf_counter()
-        found = cluster(table)
+        try:
+            found = cluster(table)
+        except Unclusterable as exc:
+            summary["clusters_skipped"] = str(exc)
+        except Exception as exc:  # clustering is optional: whatever breaks it, the run keeps RFM and CLV
+            log.exception("clustering failed; the run goes on without clusters")
+            summary["clusters_skipped"] = f"clustering failed: {type(exc).__name__}: {exc}"[:500]
+    if found is not None:
         keys: dict[int, str] = {}
         for label, words in sorted(found.descriptions.items()):
             key = slug(words)

@@ -4,7 +4,9 @@
   in Newcombe 1998), built from the two Wilson intervals. It stays inside [-1, 1] and keeps its coverage
   with small counts and rates near 0, where the plain Wald interval does not.
 - Revenue per member (a mean of many zeros and a long tail): the difference of means with Welch's t
-  interval (unequal variances, Welch-Satterthwaite degrees of freedom)."""
+  interval (unequal variances, Welch-Satterthwaite degrees of freedom).
+- Sample ratio mismatch (SRM): a chi-square test of the arms' sizes against the split asked for. A mismatch
+  (p < 0.001) means the assignment was not what it claims, and the uplifts cannot be trusted."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+
+SRM_ALPHA = 0.001  # the usual SRM threshold: strict, since the split itself is never in doubt when it works
 
 
 @dataclass(frozen=True)
@@ -78,3 +82,15 @@ def split(buyer_ids: list[int], holdout_share: float, rng: np.random.Generator) 
         held = min(max(held, 1), len(buyer_ids) - 1)
     chosen = [buyer_ids[i] for i in order]
     return sorted(chosen[held:]), sorted(chosen[:held])
+
+
+def sample_ratio(treated: int, held: int, holdout_share: float) -> tuple[float, float]:
+    """Chi-square statistic and p-value of the arms' sizes against `holdout_share` held out (1 degree of
+    freedom); (0, 1) with nobody in either arm."""
+    n = treated + held
+    if n == 0:
+        return 0.0, 1.0
+    from scipy import stats  # here, not at import, as in `means`
+
+    result = stats.chisquare([treated, held], [n * (1 - holdout_share), n * holdout_share])
+    return float(result.statistic), float(result.pvalue)
