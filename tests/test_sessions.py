@@ -3,13 +3,18 @@ next request and on sockets already open, within moments, in every worker."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import websockets
 from litestar import Litestar
+from litestar.exceptions import NotAuthorizedException
+from litestar.security.jwt import Token
 from litestar.testing import AsyncTestClient
 
+from marketplace.core.auth import CheckedToken
 from realtime import CLOSE_POLICY
 from tests.conftest import Actor, relogin, sign_up
 from tests.test_realtime import Live, live, nothing_more, open_feed, until
@@ -98,3 +103,23 @@ async def test_a_suspended_vendor_stops_watching_its_shop_at_once(
     await nothing_more(ws)
     await ws.close()
     assert last_id > 0
+
+
+async def test_a_remembered_token_passes_only_byte_identical_and_until_it_expires(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    ann = await sign_up(client, "ann@example.com")
+    access = ann.tokens["access_token"]
+    assert (await client.get("/me", headers={"Authorization": f"Bearer {access}"})).status_code == 200
+    head, payload, signature = access.split(".")
+    forged = ".".join([head, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")])
+    assert (await client.get("/me", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+    # A checked token is honoured from memory only while it is unexpired.
+    secret = client.app.state.settings.secret_key
+    now = datetime.now(UTC)
+    short = Token(sub=str(ann.id), exp=now + timedelta(seconds=1), iat=now).encode(secret, "HS256")
+    assert CheckedToken.decode(short, secret, "HS256").sub == str(ann.id)
+    assert (short, secret, "HS256") in CheckedToken._checked
+    await asyncio.sleep(1.2)
+    with pytest.raises(NotAuthorizedException):
+        CheckedToken.decode(short, secret, "HS256")

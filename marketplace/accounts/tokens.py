@@ -12,7 +12,7 @@ from litestar.security.jwt import Token
 
 from marketplace.accounts import queries as q
 from marketplace.accounts.schemas import TokenPair
-from marketplace.core.auth import ALGORITHM
+from marketplace.core.auth import ALGORITHM, CheckedToken
 from marketplace.core.errors import Unauthorized
 from marketplace.core.events import access_changed
 
@@ -31,7 +31,7 @@ def access_token(user_id: int, secret: str, minutes: int, family: uuid.UUID | No
 
 
 def decode_access(encoded: str, secret: str) -> Token:
-    return Token.decode(encoded, secret, ALGORITHM)
+    return CheckedToken.decode(encoded, secret, ALGORITHM)
 
 
 async def issue_pair(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
 import msgspec
 from litestar import Request
@@ -53,6 +53,30 @@ AuthedRequest = Request[CurrentUser, Token, Any]
 ALGORITHM = "HS256"
 
 
+class CheckedToken(Token):
+    """A token whose signature checks are remembered: every request of a session presents the same access
+    token, and checking its signature again costs more than the rest of the authentication. The cache is
+    keyed by the whole encoded token, signature included, so only a byte-identical token hits it, and an
+    entry is honoured only until the token's expiry."""
+
+    _checked: ClassVar[dict[tuple[str, str, str], Token]] = {}
+    MAX_CHECKED: ClassVar[int] = 8192
+
+    @classmethod
+    def decode(cls, encoded_token: str, secret: str, algorithm: str, *args: Any, **kwargs: Any) -> Token:
+        if args or any(kwargs.get(name) for name in ("audience", "issuer", "require_claims", "strict_audience")):
+            return super().decode(encoded_token, secret, algorithm, *args, **kwargs)
+        key = (encoded_token, secret, algorithm)
+        token = cls._checked.get(key)
+        if token is not None and token.exp > datetime.now(UTC):
+            return token
+        token = super().decode(encoded_token, secret, algorithm, **kwargs)
+        if len(cls._checked) >= cls.MAX_CHECKED:
+            cls._checked.clear()  # a crude bound: a full cache is rebuilt by the next requests
+        cls._checked[key] = token
+        return token
+
+
 def token_family(token: Token) -> uuid.UUID | None:
     """The session (refresh-token family) an access token belongs to; None for tokens minted without one
     (operators' tools that hold the signing key)."""
@@ -88,7 +112,7 @@ def bearer_token(request: Request[Any, Any, Any]) -> Token:
     if scheme.lower() != "bearer" or not encoded:
         raise Unauthorized("sign in first: send Authorization: Bearer <access token>")
     try:
-        return Token.decode(encoded, request.app.state.settings.secret_key, ALGORITHM)
+        return CheckedToken.decode(encoded, request.app.state.settings.secret_key, ALGORITHM)
     except NotAuthorizedException:
         raise Unauthorized("the access token is invalid or has expired") from None
 
@@ -114,6 +138,7 @@ def build_jwt_auth(secret: str, access_minutes: int) -> JWTAuth[CurrentUser]:
     return JWTAuth[CurrentUser](
         retrieve_user_handler=load_caller,
         token_secret=secret,
+        token_cls=CheckedToken,
         algorithm=ALGORITHM,
         default_token_expiration=timedelta(minutes=access_minutes),
         exclude=["^/schema", "^/health", "^/static"],

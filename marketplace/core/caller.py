@@ -9,7 +9,8 @@ from typing import Any
 
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException
-from litestar.security.jwt import Token
+
+from marketplace.core.auth import ALGORITHM, CheckedToken
 
 SESSION_HEADER = "x-session-id"
 SESSION_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
@@ -20,7 +21,7 @@ def browsing_identity(request: Request[Any, Any, Any], secret: str) -> tuple[int
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         try:
-            user_id = int(Token.decode(auth[7:], secret, "HS256").sub)
+            user_id = int(CheckedToken.decode(auth[7:], secret, ALGORITHM).sub)
         except (NotAuthorizedException, ValueError):
             user_id = None
     session = request.headers.get(SESSION_HEADER) or request.cookies.get("sid")
