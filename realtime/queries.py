@@ -3,13 +3,21 @@
 # The relay. A session advisory lock elects one leader; it dies with the leader's connection.
 TRY_LEAD = "SELECT pg_try_advisory_lock(hashtext('marketplace.feed.relay'))"
 # Committed, not yet numbered: only committed rows are visible, so in-flight events wait their turn.
-UNSEQUENCED = """
-SELECT id, topic, type, payload::text AS data, created_at AS at FROM events WHERE seq IS NULL ORDER BY id LIMIT $1
-"""
 LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM events"
-NUMBER = "UPDATE events e SET seq = u.seq FROM unnest($1::bigint[], $2::bigint[]) AS u(id, seq) WHERE e.id = u.id"
 PUBLISHED_SEQ = "SELECT published_seq FROM feed_relay"
 SET_PUBLISHED = "UPDATE feed_relay SET published_seq = $1 WHERE published_seq < $1"
+# One round of the relay in one statement (one round trip, one commit): number up to $2 committed events
+# from $1 on, and record that everything up to $3 (the previous round) was published.
+NUMBER_NEXT = """
+WITH batch AS (
+    SELECT id, $1::bigint - 1 + row_number() OVER (ORDER BY id) AS seq
+    FROM events WHERE seq IS NULL ORDER BY id LIMIT $2
+), marked AS (
+    UPDATE feed_relay SET published_seq = $3 WHERE published_seq < $3
+)
+UPDATE events e SET seq = b.seq FROM batch b WHERE e.id = b.id
+RETURNING b.seq, e.id, e.topic, e.type, e.payload::text AS data, e.created_at AS at
+"""
 
 # Reading the numbered feed: a hub filling a gap, a socket replaying what it missed.
 FEED_COLUMNS = "seq AS id, topic, type, payload::text AS data, created_at AS at"

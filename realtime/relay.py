@@ -5,10 +5,10 @@ or connection dies PostgreSQL drops its lock and a standby takes over within `st
 wakes on the events trigger's NOTIFY and also polls, so a lost notification delays an event by at most
 `poll_seconds`.
 
-Each round numbers a batch of committed events in one transaction, then publishes the batch, then records
-how far it published. A crash between numbering and publishing is healed by the next leader, which
-republishes from the recorded point: delivery is at least once, and receivers drop what they have seen by
-its number.
+Each round is one statement: it numbers a batch of committed events and records how far the previous round
+was published; then the batch is published. A crash between numbering and publishing is healed by the next
+leader, which republishes from the recorded point: delivery is at least once, and receivers drop what they
+have seen by its number.
 """
 
 from __future__ import annotations
@@ -99,38 +99,37 @@ class Relay:
         published = await conn.fetchval(q.PUBLISHED_SEQ)
         while published < last:  # the last leader numbered events it may not have published
             rows = await conn.fetch(q.BETWEEN, published, last, self.batch)
-            await self._publish(conn, [FeedEvent.of(r) for r in rows])
+            await self._publish([FeedEvent.of(r) for r in rows])
             published = rows[-1]["id"]
+            await conn.execute(q.SET_PUBLISHED, published)
         # Never below the published mark, even if old events were deleted: receivers drop ids they have seen.
         next_seq = max(last, published) + 1
         loop = asyncio.get_running_loop()
         next_prune = loop.time()
+        marked = published = next_seq - 1
         while True:
             if loop.time() >= next_prune:
                 await prune(conn, self.retention_days)
                 next_prune = loop.time() + PRUNE_EVERY_SECONDS
             wake.clear()
-            numbered = await self._number(conn, next_seq)
+            # Numbering a round also records the previous round as published: a crash in between makes the
+            # next leader publish that round again, which receivers drop by number.
+            rows = await conn.fetch(q.NUMBER_NEXT, next_seq, self.batch, published)
+            marked = published
+            numbered = sorted((FeedEvent.of(r, r["seq"]) for r in rows), key=lambda event: event.id)
             if numbered:
                 next_seq = numbered[-1].id + 1
-                await self._publish(conn, numbered)
+                await self._publish(numbered)
+                published = numbered[-1].id
             if len(numbered) < self.batch:
+                if marked < published and not wake.is_set():  # idle: nothing to carry the mark along
+                    await conn.execute(q.SET_PUBLISHED, published)
+                    marked = published
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.poll_seconds)
             if conn.is_closed():
                 raise asyncpg.InterfaceError("the relay's connection closed")
 
-    async def _number(self, conn: asyncpg.Connection, next_seq: int) -> list[FeedEvent]:
-        async with conn.transaction():
-            rows = await conn.fetch(q.UNSEQUENCED, self.batch)
-            if not rows:
-                return []
-            seqs = list(range(next_seq, next_seq + len(rows)))
-            await conn.execute(q.NUMBER, [r["id"] for r in rows], seqs)
-        return [FeedEvent.of(r, seq) for seq, r in zip(seqs, rows, strict=True)]
-
-    async def _publish(self, conn: asyncpg.Connection, events: list[FeedEvent]) -> None:
+    async def _publish(self, events: list[FeedEvent]) -> None:
         for start in range(0, len(events), self.batch):
-            chunk = events[start : start + self.batch]
-            await self.redis.publish(CHANNEL, msgspec.json.encode(chunk))
-            await conn.execute(q.SET_PUBLISHED, chunk[-1].id)
+            await self.redis.publish(CHANNEL, msgspec.json.encode(events[start : start + self.batch]))

@@ -203,7 +203,8 @@ async def test_a_dead_relay_leader_is_replaced(shop: dict[str, Any], live: str, 
     ws = await open_feed(live, alpha, [f"vendor:{alpha.vendor_id}:orders"])
     await until(ws, "subscribed")
     killed = await db.fetchval(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'marketplace relay %'"
     )
     assert killed == 1
     orders = await shop["checkout"](pay=False)
