@@ -156,3 +156,15 @@ def test_servers_started_by_the_cli_and_the_load_tests_do_not_name_themselves(
         serve.send_signal(signal.SIGTERM)
         _, err = serve.communicate(timeout=30)
     assert r.status_code == 200 and "server" not in r.headers, err
+
+
+async def test_answers_over_tls_pin_https_and_plain_http_ones_do_not() -> None:
+    from marketplace.core.headers import security_headers
+
+    sent = {}
+    for scheme in ("https", "http"):
+        message = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+        await security_headers(message, {"type": "http", "scheme": scheme, "path": "/products", "headers": []})
+        sent[scheme] = dict(message["headers"])
+    assert sent["https"][b"strict-transport-security"] == b"max-age=31536000; includeSubDomains"
+    assert b"strict-transport-security" not in sent["http"]

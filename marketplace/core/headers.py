@@ -11,6 +11,9 @@ response, so it only appends a few constant headers after one pass over the resp
   the OpenAPI pages under /schema get what their render plugins load (DOCS_POLICY).
 - `Cache-Control: no-store` on the answers to requests carrying a token, unless the route set its own
   caching: what a signed-in caller reads must not stay in a shared cache or the browser's.
+- `Strict-Transport-Security` on answers served over TLS (`serve --ssl-certfile`, or a balancer that
+  terminates TLS and says so in X-Forwarded-Proto from an address uvicorn trusts): browsers then refuse
+  plain HTTP to this host for a year. Never over plain HTTP, where it would be ignored or pin a test host.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ _ALWAYS = (
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
 )
 _NO_STORE = (b"cache-control", b"no-store")
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 _OURS = frozenset([*(name for name, _ in _ALWAYS), b"content-security-policy", b"cache-control"])
 
 
@@ -83,4 +87,6 @@ async def security_headers(message: Message, scope: Scope) -> None:
             headers.append((b"content-security-policy", _policy(scope["path"], content_type)))
         if b"cache-control" not in present and _carries_token(scope):
             headers.append(_NO_STORE)
+    if scope.get("scheme") == "https":
+        headers.append(_HSTS)
     message["headers"] = headers
