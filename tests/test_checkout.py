@@ -247,6 +247,35 @@ async def test_unpaid_checkouts_expire_and_give_their_stock_back(
     assert await db.fetchval("SELECT count(*) FROM events WHERE type = 'order.cancelled'") == 2
 
 
+async def test_expiring_checkouts_lock_skus_in_the_order_checkouts_do(
+    client: AsyncTestClient[Litestar], market: dict[str, Any], database_url: str, db: asyncpg.Connection
+) -> None:
+    """The sweeper releases a batch's SKUs in id order, as a checkout locks them: releasing one checkout's at
+    a time held a later SKU while waiting for an earlier one, and a checkout holding the earlier one while
+    waiting for the later deadlocked with it."""
+    early, late = sorted([sku(market["kettle"]), sku(market["teapot"])])
+    for email, item in (("first@example.com", late), ("second@example.com", early)):  # the later SKU first
+        buyer, address_id = await shopper(client, email)
+        await buyer.put(f"/cart/items/{item}", json={"quantity": 1})
+        assert (await buyer.post("/checkouts", json={"address_id": address_id})).status_code == 201
+    await db.execute("UPDATE checkouts SET expires_at = now() - interval '1 second'")
+    pool = await create_pool(database_url, 1, 2)
+    placing = await asyncpg.connect(database_url)
+    try:
+        async with placing.transaction():  # a checkout being placed: it holds the earlier SKU...
+            await placing.execute("SELECT 1 FROM skus WHERE id = $1 FOR NO KEY UPDATE", early)
+            sweep = asyncio.create_task(expire_unpaid(pool))
+            await asyncio.sleep(0.5)  # the sweeper waits for the earlier SKU (before: holding the later)
+            # ...and then takes the later one, within PostgreSQL's deadlock check (1 s)
+            await placing.execute("SET LOCAL lock_timeout = '3s'")
+            await placing.execute("SELECT 1 FROM skus WHERE id = $1 FOR NO KEY UPDATE", late)
+        assert await sweep == 2
+    finally:
+        await placing.close()
+        await pool.close()
+    assert await db.fetchval("SELECT sum(reserved) FROM skus WHERE id = ANY($1::bigint[])", [early, late]) == 0
+
+
 def test_the_checkout_statement_names_every_field_of_the_rows_it_is_sent() -> None:
     """PLACE_CHECKOUT reads its four jsonb parameters by name: each column list must be its row's fields, with
     matching types, so a renamed or missing field fails here instead of arriving as NULL."""

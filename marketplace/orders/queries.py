@@ -296,10 +296,10 @@ ORDER BY expires_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
-RESERVED_LINES_OF_CHECKOUT = """
+RESERVED_LINES_OF_CHECKOUTS = """
 SELECT l.sku_id, sum(l.quantity)::int AS quantity
 FROM order_lines l JOIN orders o ON o.id = l.order_id
-WHERE o.checkout_id = $1 AND o.status = 'pending_payment'
+WHERE o.checkout_id = ANY($1::bigint[]) AND o.status = 'pending_payment'
 GROUP BY l.sku_id ORDER BY l.sku_id
 """
 UNPAID_ORDERS_OF_CHECKOUTS = """

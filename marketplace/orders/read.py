@@ -94,9 +94,10 @@ async def open_orders_of_checkout(conn: asyncpg.Connection, checkout_id: int) ->
     return await conn.fetchval(q.OPEN_ORDERS_OF_CHECKOUT, checkout_id)
 
 
-async def reserved_lines_of_checkout(conn: asyncpg.Connection, checkout_id: int) -> list[asyncpg.Record]:
-    """(sku_id, quantity) the checkout's unpaid orders hold in reservation, per SKU in id order."""
-    return await conn.fetch(q.RESERVED_LINES_OF_CHECKOUT, checkout_id)
+async def reserved_lines_of_checkouts(conn: asyncpg.Connection, checkout_ids: list[int]) -> list[asyncpg.Record]:
+    """(sku_id, quantity) the checkouts' unpaid orders hold in reservation, per SKU in id order (the order
+    checkouts lock SKUs in, so releasing them this way cannot deadlock with a checkout)."""
+    return await conn.fetch(q.RESERVED_LINES_OF_CHECKOUTS, checkout_ids)
 
 
 async def unpaid_orders_of_checkouts(conn: asyncpg.Connection, checkout_ids: list[int]) -> list[int]:

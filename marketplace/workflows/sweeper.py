@@ -26,9 +26,11 @@ async def expire_unpaid(db: asyncpg.Pool, batch: int = 100) -> int:
         checkouts = await actions.lock_expired_checkouts(conn, batch)
         if checkouts:  # flash-sale units first: purchases lock the sale before the SKU
             await return_units(conn, await read.unpaid_orders_of_checkouts(conn, [c["id"] for c in checkouts]))
-        for checkout in checkouts:
-            for line in await read.reserved_lines_of_checkout(conn, checkout["id"]):
+            # The whole batch's SKUs in id order: one checkout's at a time would hold a later SKU while
+            # waiting for an earlier one that a checkout being placed holds while waiting for the later.
+            for line in await read.reserved_lines_of_checkouts(conn, [c["id"] for c in checkouts]):
                 await release_reserved(conn, line["sku_id"], line["quantity"])
+        for checkout in checkouts:
             orders = await actions.lock_open_orders(conn, checkout["id"], OrderStatus.PENDING_PAYMENT)
             await actions.move(conn, orders, OrderStatus.CANCELLED, Actor.SYSTEM, note=actions.EXPIRY_REASON)
             await actions.move_checkout(
