@@ -21,7 +21,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ import click
 from tqdm import tqdm
 
 from marketplace.core.db import migrate
+from marketplace.sealing import Opener, Sealer, SealError, is_sealed, open_sealed, seal_stream
 
 CHUNK = 1 << 20
 # The end of the restore script (COMMIT and a short footer) is held back until pg_restore has exited
@@ -141,9 +142,10 @@ WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname NOT LI
 """
 
 
-async def backup(database_url: str, out: Path, *, progress: bool = True) -> Backup:
+async def backup(database_url: str, out: Path, *, progress: bool = True, sealer: Sealer | None = None) -> Backup:
     """Dump the database to `out` (custom format; a directory gets a timestamped file) and write
-    `out.sha256`. Nothing is left at `out` unless the dump completed."""
+    `out.sha256`. Nothing is left at `out` unless the dump completed. With a `sealer` the dump is encrypted
+    as pg_dump writes it (marketplace/sealing.py); the checksum is of the sealed file."""
     started = time.perf_counter()
     out = await asyncio.to_thread(_target, out)
     partial = out.with_name(out.name + ".partial")
@@ -152,25 +154,38 @@ async def backup(database_url: str, out: Path, *, progress: bool = True) -> Back
         total = await conn.fetchval(DATA_TABLES)
     finally:
         await conn.close()
+    try:  # a key that cannot seal is found before pg_dump starts
+        sealed_by = sealer.key_and_header() if sealer else None
+    except (SealError, OSError, ValueError) as error:
+        raise BackupError(f"cannot seal the backup: {error}") from None
     url, env = libpq_target(database_url)
     proc = await asyncio.create_subprocess_exec(
         pg_program("pg_dump"),
         "--format=custom",
         "--verbose",
-        f"--file={partial}",
+        *([] if sealer else [f"--file={partial}"]),  # sealed: the dump comes out on stdout
         f"--dbname={url}",
-        stdout=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE if sealer else asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
         env=env,
     )
     assert proc.stderr is not None
+    sealing = asyncio.create_task(seal_stream(_chunks(proc.stdout), partial, sealed_by)) if sealed_by else None
     with tqdm(total=total, desc="backup", unit="table", disable=not progress, file=sys.stderr) as bar:
         tables, messages = await _follow(proc.stderr, DUMPED_TABLE, bar)
+    if sealing is not None:
+        await sealing
     if await proc.wait() != 0:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
         raise BackupError("pg_dump failed: " + _errors(messages))
     digest, size = await asyncio.to_thread(_seal, partial, out)
     return Backup(out, checksum_path(out), digest, size, tables, time.perf_counter() - started)
+
+
+async def _chunks(stream: asyncio.StreamReader | None) -> AsyncIterator[bytes]:
+    assert stream is not None
+    while chunk := await stream.read(CHUNK):
+        yield chunk
 
 
 def _target(out: Path) -> Path:
@@ -297,11 +312,28 @@ async def restore(
     yes: bool = False,
     confirm: Callable[[str], bool] = confirm_on_terminal,
     progress: bool = True,
+    opener: Opener | None = None,
 ) -> Restored:
     """Replace the database with the dump's contents, then migrate it. Without `yes`, a database holding
-    data is replaced only if `confirm` agrees. Any failure leaves the database as it was."""
-    started = time.perf_counter()
+    data is replaced only if `confirm` agrees. Any failure leaves the database as it was. A sealed dump is
+    opened with `opener` into a file beside it (its owner's only), removed when the restore ends."""
     await asyncio.to_thread(verify, dump)
+    if not await asyncio.to_thread(is_sealed, dump):
+        return await _restore(database_url, dump, yes, confirm, progress)
+    opened = dump.with_name(f".{dump.name}.opened")
+    try:
+        await asyncio.to_thread(open_sealed, dump, opened, opener or Opener())
+        return await _restore(database_url, opened, yes, confirm, progress)
+    except SealError as error:
+        raise BackupError(f"{error}. Nothing was changed.") from None
+    finally:
+        opened.unlink(missing_ok=True)
+
+
+async def _restore(
+    database_url: str, dump: Path, yes: bool, confirm: Callable[[str], bool], progress: bool
+) -> Restored:
+    started = time.perf_counter()
     tables = await read_contents(dump)
     held = await holdings(database_url)
     if held and not yes:

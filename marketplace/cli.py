@@ -116,6 +116,15 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
             )
 
 
+def _backup_passphrase(confirm: bool) -> str:
+    """$BACKUP_PASSPHRASE, or one typed at the terminal (never on the command line, where `ps` shows it)."""
+    if passphrase := os.environ.get("BACKUP_PASSPHRASE"):
+        return passphrase
+    if not sys.stdin.isatty():
+        raise click.UsageError("set BACKUP_PASSPHRASE (no terminal to ask for the passphrase at)")
+    return click.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
 def _local(host: str) -> str:
     """An address to reach a server listening on `host` from this machine."""
     return {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
@@ -261,27 +270,50 @@ def _demo_admin(settings: Settings) -> str:
 
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), help="Default: <data dir>/backups/marketplace-<UTC time>.dump")
+@click.option("--encrypt", is_flag=True, help="Seal it with a passphrase ($BACKUP_PASSPHRASE, or asked for)")
+@click.option(
+    "--recipient", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Seal it for this RSA public key (PEM); only its private key opens the backup",
+)  # fmt: skip
 @click.pass_obj
-def backup(settings: Settings, out: Path | None) -> None:
-    """Back up the database (pg_dump, custom format) with its sha256 in a file beside it."""
+def backup(settings: Settings, out: Path | None, encrypt: bool, recipient: Path | None) -> None:
+    """Back up the database (pg_dump, custom format) with its sha256 in a file beside it; sealed
+    (AES-256-GCM) with --encrypt or --recipient."""
     from marketplace import backup as backups
+    from marketplace.sealing import Sealer
 
+    sealer = None
+    if recipient is not None:
+        sealer = Sealer(recipient=recipient)
+    elif encrypt:
+        sealer = Sealer(passphrase=_backup_passphrase(confirm=True))
     with servers_for(settings, need_redis=False) as ready:
-        done = asyncio.run(backups.backup(ready.database_url, out or backups.default_path(ready.data_dir)))
+        target = out or backups.default_path(ready.data_dir)
+        done = asyncio.run(backups.backup(ready.database_url, target, sealer=sealer))
     click.echo(f"backed up {done.tables} tables ({done.size:,} bytes) to {done.path} in {done.seconds:.1f}s")
 
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--yes", is_flag=True, help="Replace a database that holds data without asking")
+@click.option(
+    "--identity", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The private key (PEM) of a backup sealed with --recipient",
+)  # fmt: skip
 @click.pass_obj
-def restore(settings: Settings, path: Path, yes: bool) -> None:
-    """Replace the database with a backup (its checksum verified first), then apply newer migrations."""
+def restore(settings: Settings, path: Path, yes: bool, identity: Path | None) -> None:
+    """Replace the database with a backup (its checksum verified first), then apply newer migrations. A
+    sealed backup is opened with $BACKUP_PASSPHRASE (or a passphrase asked for) or --identity."""
     from marketplace import backup as backups
+    from marketplace.sealing import Opener, is_sealed
 
     backups.verify(path)  # before any server is started or anything touched
+    opener = None
+    if is_sealed(path):
+        wanted = identity is None or bool(os.environ.get("BACKUP_PASSPHRASE"))
+        opener = Opener(passphrase=_backup_passphrase(confirm=False) if wanted else None, identity=identity)
     with servers_for(settings, need_redis=False, migrated=False) as ready:
-        done = asyncio.run(backups.restore(ready.database_url, path, yes=yes))
+        done = asyncio.run(backups.restore(ready.database_url, path, yes=yes, opener=opener))
     migrated = f", then applied {', '.join(done.migrations)}" if done.migrations else ""
     click.echo(f"restored {done.tables} tables from {path} in {done.seconds:.1f}s{migrated}")
     click.echo("restart the servers using this database so their sockets reconnect (docs/operations.md)")
