@@ -70,11 +70,20 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--demo", is_flag=True, help="Seed demo data if the database is empty; print the admin login")
 @click.option("--demo-size", type=click.Choice(list(SIZES)), default="small", show_default=True)
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="HTTPS certificate (PEM)")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key (PEM)")
 @click.pass_obj
-def serve(settings: Settings, host: str | None, port: int | None, workers: int, demo: bool, demo_size: str) -> None:
-    """Serve the HTTP API (OpenAPI docs at /schema)."""
+def serve(
+    settings: Settings, host: str | None, port: int | None, workers: int, demo: bool, demo_size: str,
+    ssl_certfile: str | None, ssl_keyfile: str | None,
+) -> None:  # fmt: skip
+    """Serve the HTTP API (OpenAPI docs at /schema), over HTTPS with --ssl-certfile and --ssl-keyfile
+    (or behind a balancer that terminates TLS: docs/deploy.md)."""
     import uvicorn
 
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
+    scheme = "https" if ssl_certfile else "http"
     host = host or settings.host
     port = port or settings.port
     from marketplace.embedded import announce_http
@@ -83,8 +92,8 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
         # Workers are separate processes: they find the servers and the signing key in the environment.
         os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.secret_key)
         os.environ["MARKETPLACE_SERVE_PID"] = str(os.getpid())  # its web workers die with it (app.py)
-        os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
-        announce_http(settings.data_dir, f"http://{_local(host)}:{port}")  # for `watch` beside it
+        os.environ.setdefault("PUBLIC_URL", f"{scheme}://{host}:{port}")
+        announce_http(settings.data_dir, f"{scheme}://{_local(host)}:{port}")  # for `watch` beside it
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Every worker writes its metrics there, so a scrape of any one reports all (core/metrics.py).
             from marketplace.core.metrics import multiprocess_dir
@@ -99,7 +108,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
                 f"\n  Demo buyer:    buyer1@demo.test / {DEMO_PASSWORD}"
                 f"\n  Demo vendor:   vendor1@demo.test / {DEMO_PASSWORD}"
                 f"\n  Demo marketer: {DEMO_MARKETER_EMAIL} / {DEMO_PASSWORD}"
-                f"\n  API docs:      http://{host}:{port}/schema\n",
+                f"\n  API docs:      {scheme}://{host}:{port}/schema\n",
                 fg="green",
                 bold=True,
             )
@@ -113,6 +122,8 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
                 log_level="info",
                 access_log=False,
                 server_header=False,  # no "server: uvicorn" on every response
+                ssl_certfile=ssl_certfile,
+                ssl_keyfile=ssl_keyfile,
             )
 
 

@@ -168,3 +168,65 @@ async def test_answers_over_tls_pin_https_and_plain_http_ones_do_not() -> None:
         sent[scheme] = dict(message["headers"])
     assert sent["https"][b"strict-transport-security"] == b"max-age=31536000; includeSubDomains"
     assert b"strict-transport-security" not in sent["http"]
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as an operator's own CA would issue."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_serve_over_tls_answers_https_with_hsts(settings: Settings, tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url, "DATA_DIR": str(tmp_path)}
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "marketplace", "--data-dir", str(tmp_path), "serve", "--port", str(port),
+         "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)],
+        env={**os.environ, **env, "SECRET_KEY": settings.secret_key}, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    trusted = ssl.create_default_context(cafile=str(cert))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"https://127.0.0.1:{port}/products", timeout=5, verify=trusted)
+                break
+            except httpx.TransportError:
+                if serve.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        with pytest.raises(httpx.TransportError):  # nothing answers plain HTTP on that port
+            httpx.get(f"http://127.0.0.1:{port}/products", timeout=5)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        _, err = serve.communicate(timeout=30)
+    assert r.status_code == 200, err
+    assert r.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    assert_protected(r)
