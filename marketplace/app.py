@@ -53,6 +53,7 @@ from marketplace.flash_sales.controllers import (
 from marketplace.flash_sales.gate import Gate, GateKeeper
 from marketplace.health import health
 from marketplace.interactions.recorder import InteractionRecorder
+from marketplace.interactions.retention import run_retention
 from marketplace.inventory.controllers import InventoryController
 from marketplace.keeper import die_with_parent
 from marketplace.orders.controllers import BuyerOrderController, CheckoutController, VendorOrderController
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ).run()
             ),
             asyncio.create_task(app.state.relay.run()),
+            asyncio.create_task(run_retention(app.state.db, settings.interaction_retention_days)),
             asyncio.create_task(sample_forever(app.state)),  # several workers: their gauges (core/metrics.py)
         ]
         try:

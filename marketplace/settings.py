@@ -79,6 +79,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     segments_every_hours: float = 24.0
     # Browsing interactions feed recommendations; off only to measure what recording costs.
     record_interactions: bool = True
+    # Raw interactions older than this many days are deleted (their daily counts kept); 0 keeps them all.
+    # Recommendations weigh interactions by age (a 60-day half-life), so a year keeps everything that counts.
+    interaction_retention_days: int = 365
     # Who may read GET /metrics: an admin, a caller sending `Authorization: Bearer <metrics_token>` (for a
     # Prometheus server), or anyone when metrics_public is set (only behind a network that keeps it private).
     metrics_token: str = ""

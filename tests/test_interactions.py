@@ -82,3 +82,41 @@ async def test_a_buyers_product_view_is_announced_at_once_and_an_anonymous_one_i
     finally:
         await pubsub.aclose()
         await redis.aclose()
+
+
+async def test_interactions_beyond_the_retention_window_are_pruned_and_their_counts_kept(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    from marketplace.interactions.retention import prune
+
+    rows = [  # (kind, user, session, product, quantity, days ago)
+        ("view", 1, None, 7, None, 400), ("view", None, "s-1", 7, None, 400), ("cart", 1, None, 7, 2, 400),
+        ("purchase", 1, None, 7, 3, 400), ("search", None, "s-1", None, None, 400), ("view", 2, None, 8, None, 399),
+        ("view", 1, None, 7, None, 10), ("cart", 2, None, 8, 1, 364),
+    ]  # fmt: skip
+    await db.executemany(
+        "INSERT INTO interactions (kind, user_id, session_id, product_id, quantity, occurred_at)"
+        " VALUES ($1, $2, $3, $4, $5, date_trunc('day', now()) - make_interval(days => $6) + interval '12 hours')",
+        rows,
+    )
+    pool = await create_pool(database_url, 1, 3)
+    try:
+        assert await prune(pool, 0) == 0  # 0 keeps everything
+        # Two processes at once, in batches smaller than the work: each row is deleted and counted once.
+        assert sum(await asyncio.gather(prune(pool, 365, batch=2), prune(pool, 365, batch=2))) == 6
+        assert await prune(pool, 365) == 0
+    finally:
+        await pool.close()
+    kept = await db.fetch(
+        "SELECT kind, extract(day FROM date_trunc('day', now()) - date_trunc('day', occurred_at))::int AS age"
+        " FROM interactions ORDER BY id"
+    )
+    assert [(r["kind"], r["age"]) for r in kept] == [("view", 10), ("cart", 364)]
+    days = await db.fetch(
+        "SELECT (current_date - day) AS age, kind, product_id, events, units FROM interaction_days"
+        " ORDER BY day, kind, product_id NULLS LAST"
+    )
+    assert [tuple(r) for r in days] == [
+        (400, "cart", 7, 1, 2), (400, "purchase", 7, 1, 3), (400, "search", None, 1, 0), (400, "view", 7, 2, 0),
+        (399, "view", 8, 1, 0),
+    ]  # fmt: skip
