@@ -24,7 +24,7 @@ from marketplace.embedded import embedded_servers, remove_dead_runs
 from marketplace.seed import loader as seed_loader
 from marketplace.settings import Settings, load_settings
 
-pytest_plugins = ["tests.shop_fixtures"]
+pytest_plugins = ["tests.shop_fixtures", "tests.log_scan"]
 
 TEMPLATE = "marketplace_template"
 TEST_RUNS = Path(__file__).resolve().parent.parent / ".data" / "test-runs"
