@@ -56,6 +56,8 @@ from marketplace.interactions.recorder import InteractionRecorder
 from marketplace.interactions.retention import run_retention
 from marketplace.inventory.controllers import InventoryController
 from marketplace.keeper import die_with_parent
+from marketplace.notifications.controllers import MyNotificationsController, UnsubscribeController
+from marketplace.notifications.notifier import Notifier
 from marketplace.orders.controllers import BuyerOrderController, CheckoutController, VendorOrderController
 from marketplace.payments.controllers import (
     AdminPaymentController,
@@ -88,6 +90,8 @@ ROUTES = [
     metrics,
     AuthController,
     MeController,
+    MyNotificationsController,
+    UnsubscribeController,
     AdminUsersController,
     ApplicationController,
     ShopController,
@@ -180,6 +184,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.flash_purchases = PurchaseBatches(app.state.db, settings.flash_sale_hold_minutes * 60)
         # Every worker runs a relay; one leads at a time (realtime/relay.py).
         app.state.relay = Relay(settings.database_url, app.state.cache, retention_days=settings.feed_retention_days)
+        app.state.notifier = Notifier(settings)  # one leads across workers, like the relay
         background = [
             asyncio.create_task(
                 run_sweeper(app.state.db, settings.sweeper_interval_seconds, settings.auto_complete_days)
@@ -192,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             asyncio.create_task(app.state.relay.run()),
             asyncio.create_task(run_retention(app.state.db, settings.interaction_retention_days)),
+            asyncio.create_task(app.state.notifier.run()),
             asyncio.create_task(sample_forever(app.state)),  # several workers: their gauges (core/metrics.py)
         ]
         try:

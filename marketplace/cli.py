@@ -88,7 +88,7 @@ def serve(
     port = port or settings.port
     from marketplace.embedded import announce_http
 
-    with servers_for(settings, keep=True) as ready:
+    with servers_for(settings, keep=True) as ready, _mail(settings) as mail_dir:
         # Workers are separate processes: they find the servers and the signing key in the environment.
         os.environ.update(DATABASE_URL=ready.database_url, REDIS_URL=ready.redis_url, SECRET_KEY=ready.secret_key)
         os.environ["MARKETPLACE_SERVE_PID"] = str(os.getpid())  # its web workers die with it (app.py)
@@ -108,7 +108,8 @@ def serve(
                 f"\n  Demo buyer:    buyer1@demo.test / {DEMO_PASSWORD}"
                 f"\n  Demo vendor:   vendor1@demo.test / {DEMO_PASSWORD}"
                 f"\n  Demo marketer: {DEMO_MARKETER_EMAIL} / {DEMO_PASSWORD}"
-                f"\n  API docs:      {scheme}://{host}:{port}/schema\n",
+                f"\n  API docs:      {scheme}://{host}:{port}/schema"
+                f"\n  Mail sent:     {mail_dir or 'by ' + settings.smtp_host}\n",
                 fg="green",
                 bold=True,
             )
@@ -125,6 +126,21 @@ def serve(
                 ssl_certfile=ssl_certfile,
                 ssl_keyfile=ssl_keyfile,
             )
+
+
+@contextmanager
+def _mail(settings: Settings) -> Iterator[Path | None]:
+    """With no SMTP_HOST, a local SMTP server that keeps every mail in <data dir>/mail/*.eml; yields that folder
+    (None when a real server is configured). The workers find it in the environment."""
+    if settings.smtp_host:
+        yield None
+        return
+    from marketplace.notifications.mailbox import mailbox_server
+
+    directory = settings.data_dir / "mail"
+    with mailbox_server(directory) as (host, port):
+        os.environ.update(SMTP_HOST=host, SMTP_PORT=str(port), SMTP_STARTTLS="false")
+        yield directory
 
 
 def _backup_passphrase(confirm: bool) -> str:

@@ -86,6 +86,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Prometheus server), or anyone when metrics_public is set (only behind a network that keeps it private).
     metrics_token: str = ""
     metrics_public: bool = False
+    # Outgoing mail (marketplace/notifications/). With no SMTP_HOST, `marketplace serve` starts an embedded SMTP
+    # server that writes every message to <data dir>/mail/*.eml; the app alone with no host sends nothing.
+    # smtp_starttls: upgrade when the server offers it; smtp_ssl: TLS from the first byte (port 465).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "Marketplace <no-reply@marketplace.local>"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 10.0
+    # A mail the SMTP server refuses is tried again after retry seconds, doubling up to an hour, this many times.
+    mail_max_attempts: int = 8
+    mail_retry_seconds: float = 30.0
+    notifier_poll_seconds: float = 1.0
+    # Mailed account links: a password reset is good this long, once; a verification link this long.
+    password_reset_minutes: int = 30
+    verify_email_hours: int = 48
+    # Password reset requests for one address per window (per IP: auth_rate_limit per auth_rate_window_seconds).
+    password_reset_per_email: int = 3
+    password_reset_window_seconds: int = 3600
     db_pool_min: int = 2
     db_pool_max: int = 20
     debug: bool = False

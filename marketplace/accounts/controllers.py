@@ -7,13 +7,16 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from marketplace.accounts import service
+from marketplace.accounts import recovery, service
 from marketplace.accounts.schemas import (
     AddressIn,
     AddressOut,
     AddressPatch,
     LoginIn,
     LogoutIn,
+    ModerationIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
     ProfileUpdate,
     RefreshIn,
     RegisterIn,
@@ -23,6 +26,7 @@ from marketplace.accounts.schemas import (
     TotpCodeIn,
     TotpEnrolment,
     UserOut,
+    VerifyEmailIn,
 )
 from marketplace.core.auth import AuthedRequest, admin_only, token_family
 from marketplace.core.deps import AppState, client_ip
@@ -50,6 +54,41 @@ class AuthController(Controller):
     async def logout(self, state: AppState, request: AuthedRequest, data: JSONBody[LogoutIn | None] = None) -> None:
         refresh_token = data.refresh_token if data else None
         await service.logout(state.db, request.user.id, token_family(request.auth), refresh_token)
+
+    @post(
+        "/password-reset",
+        exclude_from_auth=True,
+        status_code=202,
+        summary="Mail a password reset link (always 202: it never tells whether the account exists)",
+    )
+    async def request_password_reset(
+        self, request: Request[Any, Any, Any], state: AppState, data: JSONBody[PasswordResetIn]
+    ) -> None:
+        await recovery.request_reset(state.db, state.redis, state.settings, data.email, client_ip(request))
+
+    @post(
+        "/password-reset/confirm",
+        exclude_from_auth=True,
+        status_code=204,
+        summary="Set a new password with the mailed token (single use; every session ends)",
+    )
+    async def confirm_password_reset(
+        self, request: Request[Any, Any, Any], state: AppState, data: JSONBody[PasswordResetConfirmIn]
+    ) -> None:
+        ip = client_ip(request)
+        await recovery.confirm_reset(state.db, state.redis, state.settings, data.token, data.password, ip)
+
+    @post("/verify-email", exclude_from_auth=True, status_code=200, summary="Confirm an email address")
+    async def verify_email(
+        self, request: Request[Any, Any, Any], state: AppState, data: JSONBody[VerifyEmailIn]
+    ) -> UserOut:
+        ip = client_ip(request)
+        user_id = await recovery.verify_email(state.db, state.redis, state.settings, data.token, ip)
+        return await service.get_user(state.db, user_id)
+
+    @post("/verify-email/resend", status_code=202, summary="Mail my verification link again")
+    async def resend_verification(self, state: AppState, request: AuthedRequest) -> None:
+        await service.resend_verification(state.db, state.redis, state.settings, request.user.id)
 
     @post("/totp/enrol", summary="Start two-factor enrolment: returns the secret and an otpauth URI")
     async def enrol_totp(self, state: AppState, request: AuthedRequest) -> TotpEnrolment:
@@ -126,3 +165,19 @@ class AdminUsersController(Controller):
         self, state: AppState, request: AuthedRequest, user_id: FromPath[int], data: JSONBody[RolesIn]
     ) -> UserOut:
         return await service.set_roles(state.db, request.user.id, user_id, list(data.roles))
+
+    @post("/{user_id:int}/disable", status_code=200, summary="Disable an account: its sessions and sockets end at once")
+    async def disable(
+        self, state: AppState, request: AuthedRequest, user_id: FromPath[int], data: JSONBody[ModerationIn]
+    ) -> UserOut:
+        return await service.set_status(state.db, request.user.id, user_id, "disabled", data.reason)
+
+    @post("/{user_id:int}/enable", status_code=200, summary="Enable a disabled account (its owner signs in again)")
+    async def enable(
+        self,
+        state: AppState,
+        request: AuthedRequest,
+        user_id: FromPath[int],
+        data: JSONBody[ModerationIn | None] = None,
+    ) -> UserOut:
+        return await service.set_status(state.db, request.user.id, user_id, "active", data.reason if data else None)

@@ -1,6 +1,7 @@
 """All SQL of the accounts domain."""
 
-USER_COLUMNS = "id, email::text AS email, phone, display_name, roles, status, totp_enabled, created_at"
+USER_COLUMNS = """id, email::text AS email, phone, display_name, roles, status, status_reason, totp_enabled,
+email_verified_at, created_at"""
 
 INSERT_USER = f"""
 INSERT INTO users (email, phone, password_hash, display_name, roles)
@@ -30,6 +31,10 @@ ENABLE_TOTP = "UPDATE users SET totp_enabled = true, updated_at = now() WHERE id
 DISABLE_TOTP = "UPDATE users SET totp_enabled = false, totp_secret = NULL, updated_at = now() WHERE id = $1"
 
 ROLES_FOR_UPDATE = "SELECT roles FROM users WHERE id = $1 FOR UPDATE"
+USER_FOR_UPDATE = f"SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE"
+SET_STATUS = f"""
+UPDATE users SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}
+"""
 SET_ROLES = f"UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
 ADD_ROLE = """
 UPDATE users SET roles = array_append(roles, $2), updated_at = now()
@@ -55,6 +60,8 @@ FOR UPDATE OF r
 """
 REVOKE_REFRESH = "UPDATE refresh_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL"
 REVOKE_FAMILY = "UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL"
+# Every session of a user at once: a disabled account, a password reset.
+REVOKE_ALL_OF_USER = "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
 REVOKE_OWN_FAMILY = """
 UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND user_id = $2 AND revoked_at IS NULL
 """
@@ -101,3 +108,22 @@ ON CONFLICT (email) DO UPDATE SET
     roles = ARRAY(SELECT DISTINCT r FROM unnest(users.roles || '{admin}'::text[]) r ORDER BY r)
 RETURNING id
 """
+
+# Mailed single-use tokens (password reset, email verification), stored hashed.
+ACTIVE_BY_EMAIL = "SELECT id, email::text AS email, phone FROM users WHERE email = $1::citext AND status = 'active'"
+INSERT_ACCOUNT_TOKEN = """
+INSERT INTO account_tokens (token_hash, user_id, purpose, expires_at)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+"""
+# A new link replaces the older ones of the same purpose.
+RETIRE_ACCOUNT_TOKENS = """
+UPDATE account_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL
+"""
+ACCOUNT_TOKEN = """
+SELECT t.user_id, t.expires_at, t.used_at, u.email::text AS email, u.phone, u.status
+FROM account_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = $1 AND t.purpose = $2
+"""
+ACCOUNT_TOKEN_FOR_UPDATE = "SELECT used_at, expires_at FROM account_tokens WHERE token_hash = $1 FOR UPDATE"
+USE_ACCOUNT_TOKEN = "UPDATE account_tokens SET used_at = now() WHERE token_hash = $1"
+MARK_EMAIL_VERIFIED = "UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1"

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from marketplace.core.types import CountryCode, Email, OptionalShortText, Phone, ShortText
+from marketplace.core.types import CountryCode, Email, OptionalShortText, Phone, Reason, ShortText
 
 Role = Literal["buyer", "vendor", "marketer", "admin"]
 Password = Annotated[str, Meta(min_length=1, max_length=128)]
@@ -49,7 +49,9 @@ class UserOut(Struct):
     display_name: str
     roles: list[str]
     status: str
+    status_reason: str | None
     totp_enabled: bool
+    email_verified_at: datetime | None
     created_at: datetime
 
 
@@ -105,3 +107,23 @@ class TotpCodeIn(Struct, forbid_unknown_fields=True):
 
 class RolesIn(Struct, forbid_unknown_fields=True):
     roles: Annotated[list[Role], Meta(min_length=1, max_length=4)]
+
+
+class ModerationIn(Struct, forbid_unknown_fields=True):
+    reason: Reason
+
+
+AccountToken = Annotated[str, Meta(min_length=20, max_length=200, description="The token from the email")]
+
+
+class PasswordResetIn(Struct, forbid_unknown_fields=True):
+    email: Email
+
+
+class PasswordResetConfirmIn(Struct, forbid_unknown_fields=True):
+    token: AccountToken
+    password: Password
+
+
+class VerifyEmailIn(Struct, forbid_unknown_fields=True):
+    token: AccountToken

@@ -1,4 +1,5 @@
-"""Account rules: registration, login (with rate limits and TOTP), profile, addresses, roles."""
+"""Account rules: registration (with its verification mail), login (with rate limits and TOTP), profile, addresses,
+roles and moderation (disable, enable)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pyotp
 from redis.asyncio import Redis
 
 from marketplace.accounts import queries as q
-from marketplace.accounts import tokens
+from marketplace.accounts import recovery, tokens
 from marketplace.accounts.passwords import check_strength, hash_password, hasher_of, verify_password
 from marketplace.accounts.schemas import (
     AddressIn,
@@ -50,7 +51,24 @@ async def register(db: asyncpg.Pool, redis: Redis, settings: Settings, body: Reg
         raise Unprocessable("give an email or a phone number")
     check_strength(body.password, body.email, body.phone)
     password_hash = await hash_password(hasher_of(settings), body.password)
-    return await create_user(db, body.email, body.phone, password_hash, body.display_name, ["buyer"])
+    async with db.acquire() as conn, conn.transaction():
+        user = await create_user(conn, body.email, body.phone, password_hash, body.display_name, ["buyer"])
+        if user.email is not None:  # the mail exists exactly when the account does
+            await recovery.send_verification(conn, settings, user.id, user.email)
+    return user
+
+
+async def resend_verification(db: asyncpg.Pool, redis: Redis, settings: Settings, user_id: int) -> None:
+    await hit(
+        redis, f"verify:user:{user_id}", settings.password_reset_per_email, settings.password_reset_window_seconds
+    )
+    async with db.acquire() as conn, conn.transaction():
+        user = user_out(await conn.fetchrow(q.USER_BY_ID, user_id))
+        if user.email is None:
+            raise Unprocessable("this account has no email address to verify")
+        if user.email_verified_at is not None:
+            raise Conflict("this email address is verified already")
+        await recovery.send_verification(conn, settings, user.id, user.email)
 
 
 async def create_user(
@@ -318,3 +336,29 @@ async def set_roles(db: asyncpg.Pool, admin_id: int, user_id: int, roles: list[s
         await access_changed(conn, user_id, "roles changed")
         await record_audit(conn, admin_id, "user.roles_changed", "user", user_id, {"roles": current}, {"roles": wanted})
     return user_out(row)
+
+
+# Moderation (admins)
+
+
+async def set_status(db: asyncpg.Pool, admin_id: int, user_id: int, status: str, reason: str | None) -> UserOut:
+    """Disable or enable an account. Disabling ends every session at once: its refresh tokens are revoked (so
+    its access tokens stop passing, core.auth.LOAD_CALLER) and its open sockets are told to re-check."""
+    if status == "disabled" and user_id == admin_id:
+        raise Unprocessable("an admin cannot disable their own account")
+    async with db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(q.USER_FOR_UPDATE, user_id)
+        if row is None:
+            raise NotFound("no such user")
+        before = user_out(row)
+        if before.status == status:
+            raise Conflict(f"this account is already {status}")
+        after = user_out(await conn.fetchrow(q.SET_STATUS, user_id, status, reason if status == "disabled" else None))
+        if status == "disabled":
+            await conn.execute(q.REVOKE_ALL_OF_USER, user_id)
+        action = "user.disabled" if status == "disabled" else "user.enabled"
+        audit_before = {"status": before.status, "status_reason": before.status_reason}
+        audit_after = {"status": after.status, "reason": reason}
+        await record_audit(conn, admin_id, action, "user", user_id, audit_before, audit_after)
+        await access_changed(conn, user_id, action)
+    return after
