@@ -94,3 +94,84 @@ async def check_flash_sale(
             f"gate {gate_remaining}, database {sale['units'] - sale['sold']} left",
         ),
     ]
+
+
+GROUP_MEMBERS = """
+SELECT m.group_id, m.buyer_id, m.status, m.checkout_id, o.status AS order_status, o.total, g.status AS group_status,
+       coalesce((SELECT sum(p.amount - p.refunded_amount) FROM payments p
+                 WHERE p.checkout_id = m.checkout_id AND p.status IN ('succeeded', 'refunded')), 0)::bigint AS charged
+FROM group_buy_members m JOIN orders o ON o.id = m.order_id JOIN group_buys g ON g.id = m.group_id
+WHERE g.deal_id = $1
+"""
+
+
+async def check_group_buys(
+    conn: asyncpg.Connection, deal_id: int, on_hand_before: int, accepted: list[list[int]]
+) -> list[Check]:
+    """After a group-buy run whose open groups have all been closed: accepted is [buyer, group, checkout, paid]."""
+    deal = await conn.fetchrow("SELECT sku_id, group_size FROM group_buy_deals WHERE id = $1", deal_id)
+    groups = await conn.fetch("SELECT id, size, seats_taken, paid, status FROM group_buys WHERE deal_id = $1", deal_id)
+    members = await conn.fetch(GROUP_MEMBERS, deal_id)
+    filled = {g["id"]: g for g in groups if g["status"] == "filled"}
+    live: dict[int, int] = {}
+    for m in members:
+        if m["order_status"] != "cancelled":
+            live[m["group_id"]] = live.get(m["group_id"], 0) + 1
+    over = [g["id"] for g in groups if g["seats_taken"] > g["size"] or live.get(g["id"], 0) > g["size"]]
+    short = [g for g, row in filled.items() if row["paid"] != row["size"] or live.get(g, 0) != row["size"]]
+    unfilled = [m for m in members if m["group_id"] not in filled]
+    charged_unfilled = [m for m in unfilled if m["charged"] != 0 or m["order_status"] != "cancelled"]
+    wrong_charge = [
+        m for m in members if m["group_id"] in filled and m["status"] == "paid" and m["charged"] != m["total"]
+    ]
+    per_buyer: dict[int, int] = {}
+    for m in members:
+        per_buyer[m["buyer_id"]] = per_buyer.get(m["buyer_id"], 0) + 1
+    twice = [b for b, n in per_buyer.items() if n > 1]
+    sku = await conn.fetchrow("SELECT on_hand, reserved FROM skus WHERE id = $1", deal["sku_id"])
+    sold = len(filled) * deal["group_size"]
+    ledger = await conn.fetchrow(
+        "SELECT coalesce(sum(amount), 0)::bigint AS total, count(*) FILTER (WHERE NOT balanced)::int AS unbalanced"
+        " FROM (SELECT posting, sum(amount) AS amount, sum(amount) = 0 AS balanced FROM ledger_entries"
+        " GROUP BY posting) p"
+    )
+    in_db = {(m["buyer_id"], m["group_id"]): m for m in members}
+    missing = [a for a in accepted if (a[0], a[1]) not in in_db or in_db[(a[0], a[1])]["checkout_id"] != a[2]]
+    uncounted = [a for a in accepted if a[3] and in_db.get((a[0], a[1]), {"status": None})["status"] == "held"]
+    still_open = [g["id"] for g in groups if g["status"] == "open"]
+    return [
+        Check("no group over-filled", not over, f"{len(over)} of {len(groups)} groups hold more than their seats"),
+        Check(
+            "every filled group has exactly its size paid",
+            not short,
+            f"{len(filled)} filled of {len(groups)}; {len(short)} with another count",
+        ),
+        Check("no group left open after its deadline", not still_open, f"{len(still_open)} open"),
+        Check(
+            "no member charged for an unfilled group",
+            not charged_unfilled,
+            f"{len(unfilled)} members of unfilled groups, {len(charged_unfilled)} charged or with an open order",
+        ),
+        Check(
+            "every member of a filled group paid its order's total once",
+            not wrong_charge,
+            f"{len(wrong_charge)} charged another amount",
+        ),
+        Check("no duplicate membership", not twice, f"{len(per_buyer)} buyers, {len(twice)} in more than one group"),
+        Check(
+            "stock matches the filled groups",
+            sku["on_hand"] == on_hand_before - sold and sku["reserved"] == 0,
+            f"on hand {on_hand_before} → {sku['on_hand']} ({sold} sold in filled groups), reserved {sku['reserved']}",
+        ),
+        Check(
+            "the ledger balances",
+            ledger["total"] == 0 and ledger["unbalanced"] == 0,
+            f"total {ledger['total']}, {ledger['unbalanced']} postings out of balance",
+        ),
+        Check(
+            "every accepted join is present, the buyer's own",
+            not missing,
+            f"{len(accepted)} accepted, {len(missing)} missing or another's",
+        ),
+        Check("every accepted payment was counted", not uncounted, f"{len(uncounted)} paid but still held"),
+    ]

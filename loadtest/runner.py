@@ -3,6 +3,7 @@
     python -m loadtest flash-sale [--buyers 5000] [--units 500] [--limit 1] [--spawn-rate 1000] [--spread 1]
     python -m loadtest browse [--users 200] [--seconds 30]
     python -m loadtest vendors [--sockets 500] [--shoppers 20] [--seconds 30]
+    python -m loadtest group-buy [--buyers 1000] [--groups 50] [--group-size 10]   (group_buy_run.py)
     (each also takes --workers 2, --size (tiny; small for browse) and --out DIR; `marketplace loadtest ...`
     is the same command)
 
@@ -443,3 +444,6 @@ async def _check_deliveries(
         Check("no order delivered twice", duplicated == 0, f"{duplicated} duplicates"),
     ]
     return checks, figures
+
+
+from loadtest import group_buy_run  # noqa: E402, F401  (registers `group-buy` on `main`; it imports this module)

@@ -51,6 +51,7 @@ from marketplace.flash_sales.controllers import (
     VendorFlashSaleController,
 )
 from marketplace.flash_sales.gate import Gate, GateKeeper
+from marketplace.group_buys.controllers import GroupBuyController, VendorGroupBuyController
 from marketplace.health import health
 from marketplace.interactions.recorder import InteractionRecorder
 from marketplace.interactions.retention import run_retention
@@ -123,6 +124,8 @@ ROUTES = [
     FlashSaleController,
     VendorFlashSaleController,
     MarketingFlashSaleController,
+    GroupBuyController,
+    VendorGroupBuyController,
     MarketingCouponController,
     VendorCouponController,
     WalletController,

@@ -9,17 +9,17 @@ import re
 import asyncpg
 
 from marketplace.core.auth import CurrentUser
-from marketplace.core.topics import PRODUCT_PATTERN, USER_PATTERN, VENDOR_PATTERN, is_product_stock
+from marketplace.core.topics import GROUP_BUY_PATTERN, PRODUCT_PATTERN, USER_PATTERN, VENDOR_PATTERN, is_product_stock
 from realtime import queries as q
 from realtime.schemas import FeedEvent
 
-SUBJECT = re.compile(rb'"(?:sale_id|sku_id)": ?(\d+)')
+SUBJECT = re.compile(rb'"(?:sale_id|group_id|sku_id)": ?(\d+)')
 
 
 def coalescing_key(event: FeedEvent) -> object:
     """Where a socket's queue keeps `event`. A product's stock is a value, not a story: a socket that falls
-    behind gets only the latest figures of each SKU (and each flash sale), so those events share a key per
-    subject; every other event has its own (its id)."""
+    behind gets only the latest figures of each SKU (and each flash sale or group buy), so those events share
+    a key per subject; every other event has its own (its id)."""
     if not is_product_stock(event.topic):
         return event.id
     subject = SUBJECT.search(event.data)
@@ -32,7 +32,9 @@ async def authorize(db: asyncpg.Pool, user: CurrentUser | None, topics: list[str
     products: dict[str, int] = {}
     admin = user is not None and user.has("admin")
     for topic in dict.fromkeys(topics):
-        if match := PRODUCT_PATTERN.fullmatch(topic):
+        if GROUP_BUY_PATTERN.fullmatch(topic):  # a group's seats are public, as its share page is
+            allowed.append(topic)
+        elif match := PRODUCT_PATTERN.fullmatch(topic):
             products[topic] = int(match[1])
         elif match := VENDOR_PATTERN.fullmatch(topic):
             if admin or (user is not None and user.active_vendor_id == int(match[1])):

@@ -22,6 +22,7 @@ from marketplace.aftersales import Status as AftersalesStatus
 from marketplace.catalog import ProductStatus
 from marketplace.core.states import Actor as ActorRole
 from marketplace.core.states import StateMachine
+from marketplace.group_buys import GroupStatus, MemberStatus
 from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.payments import PaymentStatus
 from marketplace.vendors import ApplicationStatus, VendorStatus
@@ -38,6 +39,8 @@ ENUMS: dict[str, type[StrEnum]] = {
     "products": ProductStatus,
     "vendor_applications": ApplicationStatus,
     "vendors": VendorStatus,
+    "group_buys": GroupStatus,
+    "group_buy_members": MemberStatus,
 }
 # Status columns no enum describes (their code spells the literals out); listed so that a change to their CHECK,
 # or a new status column, is a decision someone makes here rather than a surprise.

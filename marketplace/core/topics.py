@@ -10,7 +10,8 @@ function, and `realtime/topics.py` authorizes subscriptions with the patterns be
     vendor:<id>:stock          a shop's low-stock alerts
     vendor:<id>:aftersales     a shop's returns, exchanges and refunds
     product:<id>               a product's status
-    product:<id>:stock         a product's stock and flash-sale units (coalesced for crowds)
+    product:<id>:stock         a product's stock, flash-sale units and group-buy seats (coalesced for crowds)
+    group-buy:<id>             a group buy's seats and status (public, like its share page)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _ID = r"(\d{1,18})"
 USER_PATTERN = re.compile(rf"user:{_ID}(:orders|:recommendations)?")
 VENDOR_PATTERN = re.compile(rf"vendor:{_ID}(:orders|:stock|:aftersales)?")
 PRODUCT_PATTERN = re.compile(rf"product:{_ID}(:stock)?")
+GROUP_BUY_PATTERN = re.compile(rf"group-buy:{_ID}")
 
 
 def user(user_id: int) -> str:
@@ -61,6 +63,10 @@ def product(product_id: int) -> str:
 
 def product_stock(product_id: int) -> str:
     return f"product:{product_id}:stock"
+
+
+def group_buy(group_id: int) -> str:
+    return f"group-buy:{group_id}"
 
 
 def is_product_stock(topic: str) -> bool:

@@ -34,7 +34,8 @@ ORDER_MOVES = StateMachine[OrderStatus](
         (S.SHIPPED, S.DELIVERED): {A.VENDOR},
         (S.DELIVERED, S.COMPLETED): {A.BUYER, A.SYSTEM},  # the system: the buyer never confirmed
         (S.CONFIRMED, S.CANCELLED): {A.BUYER, A.VENDOR},
-        (S.PAID, S.CANCELLED): {A.BUYER, A.VENDOR},  # the vendor: rejecting the order
+        # The vendor: rejecting the order; the system: its group buy did not fill in time.
+        (S.PAID, S.CANCELLED): {A.BUYER, A.VENDOR, A.SYSTEM},
         (S.ACCEPTED, S.CANCELLED): {A.BUYER, A.VENDOR},
     },
     status_field="order_status",

@@ -127,6 +127,22 @@ async def place_flash_checkout(
         )
 
 
+async def place_one_line_checkout(
+    conn: asyncpg.Connection, buyer_id: int, address_id: int, sku_id: int, unit_price: int, hold_seconds: int
+) -> CheckoutOut:
+    """A checkout of one unit of `sku_id` at `unit_price` (a group buy's price), held `hold_seconds` for
+    payment, inside the caller's transaction; the buyer's cart is left as it was. No promotion applies."""
+    skus = await conn.fetch(q.CHECKOUT_ONE_LINE, buyer_id, address_id, sku_id, unit_price)
+    if not skus:
+        raise NotFound("no such SKU")
+    _check(skus)
+    rows = _rows(buyer_id, skus, hold_seconds, None, keeps_cart=True)
+    try:
+        return CHECKOUT_DECODER.decode(await conn.fetchval(q.PLACE_CHECKOUT, *rows))
+    except asyncpg.CheckViolationError:  # read unlocked: the last unit went meanwhile (reserved <= on_hand held)
+        raise Conflict("sold out", code="out-of-stock", sku_id=sku_id, available=0) from None
+
+
 async def place_flash_checkouts(
     conn: asyncpg.Connection, sale_id: int, purchases: list[tuple[int, int, int]], hold_seconds: int
 ) -> list[CheckoutOut | Exception]:
@@ -219,7 +235,12 @@ def _check(skus: list[asyncpg.Record]) -> None:
 
 
 def _rows(
-    buyer_id: int, skus: list[asyncpg.Record], hold_seconds: int, flash_sale_id: int | None, promo: Quote | None = None
+    buyer_id: int,
+    skus: list[asyncpg.Record],
+    hold_seconds: int,
+    flash_sale_id: int | None,
+    promo: Quote | None = None,
+    keeps_cart: bool = False,
 ) -> tuple[CheckoutRow, list[VendorRow], list[LineRow], list[SkuRow]]:
     """PLACE_CHECKOUT's four parameters for lines already checked, at their sale price where they have one,
     less any promotion (never on flash-sale lines)."""
@@ -254,7 +275,7 @@ def _rows(
             status=OrderStatus.PENDING_PAYMENT,
             note="placed",
             buyer_topic=topics.user_orders(buyer_id),
-            leaves_cart=flash_sale_id is None,
+            leaves_cart=flash_sale_id is None and not keeps_cart,
             flash_sale_id=flash_sale_id,
             flash_units=sum(quantities.values()),
             flash_topic=topics.product_stock(skus[0]["product_id"]),

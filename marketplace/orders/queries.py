@@ -41,6 +41,12 @@ CHECKOUT_CART = _CHECKOUT_LINES.format(
 CHECKOUT_FLASH = _CHECKOUT_LINES.format(
     lines="SELECT sku_id, $4::int AS quantity, sale_price FROM flash_sales WHERE id = $3", lock=""
 )
+# One unit of a SKU ($3) at a given price ($4), the cart left alone (a group buy's join). No lock, as for a
+# flash purchase: a crowd joins groups of one SKU, so PLACE_CHECKOUT's reservation (under the shelf's CHECK)
+# is the only moment its row is held.
+CHECKOUT_ONE_LINE = _CHECKOUT_LINES.format(
+    lines="SELECT $3::bigint AS sku_id, 1 AS quantity, $4::bigint AS sale_price", lock=""
+)
 ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "postal_code", "country")
 # The columns the API shows of a checkout and of an order (read.py builds its answers from them).
 CHECKOUT_COLUMNS = """id, status, currency, items_total, shipping_total, grand_total, discount_total, coupon_id,

@@ -14,6 +14,7 @@ from marketplace.core.audit import record_audit
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
 from marketplace.core.money import format_money
 from marketplace.core.states import Actor
+from marketplace.group_buys import service as group_buys
 from marketplace.orders import CheckoutStatus, OrderStatus, actions
 from marketplace.payments import PaymentMethod, PaymentStatus
 from marketplace.payments import queries as q
@@ -49,6 +50,8 @@ async def start_payment(
     if await conn.fetchrow(q.LIVE_PAYMENT, checkout_id):
         raise Conflict("this checkout already has a payment under way")
     if method == PaymentMethod.CASH_ON_DELIVERY:
+        if await group_buys.is_member_checkout(conn, checkout_id):  # a seat counts only once it is paid
+            raise Unprocessable("a group buy is paid when joining; cash on delivery is not offered for it")
         return await _confirm_cash_on_delivery(conn, checkout, cash_limit)
     if method == PaymentMethod.BANK_TRANSFER:
         reference = "BT-" + secrets.token_hex(6).upper()
@@ -181,6 +184,7 @@ async def _settle(conn: asyncpg.Connection, payment: asyncpg.Record) -> str:
     await actions.move_checkout(
         conn, payment["checkout_id"], CheckoutStatus.PENDING_PAYMENT, CheckoutStatus.PAID, Actor.SYSTEM
     )
+    await group_buys.member_paid(conn, payment["checkout_id"])  # the group's row before the SKU's, as joins
     await conn.execute(q.SELL_LINES, [o["id"] for o in orders])
     await post_payments(conn, [o["id"] for o in orders])
     await actions.move(conn, orders, OrderStatus.PAID, Actor.SYSTEM, note="paid")

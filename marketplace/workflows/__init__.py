@@ -8,6 +8,8 @@ that none of those imports another in a circle.
                     reject)
     sweeper.py      the same effects for the system's own moves: unpaid checkouts expire, delivered orders
                     complete on their own; idempotency keys are purged
+    group_buys.py   group buys past their deadline unfilled: every paid member refunded in full, the stock
+                    back on the shelf, unpaid members' checkouts expired
 
 The status itself is written only by `orders.actions`; these modules decide when, and do the rest.
 """

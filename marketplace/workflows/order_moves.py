@@ -9,6 +9,7 @@ import asyncpg
 from marketplace.core.errors import Conflict, NotFound
 from marketplace.core.states import Actor
 from marketplace.flash_sales.service import return_units
+from marketplace.group_buys import service as group_buys
 from marketplace.inventory.service import move_on_hand, release_reserved
 from marketplace.orders import CheckoutStatus, OrderStatus, actions, read
 from marketplace.orders.actions import ORDER_MOVES, Shipment
@@ -46,6 +47,8 @@ async def transition(
             await collect_cash(conn, order)
         elif target == S.COMPLETED:
             await promotions.earn(conn, [order_id])
+        elif target == S.ACCEPTED:
+            await group_buys.check_may_proceed(conn, order_id)
         await actions.move(conn, [order], target, actor, actor_id=actor_id, note=reason, shipment=shipment)
     return await read.order_for(db, order_id, buyer_id=buyer_id, vendor_id=vendor_id)
 
@@ -61,6 +64,7 @@ async def give_back(conn: asyncpg.Connection, order: asyncpg.Record, actor: Acto
         raise Conflict("a payment for this checkout is under way; wait for it, then cancel for a refund")
     lines = await read.lines_of_order(conn, order["id"])
     await return_units(conn, [order["id"]])  # before any SKU lock, as purchases take them
+    await group_buys.members_left(conn, [order["id"]])  # likewise: joins lock the group before the SKU
     if current == S.PENDING_PAYMENT:
         for line in lines:
             await release_reserved(conn, line["sku_id"], line["quantity"])
