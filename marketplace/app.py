@@ -67,6 +67,7 @@ from marketplace.payments.controllers import (
     WebhookController,
 )
 from marketplace.payments.sandbox import SandboxGateway
+from marketplace.privacy.controllers import MyDataController
 from marketplace.promotions.controllers import MarketingCouponController, VendorCouponController, WalletController
 from marketplace.reviews.controllers import ProductReviewController, VendorReviewController
 from marketplace.search.controllers import SearchController
@@ -92,6 +93,7 @@ ROUTES = [
     AuthController,
     MeController,
     MyNotificationsController,
+    MyDataController,
     UnsubscribeController,
     AdminUsersController,
     ApplicationController,

@@ -1,0 +1,1 @@
+"""A person's own data: everything the marketplace holds about a buyer, handed over as one archive."""
