@@ -6,8 +6,13 @@ stderr, which this does not see.)"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -58,18 +63,37 @@ def leaks(lines: list[str]) -> list[tuple[str, str]]:
     return found
 
 
+# With pytest-xdist, each worker scans its own log and leaves what it found in this folder (the controller
+# makes it before the workers start, and they inherit it through the environment); the controller reports
+# them all when the run ends.
+SCAN_DIR = "MARKETPLACE_LOG_SCAN_DIR"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     root = logging.getLogger()
     root.addHandler(KEEPER)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
+    if not hasattr(config, "workerinput"):
+        os.environ[SCAN_DIR] = tempfile.mkdtemp(prefix="log-scan-")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     found = leaks(KEEPER.lines)
+    scanned = len(KEEPER.lines)
+    folder = Path(os.environ[SCAN_DIR])
+    if hasattr(session.config, "workerinput"):
+        name = session.config.workerinput["workerid"]
+        (folder / f"{name}.json").write_text(json.dumps({"scanned": scanned, "found": found}))
+        return
+    for report in folder.glob("*.json"):
+        worker = json.loads(report.read_text())
+        scanned += worker["scanned"]
+        found += [tuple(item) for item in worker["found"]]
+    shutil.rmtree(folder, ignore_errors=True)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"log scan: {len(KEEPER.lines):,} log records, {len(found)} with a secret")
+        reporter.write_line(f"log scan: {scanned:,} log records, {len(found)} with a secret")
     if found:
         for what, line in found[:20]:
             print(f"LOG LEAK ({what}): {line[:300]}")
