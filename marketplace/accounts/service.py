@@ -34,6 +34,7 @@ from marketplace.core.types import set_fields
 from marketplace.settings import Settings
 
 MAX_ADDRESSES = 20
+ERASED_DOMAIN = "@erased.invalid"  # an erased account's stand-in address (privacy/queries.py ERASE)
 TOTP_ISSUER = "Marketplace"
 
 
@@ -353,6 +354,8 @@ async def set_status(db: asyncpg.Pool, admin_id: int, user_id: int, status: str,
         before = user_out(row)
         if before.status == status:
             raise Conflict(f"this account is already {status}")
+        if status == "active" and row["email"] and row["email"].endswith(ERASED_DOMAIN):
+            raise Conflict("this account was erased by its owner; it cannot be enabled again")
         after = user_out(await conn.fetchrow(q.SET_STATUS, user_id, status, reason if status == "disabled" else None))
         if status == "disabled":
             await conn.execute(q.REVOKE_ALL_OF_USER, user_id)

@@ -69,3 +69,35 @@ SECTIONS = {
         SELECT id, kind, product_id, quantity, query, occurred_at FROM interactions WHERE user_id = $1""",
     ),
 }
+
+# Erasing an account ($1). What keeps it from being erased now: a shop, orders still open, after-sales
+# still under way (their counterparties need the address and the contact until they are settled).
+ERASE_BLOCKERS = """
+SELECT (SELECT count(*) FROM vendors WHERE user_id = $1) AS shops,
+       (SELECT count(*) FROM orders WHERE buyer_id = $1 AND status NOT IN ('completed', 'cancelled')) AS open_orders,
+       (SELECT count(*) FROM aftersales_requests
+        WHERE buyer_id = $1
+          AND status NOT IN ('rejected', 'refunded', 'replacement_shipped', 'withdrawn')) AS open_aftersales
+"""
+ACCOUNT_FOR_ERASURE = "SELECT id, password_hash, erased_at FROM users WHERE id = $1 FOR UPDATE"
+# What names or reaches the person goes; what accounting and the shops need (orders, lines, amounts, the
+# ledger, reviews' ratings and words under "Deleted user") stays. Order snapshots keep the country only.
+ERASE = [
+    """UPDATE users SET email = 'erased-' || id || '@erased.invalid', phone = NULL, display_name = 'Deleted user',
+           password_hash = '!erased', totp_secret = NULL, totp_enabled = false, status = 'disabled',
+           status_reason = 'erased by its owner', erased_at = now(), email_verified_at = NULL
+       WHERE id = $1""",
+    "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    """UPDATE checkouts
+       SET shipping_address = jsonb_build_object('country', shipping_address->'country', 'erased', true)
+       WHERE buyer_id = $1""",
+    "DELETE FROM addresses WHERE user_id = $1",
+    "DELETE FROM cart_items WHERE user_id = $1",
+    "DELETE FROM interactions WHERE user_id = $1",
+    "DELETE FROM account_tokens WHERE user_id = $1",
+    "DELETE FROM notification_preferences WHERE user_id = $1",
+    "DELETE FROM notifications WHERE user_id = $1",
+    "DELETE FROM coupon_grants g WHERE g.buyer_id = $1",
+    "DELETE FROM segment_members WHERE buyer_id = $1",
+    "DELETE FROM demo_buyer_tastes WHERE user_id = $1",
+]

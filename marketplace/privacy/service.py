@@ -1,6 +1,6 @@
-"""A buyer's data export: every section of queries.py as JSON, the orders and the browsing history also as
-CSV (what a spreadsheet opens), and a note saying what is where; built in one read-only transaction, so the
-sections agree with each other, and audit-logged."""
+"""A buyer's own data. The export: every section of queries.py as JSON, the orders and the browsing history
+also as CSV (what a spreadsheet opens), and a note saying what is where; built in one read-only transaction,
+so the sections agree with each other, and audit-logged. Erasure: see `erase`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from marketplace.accounts.passwords import hasher_of, verify_password
 from marketplace.core.audit import record_audit
+from marketplace.core.errors import Conflict, Forbidden, NotFound
+from marketplace.core.events import access_changed
 from marketplace.privacy import queries as q
+from marketplace.settings import Settings
 
 CSV_SECTIONS = {
     "orders": ["id", "created_at", "shop", "status", "currency", "items_total", "shipping_total", "total"],
@@ -50,3 +54,28 @@ async def export(db: asyncpg.Pool, user_id: int) -> tuple[str, bytes]:
             writer.writerows(sections[name])
             archive.writestr(f"{name}.csv", text.getvalue())
     return f"marketplace-data-{user_id}-{at:%Y%m%d}.zip", buffer.getvalue()
+
+
+async def erase(db: asyncpg.Pool, settings: Settings, user_id: int, password: str) -> None:
+    """Erase the caller's account (its password confirms it's them): personal data deleted or replaced,
+    sessions and sockets ended, the orders, payments and ledger left whole, in one transaction, audit-logged.
+    Refused (409, nothing changed) while the account has a shop, open orders or after-sales under way."""
+    async with db.acquire() as conn, conn.transaction():
+        account = await conn.fetchrow(q.ACCOUNT_FOR_ERASURE, user_id)
+        if account is None or account["erased_at"] is not None:
+            raise NotFound("no such account")
+        if not await verify_password(hasher_of(settings), account["password_hash"], password):
+            raise Forbidden("the password is not right; nothing was erased")
+        blockers = await conn.fetchrow(q.ERASE_BLOCKERS, user_id)
+        reasons = {
+            "shops": "it runs a shop (close the shop first)",
+            "open_orders": "orders are still open (wait until they complete or cancel them)",
+            "open_aftersales": "after-sales requests are still under way",
+        }
+        held = [text for name, text in reasons.items() if blockers[name]]
+        if held:
+            raise Conflict("the account cannot be erased yet: " + "; ".join(held), **dict(blockers))
+        for statement in q.ERASE:
+            await conn.execute(statement, user_id)
+        await record_audit(conn, user_id, "user.erased", "user", user_id)
+        await access_changed(conn, user_id, "account erased")
