@@ -40,7 +40,7 @@ CHUNK = 1 << 20
 HELD_BACK = 1 << 16
 LOCK_TIMEOUT = "60s"  # waiting longer than this for other sessions' locks means the servers are busy with it
 # Rows the migrations write themselves: a database holding only these counts as empty.
-MIGRATION_ROWS = {"schema_migrations": None, "feed_relay": 1, "commission_rates": 1}
+MIGRATION_ROWS = {"schema_migrations": None, "feed_relay": 1, "commission_rates": 1, "notifier_cursor": 1}
 
 DUMPED_TABLE = re.compile(r'dumping contents of table "(.+)"')
 RESTORED_TABLE = re.compile(r'processing data for table "(.+)"')
