@@ -7,6 +7,8 @@ left out of every average. Definitions (binary relevance):
     recall@K    = hits / |relevant|
     NDCG@K      = DCG / ideal DCG, DCG = sum over hits at rank r (1-based) of 1 / log2(r + 1)
     MAP@K       = mean over users of AP@K = (1 / min(K, |relevant|)) * sum over hits at rank r of precision@r
+                  (`denominator="relevant"`: divided by |relevant| instead, Microsoft Recommenders' published MAP,
+                  whose `map_at_k` computed this until 1.2 renamed it `map`; see recommender/protocol.py)
     hit rate@K  = share of users with at least one hit
     coverage@K  = share of the catalogue recommended to anyone
 """
@@ -49,13 +51,18 @@ def ndcg_at_k(recommended: np.ndarray, relevant: sparse.csr_matrix) -> float:
     return float((dcg / ideal).mean())
 
 
-def map_at_k(recommended: np.ndarray, relevant: sparse.csr_matrix) -> float:
+def map_at_k(recommended: np.ndarray, relevant: sparse.csr_matrix, denominator: str = "min") -> float:
+    """`denominator`: "min" divides each user's sum by min(K, |relevant|) (a perfect list scores 1), "relevant"
+    by |relevant| (a user with more relevant items than K can never reach 1)."""
+    if denominator not in ("min", "relevant"):
+        raise ValueError("denominator should be 'min' or 'relevant'")
     hits, counts = _hits(recommended, relevant)
     if not len(hits):
         return 0.0
     k = recommended.shape[1]
     precision_at_rank = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
-    return float(((precision_at_rank * hits).sum(axis=1) / np.minimum(counts, k)).mean())
+    divisor = np.minimum(counts, k) if denominator == "min" else counts
+    return float(((precision_at_rank * hits).sum(axis=1) / divisor).mean())
 
 
 def hit_rate_at_k(recommended: np.ndarray, relevant: sparse.csr_matrix) -> float:

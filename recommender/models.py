@@ -9,6 +9,10 @@ Hyper-parameters are constructor arguments kept as given (so `get_params`, `set_
   with Bellogín-style shrinkage `shrink` against similarities from few co-occurrences.
 - EASE: the closed-form shallow autoencoder of Steck (2019), B = -P / diag(P) with P = (XᵀX + λI)⁻¹, diag(B) = 0.
 - PureSVD: matrix factorisation by truncated SVD of X, scores X V Vᵀ (Cremonesi, Koren & Turrin 2010).
+- IALS: implicit alternating least squares (Hu, Koren & Volinsky 2008), with conjugate-gradient steps (Takács,
+  Pilászy & Tikk 2011) and frequency-scaled regularisation (Rendle et al. 2022, "Revisiting the performance
+  of iALS on item recommendation benchmarks").
+- Blend: a weighted sum of other models' scores, each standardised per user (z-scores), so scales differ freely.
 
 Indices are matrix positions; mapping them to user and product ids is `data.Interactions`' job.
 """
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator
+from scipy.linalg import lapack
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted
 
@@ -136,7 +141,15 @@ class EASE(Recommender):
     def _fit(self, X: sparse.csr_matrix) -> None:
         gram = (X.T @ X).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += self.l2
-        precision = np.linalg.inv(gram)
+        # Inverted through its Cholesky factor (the regularised Gram is positive definite): 1.5 times faster
+        # than np.linalg.inv at 5,000 items, which matters with several settings of l2 to try.
+        factor, info = lapack.dpotrf(gram, lower=False, overwrite_a=True)
+        if info == 0:
+            precision, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+        if info != 0:
+            raise np.linalg.LinAlgError("the regularised Gram matrix is not positive definite")
+        precision = np.triu(precision)
+        precision += np.triu(precision, 1).T  # dpotri fills the upper triangle only
         weights = precision / -np.diag(precision)
         weights[np.diag_indices_from(weights)] = 0.0
         self.weights_ = weights.astype(np.float32)
@@ -167,4 +180,124 @@ class PureSVD(Recommender):
         return factors @ factors[item] / norms
 
 
-MODELS = {"popularity": Popularity, "itemknn": ItemKNN, "ease": EASE, "puresvd": PureSVD}
+class IALS(Recommender):
+    """User and item factors fitted to a preference of 1 on every interaction, with confidence 1 + alpha *
+    weight, and 0 everywhere else, with confidence 1. A row's (user's or item's) regularisation grows with
+    its feedback, `regularization` * (((1 + alpha) * n + m) / m) ** `frequency_scaling` for a row with n
+    interactions out of m columns: on MovieLens 100K the scaled penalty (`frequency_scaling` 1) ranks better than a flat
+    one (0), and it follows the data's size, so a value tuned on a validation split carries over to
+    the refit on everything. Each half-step takes `cg_steps` conjugate-gradient steps from the previous
+    factors, for all rows at once (sparse products, nothing per row in Python)."""
+
+    def __init__(self, factors: int = 64, regularization: float = 20.0, alpha: float = 2.0,
+                 frequency_scaling: float = 1.0, iterations: int = 10, cg_steps: int = 2,
+                 random_state: int = 0) -> None:  # fmt: skip
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.frequency_scaling = frequency_scaling
+        self.iterations = iterations
+        self.cg_steps = cg_steps
+        self.random_state = random_state
+
+    def _fit(self, X: sparse.csr_matrix) -> None:
+        rng = np.random.default_rng(self.random_state)
+        users = rng.normal(0.0, 0.01, (X.shape[0], self.factors)).astype(np.float32)
+        items = rng.normal(0.0, 0.01, (X.shape[1], self.factors)).astype(np.float32)
+        by_item = sparse.csr_matrix(X.T)
+        for _ in range(self.iterations):
+            users = self._half_step(X, items, users)
+            items = self._half_step(by_item, users, items)
+        self.item_factors_ = items
+
+    def _row_penalty(self, X: sparse.csr_matrix, other: int) -> np.ndarray:
+        counts = np.diff(X.indptr).astype(np.float32)
+        return self.regularization * (((1 + self.alpha) * counts + other) / other) ** self.frequency_scaling
+
+    def _half_step(self, X: sparse.csr_matrix, Y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """CG on each row's normal equations (YᵀY + reg_u I + alpha Yᵀ diag(x_u) Y) f_u = Yᵀ (1 + alpha x_u)."""
+        gram, penalty = Y.T @ Y, self._row_penalty(X, Y.shape[0])[:, None]
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        confidence = (self.alpha * X.data).astype(np.float32)
+
+        # Each interaction's p_u . y_i, gathered a chunk at a time into reused buffers: cache-sized chunks
+        # are over twice as fast as one gather of the whole nnz x factors, and bound the memory.
+        left, right = (np.empty((min(_CHUNK, X.nnz), self.factors), np.float32) for _ in range(2))
+        dots = np.empty(X.nnz, dtype=np.float32)
+
+        def apply(P: np.ndarray) -> np.ndarray:
+            for start in range(0, X.nnz, _CHUNK):
+                end = min(start + _CHUNK, X.nnz)
+                np.take(P, rows[start:end], axis=0, out=left[: end - start])
+                np.take(Y, X.indices[start:end], axis=0, out=right[: end - start])
+                dots[start:end] = np.einsum("ij,ij->i", left[: end - start], right[: end - start])
+            weighted = sparse.csr_matrix((dots * confidence, X.indices, X.indptr), shape=X.shape)
+            return P @ gram + penalty * P + weighted @ Y
+
+        b = sparse.csr_matrix((1 + confidence, X.indices, X.indptr), shape=X.shape) @ Y
+        residual = b - apply(x)
+        direction = residual.copy()
+        norm = np.einsum("ij,ij->i", residual, residual)
+        for _ in range(self.cg_steps):
+            moved = apply(direction)
+            step = norm / np.maximum(np.einsum("ij,ij->i", direction, moved), 1e-20)
+            x = x + step[:, None] * direction
+            residual = residual - step[:, None] * moved
+            new_norm = np.einsum("ij,ij->i", residual, residual)
+            direction = residual + (new_norm / np.maximum(norm, 1e-20))[:, None] * direction
+            norm = new_norm
+        return x
+
+    def _score(self, histories: sparse.csr_matrix) -> np.ndarray:
+        """Each history's user factors solved exactly against the item factors (so a history the model was
+        not fitted on, a browsing buyer's, is ranked the same way), then scores against every item."""
+        Y = self.item_factors_.astype(np.float64)
+        gram, penalty = Y.T @ Y, self._row_penalty(histories, Y.shape[0])
+        users = np.empty((histories.shape[0], self.factors))
+        for row in range(histories.shape[0]):
+            start, end = histories.indptr[row], histories.indptr[row + 1]
+            seen, confidence = Y[histories.indices[start:end]], self.alpha * histories.data[start:end]
+            system = gram + (seen.T * confidence) @ seen + penalty[row] * np.eye(self.factors)
+            users[row] = np.linalg.solve(system, seen.T @ (1 + confidence))
+        return (users @ Y.T).astype(np.float32)
+
+    def _similarity(self, item: int) -> np.ndarray:
+        factors = self.item_factors_
+        norms = np.linalg.norm(factors, axis=1) * np.linalg.norm(factors[item]) + 1e-9
+        return factors @ factors[item] / norms
+
+
+_CHUNK = 1 << 14
+
+
+class Blend(Recommender):
+    """`weights[i]` times the per-user z-scores of `models[i]`'s scores, summed. Models that err differently
+    mend each other: on MovieLens 100K iALS plus half of EASE ranks better than either, and is less sensitive
+    to iALS's settings. `models` are prototypes, as in scikit-learn's VotingClassifier: clones are fitted."""
+
+    def __init__(self, models: list[Recommender] | None = None, weights: list[float] | None = None) -> None:
+        self.models = models
+        self.weights = weights
+
+    def _fit(self, X: sparse.csr_matrix) -> None:
+        models = list(self.models or [])
+        weights = [1.0] * len(models) if self.weights is None else list(self.weights)
+        if not models or len(weights) != len(models):
+            raise ValueError("a blend needs models and one weight per model")
+        self.models_ = [clone(model).fit(X) for model in models]
+        self.weights_ = np.asarray(weights, dtype=np.float32)
+
+    def _score(self, histories: sparse.csr_matrix) -> np.ndarray:
+        return sum(w * _standardise(m._score(histories)) for w, m in zip(self.weights_, self.models_, strict=True))
+
+    def _similarity(self, item: int) -> np.ndarray:
+        parts = [np.asarray(m._similarity(item), dtype=np.float32).reshape(1, -1) for m in self.models_]
+        return sum(w * _standardise(p) for w, p in zip(self.weights_, parts, strict=True)).ravel()
+
+
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float32)
+    return (scores - scores.mean(axis=1, keepdims=True)) / (scores.std(axis=1, keepdims=True) + 1e-9)
+
+
+MODELS = {"popularity": Popularity, "itemknn": ItemKNN, "ease": EASE, "puresvd": PureSVD, "ials": IALS, "blend": Blend}
