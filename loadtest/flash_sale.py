@@ -27,9 +27,9 @@ from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
+from loadtest.paying import pay
 from loadtest.plan import is_greedy
 from loadtest.recording import results_on_quit
-from marketplace.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 
 with open(os.environ["LOADTEST_BUYERS"]) as file:
     BUYERS: list[list[Any]] = json.load(file)  # [buyer id, access token, address id]
@@ -38,7 +38,6 @@ LIMIT = int(os.environ.get("LOADTEST_LIMIT", "1"))
 STARTS_AT = float(os.environ["LOADTEST_STARTS_AT"])  # epoch seconds
 SPREAD = float(os.environ.get("LOADTEST_SPREAD", "1"))
 GREEDY = float(os.environ.get("LOADTEST_GREEDY", "0"))
-GATEWAY = SandboxGateway(os.environ["LOADTEST_WEBHOOK_SECRET"])
 PURCHASE = "POST /flash-sales/{id}/purchase"
 
 _next_buyer = itertools.count()
@@ -72,7 +71,7 @@ class FlashBuyer(FastHttpUser):
                 break
             if self.greedy and attempt == 0:
                 self._replay(key, checkout_id)
-            accepted.append([self.buyer_id, checkout_id, int(self._pay(checkout_id))])
+            accepted.append([self.buyer_id, checkout_id, int(pay(self.client, self.auth, checkout_id))])
         raise StopUser
 
     def _purchase(self, key: str, past_limit: bool) -> int | None:
@@ -109,25 +108,6 @@ class FlashBuyer(FastHttpUser):
             outcomes["retry answered with the same checkout" if same else "retry answered otherwise"] += 1
             if not same:
                 r.failure(f"a retry got {r.status_code} {(r.text or '')[:200]}, not checkout {checkout_id}")
-
-    def _pay(self, checkout_id: int) -> bool:
-        r = self.client.post(
-            f"/checkouts/{checkout_id}/payments",
-            json={"method": "sandbox"},
-            headers=self.auth | {"Idempotency-Key": str(uuid.uuid4())},
-            name="POST /checkouts/{id}/payments",
-        )
-        if r.status_code != 201:
-            return False
-        payment = r.json()["payment"]
-        body, signature = GATEWAY.callback(payment["provider_ref"], payment["amount"], payment["currency"])
-        r = self.client.post(
-            "/payments/webhooks/sandbox",
-            data=body,
-            headers={SIGNATURE_HEADER: signature, "content-type": "application/json"},
-            name="POST /payments/webhooks/sandbox",
-        )
-        return r.status_code == 200 and r.json().get("outcome") == "applied"
 
     def on_stop(self) -> None:
         if next(_finished) >= len(BUYERS):  # everyone has had their turn: end the run now

@@ -28,9 +28,9 @@ from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
+from loadtest.paying import pay
 from loadtest.plan import is_greedy
 from loadtest.recording import results_on_quit
-from marketplace.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 
 with open(os.environ["LOADTEST_BUYERS"]) as file:
     BUYERS: list[list[Any]] = json.load(file)  # [buyer id, access token, address id]
@@ -39,7 +39,6 @@ DEAL = int(os.environ["LOADTEST_DEAL"])
 ATTEMPTS = int(os.environ.get("LOADTEST_ATTEMPTS", "5"))
 UNPAID = float(os.environ.get("LOADTEST_UNPAID", "0.03"))
 GREEDY = float(os.environ.get("LOADTEST_GREEDY", "0.1"))
-GATEWAY = SandboxGateway(os.environ["LOADTEST_WEBHOOK_SECRET"])
 JOIN = "POST /group-buys/{id}/join"
 # Popularity falls with a group's rank, so the first groups are raced for while the last ones wait.
 WEIGHTS = [1 / (rank + 1) ** 0.7 for rank in range(len(GROUPS))]
@@ -89,7 +88,7 @@ class GroupBuyer(FastHttpUser):
             if self.greedy:
                 self._replay(group_id, key, checkout_id)
                 self._join_again(group_id)
-            paid = not self.walks_away and self._pay(checkout_id)
+            paid = not self.walks_away and pay(self.client, self.auth, checkout_id)
             accepted.append([self.buyer_id, group_id, checkout_id, int(paid)])
             break
         raise StopUser
@@ -137,25 +136,6 @@ class GroupBuyer(FastHttpUser):
                 r.success()
             else:
                 r.failure(f"a second join got {r.status_code} {(r.text or '')[:200]}")
-
-    def _pay(self, checkout_id: int) -> bool:
-        r = self.client.post(
-            f"/checkouts/{checkout_id}/payments",
-            json={"method": "sandbox"},
-            headers=self.auth | {"Idempotency-Key": str(uuid.uuid4())},
-            name="POST /checkouts/{id}/payments",
-        )
-        if r.status_code != 201:
-            return False
-        payment = r.json()["payment"]
-        body, signature = GATEWAY.callback(payment["provider_ref"], payment["amount"], payment["currency"])
-        r = self.client.post(
-            "/payments/webhooks/sandbox",
-            data=body,
-            headers={SIGNATURE_HEADER: signature, "content-type": "application/json"},
-            name="POST /payments/webhooks/sandbox",
-        )
-        return r.status_code == 200 and r.json().get("outcome") == "applied"
 
     def on_stop(self) -> None:
         if next(_finished) >= len(BUYERS):  # everyone has had their turn: end the run now
