@@ -94,6 +94,23 @@ async def test_refunds_and_messages_on_a_return_are_mailed_to_the_other_side(
     assert not [m for m in mailbox.messages(buyer.email) if "wrote" in m["Subject"]]
 
 
+async def test_a_cancelled_paid_order_is_mailed_as_refunded_and_an_unpaid_one_is_not(
+    shop: dict[str, Any], mailbox: Mailbox
+) -> None:
+    buyer, alpha, beta = shop["buyer"], shop["alpha"], shop["beta"]
+    paid = await shop["checkout"](pay=True)
+    unpaid = await shop["checkout"](pay=False)
+    paid_order, unpaid_order = paid[alpha.vendor_id]["id"], unpaid[beta.vendor_id]["id"]
+    for order_id in (unpaid_order, paid_order):
+        r = await buyer.post(f"/orders/{order_id}/cancel", json={"reason": "changed my mind"})
+        assert r.status_code == 200, r.text
+    refund = await mailbox.wait_for(buyer.email, f"Your refund for order #{paid_order} was issued")
+    assert "was cancelled (changed my mind), and we refunded what you paid" in text_of(refund)
+    assert "changed my mind" in text_of(refund, "html")
+    await mailbox.wait_for(buyer.email, f"Your order #{unpaid[alpha.vendor_id]['id']} was placed")  # later mail
+    assert not [m for m in mailbox.messages(buyer.email) if f"refund for order #{unpaid_order}" in m["Subject"]]
+
+
 async def test_vendor_application_decisions_are_mailed(
     client: AsyncTestClient[Litestar], admin: Actor, mailbox: Mailbox
 ) -> None:

@@ -33,6 +33,9 @@ _ORDER_KINDS = {
 }
 
 
+_PAID = ("paid", "accepted")  # the states in which an order holds the buyer's money
+
+
 def _id_in(topic: str, pattern: Any) -> tuple[int, str | None] | None:
     match = pattern.fullmatch(topic)
     return (int(match.group(1)), match.group(2)) if match else None
@@ -63,6 +66,13 @@ def notices_of(seq: int, topic: str, type_: str, payload: dict[str, Any]) -> lis
 
 
 def _buyer_orders(user_id: int, type_: str, payload: dict[str, Any], key: str) -> list[Notice]:
+    if type_ == "order.cancelled" and payload.get("previous") in _PAID:
+        # A paid order cancelled (by the buyer, the shop, or a group buy that did not fill) is refunded what
+        # was paid for it in the same transaction (less than its total when a discount paid for part of it);
+        # cash on delivery ('confirmed') has taken no money to give back.
+        data = {"order_id": payload.get("order_id"), "reason": payload.get("reason")}
+        title = f"Your refund for order #{data['order_id']} was issued"
+        return [Notice(Kind.REFUND_ISSUED, title, data, key, user_id=user_id)]
     if type_ in _ORDER_KINDS:
         kind, title = _ORDER_KINDS[type_]
         data = {
