@@ -124,6 +124,11 @@ SELECT t.user_id, t.expires_at, t.used_at, u.email::text AS email, u.phone, u.st
 FROM account_tokens t JOIN users u ON u.id = t.user_id
 WHERE t.token_hash = $1 AND t.purpose = $2
 """
-ACCOUNT_TOKEN_FOR_UPDATE = "SELECT used_at, expires_at FROM account_tokens WHERE token_hash = $1 FOR UPDATE"
-USE_ACCOUNT_TOKEN = "UPDATE account_tokens SET used_at = now() WHERE token_hash = $1"
+# Spending a link: only an unused, unexpired token of that purpose; the row lock makes a concurrent second use
+# find it used.
+USE_ACCOUNT_TOKEN = """
+UPDATE account_tokens SET used_at = now()
+WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+RETURNING user_id
+"""
 MARK_EMAIL_VERIFIED = "UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1"

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from redis.asyncio import Redis
 
 from marketplace.accounts import queries as q
 from marketplace.accounts.passwords import check_strength, hash_password, hasher_of
+from marketplace.accounts.tokens import token_digest
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Unprocessable
 from marketplace.core.events import access_changed
@@ -32,14 +32,10 @@ INVALID_RESET = "this password reset link is invalid, used or expired; ask for a
 INVALID_VERIFY = "this verification link is invalid, used or expired"
 
 
-def _hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 async def _new_token(conn: asyncpg.Connection, user_id: int, purpose: str, seconds: int) -> str:
     token = secrets.token_urlsafe(32)
     await conn.execute(q.RETIRE_ACCOUNT_TOKENS, user_id, purpose)
-    await conn.execute(q.INSERT_ACCOUNT_TOKEN, _hash(token), user_id, purpose, seconds)
+    await conn.execute(q.INSERT_ACCOUNT_TOKEN, token_digest(token), user_id, purpose, seconds)
     return token
 
 
@@ -55,11 +51,11 @@ async def verify_email(db: asyncpg.Pool, redis: Redis, settings: Settings, token
     """Confirm the address the token was mailed to; returns the account's id."""
     await hit(redis, f"verify:ip:{client_ip}", settings.auth_rate_limit, settings.auth_rate_window_seconds)
     async with db.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(q.ACCOUNT_TOKEN, _hash(token), VERIFY)
-        if row is None or not await _use(conn, token):
+        user_id = await conn.fetchval(q.USE_ACCOUNT_TOKEN, token_digest(token), VERIFY)
+        if user_id is None:
             raise Unprocessable(INVALID_VERIFY)
-        await conn.execute(q.MARK_EMAIL_VERIFIED, row["user_id"])
-    return row["user_id"]
+        await conn.execute(q.MARK_EMAIL_VERIFIED, user_id)
+    return user_id
 
 
 async def request_reset(db: asyncpg.Pool, redis: Redis, settings: Settings, email: str, client_ip: str) -> None:
@@ -83,13 +79,13 @@ async def confirm_reset(
     db: asyncpg.Pool, redis: Redis, settings: Settings, token: str, password: str, client_ip: str
 ) -> None:
     await hit(redis, f"reset:ip:{client_ip}", settings.auth_rate_limit, settings.auth_rate_window_seconds)
-    row = await db.fetchrow(q.ACCOUNT_TOKEN, _hash(token), RESET)
+    row = await db.fetchrow(q.ACCOUNT_TOKEN, token_digest(token), RESET)
     if row is None or row["used_at"] is not None or row["expires_at"] <= datetime.now(UTC) or row["status"] != "active":
         raise Unprocessable(INVALID_RESET)
     check_strength(password, row["email"], row["phone"])
     password_hash = await hash_password(hasher_of(settings), password)  # off the loop, before any lock is held
     async with db.acquire() as conn, conn.transaction():
-        if not await _use(conn, token):  # used by a concurrent request meanwhile
+        if await conn.fetchval(q.USE_ACCOUNT_TOKEN, token_digest(token), RESET) is None:  # used meanwhile
             raise Unprocessable(INVALID_RESET)
         user_id = row["user_id"]
         await conn.execute(q.SET_PASSWORD, user_id, password_hash)
@@ -98,12 +94,3 @@ async def confirm_reset(
         await conn.execute(q.REVOKE_ALL_OF_USER, user_id)
         await access_changed(conn, user_id, "password reset")
         await record_audit(conn, user_id, "user.password_reset", "user", user_id)
-
-
-async def _use(conn: asyncpg.Connection, token: str) -> bool:
-    """Spend a token in the caller's transaction; False if it is used or expired (checked under its row lock)."""
-    row = await conn.fetchrow(q.ACCOUNT_TOKEN_FOR_UPDATE, _hash(token))
-    if row is None or row["used_at"] is not None or row["expires_at"] <= datetime.now(UTC):
-        return False
-    await conn.execute(q.USE_ACCOUNT_TOKEN, _hash(token))
-    return True

@@ -17,8 +17,9 @@ from marketplace.core.errors import Unauthorized
 from marketplace.core.events import access_changed
 
 
-def _hash(refresh_token: str) -> bytes:
-    return hashlib.sha256(refresh_token.encode()).digest()
+def token_digest(token: str) -> bytes:
+    """How a random secret token (a refresh token, a mailed link's) is stored: its SHA-256, never itself."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 def access_token(user_id: int, secret: str, minutes: int, family: uuid.UUID | None = None) -> str:
@@ -45,7 +46,7 @@ async def issue_pair(
     refresh = secrets.token_urlsafe(32)
     expires = datetime.now(UTC) + timedelta(days=refresh_days)
     family = family or uuid.uuid4()
-    await conn.execute(q.INSERT_REFRESH, _hash(refresh), user_id, family, expires)
+    await conn.execute(q.INSERT_REFRESH, token_digest(refresh), user_id, family, expires)
     return TokenPair(
         access_token=access_token(user_id, secret, access_minutes, family),
         refresh_token=refresh,
@@ -59,7 +60,7 @@ async def rotate(
     """Exchange a refresh token for a new pair. Presenting a token that was already rotated means it
     leaked (or a client replayed it): the whole family is revoked, and its holder must log in again."""
     async with conn.transaction():
-        row = await conn.fetchrow(q.REFRESH_FOR_UPDATE, _hash(refresh_token))
+        row = await conn.fetchrow(q.REFRESH_FOR_UPDATE, token_digest(refresh_token))
         if row is None:
             raise Unauthorized("unknown refresh token")
         reused = row["revoked_at"] is not None
@@ -70,7 +71,7 @@ async def rotate(
         elif row["expires_at"] <= datetime.now(UTC) or row["status"] != "active":
             raise Unauthorized("refresh token expired")
         else:
-            await conn.execute(q.REVOKE_REFRESH, _hash(refresh_token))
+            await conn.execute(q.REVOKE_REFRESH, token_digest(refresh_token))
             return await issue_pair(conn, row["user_id"], secret, access_minutes, refresh_days, row["family"])
     raise Unauthorized("refresh token was already used; please log in again")
 
@@ -82,7 +83,7 @@ async def end_session(
     if it is the caller's; the caller's open sockets are told to re-check."""
     async with conn.transaction():
         if refresh_token:
-            await conn.execute(q.REVOKE_OWN_REFRESH, _hash(refresh_token), user_id)
+            await conn.execute(q.REVOKE_OWN_REFRESH, token_digest(refresh_token), user_id)
         if family is not None:
             await conn.execute(q.REVOKE_OWN_FAMILY, family, user_id)
         await access_changed(conn, user_id, "signed out")
