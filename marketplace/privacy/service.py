@@ -37,8 +37,7 @@ async def export(db: asyncpg.Pool, user_id: int) -> tuple[str, bytes]:
     """The archive's file name and bytes."""
     async with db.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         sections: dict[str, list[dict[str, Any]]] = {
-            name: msgspec.json.decode(await conn.fetchval(f"SELECT ({sql})::text", user_id))
-            for name, sql in q.SECTIONS.items()
+            name: await conn.fetchval(sql, user_id) for name, sql in q.SECTIONS.items()
         }
         at = datetime.now(UTC)
         await record_audit(conn, user_id, "data.exported", "user", user_id, after={"sections": list(sections)})
