@@ -16,13 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 
 import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
-from marketplace.core.outage import Outage
+from marketplace.core.leader import Leader
 from realtime import CHANNEL, NOTIFY_CHANNEL
 from realtime import queries as q
 from realtime.schemas import FeedEvent
@@ -43,7 +42,7 @@ async def prune(conn: asyncpg.Connection, retention_days: int, batch: int = 10_0
             return deleted
 
 
-class Relay:
+class Relay(Leader):
     def __init__(
         self,
         database_url: str,
@@ -54,41 +53,13 @@ class Relay:
         standby_seconds: float = 1.0,
         batch: int = 1000,
     ) -> None:
-        self.database_url = database_url
+        super().__init__(database_url, "relay", q.TRY_LEAD, "feed relay", standby_seconds)
         self.redis = redis
         self.poll_seconds = poll_seconds
         self.retention_days = retention_days
-        self.standby_seconds = standby_seconds
         self.batch = batch
-        self.leading = False
-        self.outage = Outage("feed relay", max_delay=max(5.0, standby_seconds))
 
-    async def run(self) -> None:
-        """Stand by, lead when the lock comes free, and start over after any connection failure."""
-        while True:
-            try:
-                # Named after its process, so an operator (or a test) can tell which one leads.
-                conn = await asyncpg.connect(
-                    self.database_url, server_settings={"application_name": f"marketplace relay {os.getpid()}"}
-                )
-                try:
-                    await self._wait_for_lead(conn)
-                    await self._lead(conn)
-                finally:
-                    self.leading = False
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(conn.close(timeout=2))
-            except Exception as error:  # PostgreSQL or Redis went away: retry until they are back
-                await self.outage.pause(error)
-
-    async def _wait_for_lead(self, conn: asyncpg.Connection) -> None:
-        while True:
-            if await conn.fetchval(q.TRY_LEAD):
-                return
-            self.outage.recovered()  # a standby needs only PostgreSQL
-            await asyncio.sleep(self.standby_seconds)
-
-    async def _lead(self, conn: asyncpg.Connection) -> None:
+    async def lead(self, conn: asyncpg.Connection) -> None:
         await self.redis.ping()
         self.outage.recovered()
         self.leading = True

@@ -15,14 +15,13 @@ Nothing is sent while no SMTP host is configured; the notices wait, and the in-a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 from dataclasses import replace
 
 import asyncpg
 
 from marketplace.core.db import init_connection
+from marketplace.core.leader import Leader
 from marketplace.core.outage import Outage, describe
 from marketplace.notifications import mail
 from marketplace.notifications import queries as q
@@ -39,41 +38,19 @@ def retry_delay(settings: Settings, attempts: int) -> float:
     return min(LONGEST_RETRY_SECONDS, settings.mail_retry_seconds * 2 ** max(0, attempts - 1))
 
 
-class Notifier:
+class Notifier(Leader):
     def __init__(self, settings: Settings, *, standby_seconds: float = 1.0, batch: int = 500) -> None:
+        super().__init__(settings.database_url, "notifier", q.TRY_LEAD, "notifier", standby_seconds)
         self.settings = settings
         self.poll_seconds = settings.notifier_poll_seconds
-        self.standby_seconds = standby_seconds
         self.batch = batch
-        self.leading = False
-        self.outage = Outage("notifier", max_delay=max(5.0, standby_seconds))
         self.smtp = Outage("SMTP server", max_delay=LONGEST_RETRY_SECONDS)  # logs its outage and recovery once
         self._no_host_logged = False
 
-    async def run(self) -> None:
-        """Stand by, lead when the lock comes free, and start over after any connection failure."""
-        while True:
-            try:
-                conn = await asyncpg.connect(
-                    self.settings.database_url,
-                    server_settings={"application_name": f"marketplace notifier {os.getpid()}"},
-                )
-                try:
-                    await init_connection(conn)
-                    while not await conn.fetchval(q.TRY_LEAD):
-                        self.outage.recovered()
-                        await asyncio.sleep(self.standby_seconds)
-                    self.leading = True
-                    self.outage.recovered()
-                    await self._lead(conn)
-                finally:
-                    self.leading = False
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(conn.close(timeout=2))
-            except Exception as error:  # PostgreSQL went away: retry until it is back
-                await self.outage.pause(error)
-
-    async def _lead(self, conn: asyncpg.Connection) -> None:
+    async def lead(self, conn: asyncpg.Connection) -> None:
+        await init_connection(conn)
+        self.leading = True
+        self.outage.recovered()
         while True:
             read = await self.read_events(conn)
             await self.send_due(conn)
