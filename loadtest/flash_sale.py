@@ -13,26 +13,19 @@ LOADTEST_RESULTS/results-<pid>.json at the end, for the runner to check against 
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import random
 import time
 import uuid
 from collections import Counter
-from typing import Any
 
 import gevent
-from locust import constant, task
-from locust.contrib.fasthttp import FastHttpUser
+from locust import task
 from locust.exception import StopUser
 
-from loadtest.paying import pay
-from loadtest.plan import is_greedy
+from loadtest.crowd import CrowdBuyer, pay
 from loadtest.recording import results_on_quit
 
-with open(os.environ["LOADTEST_BUYERS"]) as file:
-    BUYERS: list[list[Any]] = json.load(file)  # [buyer id, access token, address id]
 SALE = int(os.environ["LOADTEST_SALE"])
 LIMIT = int(os.environ.get("LOADTEST_LIMIT", "1"))
 STARTS_AT = float(os.environ["LOADTEST_STARTS_AT"])  # epoch seconds
@@ -40,25 +33,13 @@ SPREAD = float(os.environ.get("LOADTEST_SPREAD", "1"))
 GREEDY = float(os.environ.get("LOADTEST_GREEDY", "0"))
 PURCHASE = "POST /flash-sales/{id}/purchase"
 
-_next_buyer = itertools.count()
-_finished = itertools.count(1)
 outcomes: Counter[str] = Counter()
 accepted: list[list[int]] = []  # [buyer id, checkout id, paid (0/1)]
 window = [float("inf"), 0.0]  # first purchase attempt sent, last one answered (epoch seconds)
 
 
-class FlashBuyer(FastHttpUser):
-    wait_time = constant(0)
-    connection_timeout = 60.0
-    network_timeout = 60.0
-
-    def on_start(self) -> None:
-        index = next(_next_buyer)
-        if index >= len(BUYERS):
-            raise StopUser
-        self.buyer_id, token, self.address_id = BUYERS[index]
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.greedy = is_greedy(index, GREEDY)
+class FlashBuyer(CrowdBuyer):
+    greedy_share = GREEDY
 
     @task
     def buy(self) -> None:
@@ -108,10 +89,6 @@ class FlashBuyer(FastHttpUser):
             outcomes["retry answered with the same checkout" if same else "retry answered otherwise"] += 1
             if not same:
                 r.failure(f"a retry got {r.status_code} {(r.text or '')[:200]}, not checkout {checkout_id}")
-
-    def on_stop(self) -> None:
-        if next(_finished) >= len(BUYERS):  # everyone has had their turn: end the run now
-            gevent.spawn_later(1, self.environment.runner.quit)
 
 
 results_on_quit(lambda: {"outcomes": outcomes, "accepted": accepted, "window": window})

@@ -15,25 +15,18 @@ LOADTEST_RESULTS/results-<pid>.json when it quits, for the runner to check again
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import random
 import uuid
 from collections import Counter
-from typing import Any
 
-import gevent
-from locust import constant, task
-from locust.contrib.fasthttp import FastHttpUser
+from locust import task
 from locust.exception import StopUser
 
-from loadtest.paying import pay
-from loadtest.plan import is_greedy
+from loadtest.crowd import CrowdBuyer, pay
 from loadtest.recording import results_on_quit
 
-with open(os.environ["LOADTEST_BUYERS"]) as file:
-    BUYERS: list[list[Any]] = json.load(file)  # [buyer id, access token, address id]
 GROUPS: list[int] = json.loads(os.environ["LOADTEST_GROUPS"])
 DEAL = int(os.environ["LOADTEST_DEAL"])
 ATTEMPTS = int(os.environ.get("LOADTEST_ATTEMPTS", "5"))
@@ -43,26 +36,17 @@ JOIN = "POST /group-buys/{id}/join"
 # Popularity falls with a group's rank, so the first groups are raced for while the last ones wait.
 WEIGHTS = [1 / (rank + 1) ** 0.7 for rank in range(len(GROUPS))]
 
-_next_buyer = itertools.count()
-_finished = itertools.count(1)
 outcomes: Counter[str] = Counter()
 accepted: list[list[int]] = []  # [buyer id, group id, checkout id, paid (0/1)]
 
 
-class GroupBuyer(FastHttpUser):
-    wait_time = constant(0)
-    connection_timeout = 60.0
-    network_timeout = 60.0
+class GroupBuyer(CrowdBuyer):
+    greedy_share = GREEDY
 
     def on_start(self) -> None:
-        index = next(_next_buyer)
-        if index >= len(BUYERS):
-            raise StopUser
-        self.buyer_id, token, self.address_id = BUYERS[index]
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.greedy = is_greedy(index, GREEDY)
-        self.walks_away = random.Random(-index - 1).random() < UNPAID
-        self.rng = random.Random(index)
+        super().on_start()
+        self.walks_away = random.Random(-self.index - 1).random() < UNPAID
+        self.rng = random.Random(self.index)
 
     @task
     def join(self) -> None:
@@ -136,10 +120,6 @@ class GroupBuyer(FastHttpUser):
                 r.success()
             else:
                 r.failure(f"a second join got {r.status_code} {(r.text or '')[:200]}")
-
-    def on_stop(self) -> None:
-        if next(_finished) >= len(BUYERS):  # everyone has had their turn: end the run now
-            gevent.spawn_later(1, self.environment.runner.quit)
 
 
 results_on_quit(lambda: {"outcomes": outcomes, "accepted": accepted})
