@@ -77,7 +77,7 @@ class Relay(Leader):
         next_seq = max(last, published) + 1
         loop = asyncio.get_running_loop()
         next_prune = loop.time()
-        marked = published = next_seq - 1
+        marked = next_seq - 1  # what the database records as published (everything below next_seq is)
         while True:
             if loop.time() >= next_prune:
                 await prune(conn, self.retention_days)
@@ -85,22 +85,21 @@ class Relay(Leader):
             wake.clear()
             # Numbering a round also records the previous round as published: a crash in between makes the
             # next leader publish that round again, which receivers drop by number.
-            rows = await conn.fetch(q.NUMBER_NEXT, next_seq, self.batch, published)
-            marked = published
-            numbered = sorted((FeedEvent.of(r, r["seq"]) for r in rows), key=lambda event: event.id)
-            if numbered:
-                next_seq = numbered[-1].id + 1
+            rows = await conn.fetch(q.NUMBER_NEXT, next_seq, self.batch, next_seq - 1)
+            marked = next_seq - 1
+            if rows:
+                numbered = sorted((FeedEvent.of(r, r["seq"]) for r in rows), key=lambda event: event.id)
                 await self._publish(numbered)
-                published = numbered[-1].id
-            if len(numbered) < self.batch:
-                if marked < published and not wake.is_set():  # idle: nothing to carry the mark along
-                    await conn.execute(q.SET_PUBLISHED, published)
-                    marked = published
+                next_seq = numbered[-1].id + 1
+            if len(rows) < self.batch:
+                if marked < next_seq - 1 and not wake.is_set():  # idle: no round to carry the mark along
+                    marked = next_seq - 1
+                    await conn.execute(q.SET_PUBLISHED, marked)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.poll_seconds)
             if conn.is_closed():
                 raise asyncpg.InterfaceError("the relay's connection closed")
 
     async def _publish(self, events: list[FeedEvent]) -> None:
-        for start in range(0, len(events), self.batch):
-            await self.redis.publish(CHANNEL, msgspec.json.encode(events[start : start + self.batch]))
+        """One batch (at most `batch` events, as every caller reads) in one message."""
+        await self.redis.publish(CHANNEL, msgspec.json.encode(events))
