@@ -9,7 +9,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from marketplace.core.types import CountryCode, Email, OptionalShortText, Phone, Reason, ShortText
 
-Role = Literal["buyer", "vendor", "marketer", "admin"]
+Role = Literal["buyer", "vendor", "marketer", "support", "admin"]
 Password = Annotated[str, Meta(min_length=1, max_length=128)]
 TotpCode = Annotated[str, Meta(pattern=r"^[0-9]{6}$")]
 

@@ -17,7 +17,7 @@ from litestar.security.jwt import JWTAuth, Token
 
 from marketplace.core.errors import Forbidden, Unauthorized
 
-ROLES = ("buyer", "vendor", "marketer", "admin")
+ROLES = ("buyer", "vendor", "marketer", "support", "admin")
 
 # A token from a login carries its session's refresh-token family (`fam`): once the family is revoked
 # (logout, or a rotated refresh token presented again) no live refresh token is left in it, and the

@@ -41,7 +41,7 @@ FOUND = 20  # products shown for a search
 USERS = 20  # accounts per page, as GET /admin/users
 TAKEN_DOWN = 100  # take-downs read back from the audit log
 PAYOUTS = 50
-ROLES = ["buyer", "vendor", "marketer", "admin"]
+ROLES = ["buyer", "vendor", "marketer", "support", "admin"]
 PRODUCT_STATUSES = {"": "Any status", "listed": "On sale", "taken_down": "Taken down"}
 Query = Annotated[str, QueryParameter(max_length=100)]
 Failure = DomainError | msgspec.ValidationError
