@@ -34,6 +34,7 @@ from marketplace.catalog.controllers import (
     VendorProductController,
     image,
 )
+from marketplace.core import fields
 from marketplace.core.auth import build_jwt_auth
 from marketplace.core.cache import catalog_generation_middleware
 from marketplace.core.db import create_pool
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app. Workers started by `marketplace serve` call this with no arguments and read the
     URLs the CLI put in their environment."""
     settings = settings or load_settings()
+    fields.configure(settings)
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (marketplace serve sets them for you)")
     if os.environ.get("MARKETPLACE_SERVE_PID") == str(os.getppid()):

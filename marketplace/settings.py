@@ -17,6 +17,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str = ""
     data_dir: Path = Path(".data")
     secret_key: str = ""
+    # Field encryption keys (`id:base64key,...`, the first seals new values) and the key of the hashes that find
+    # sealed values (a phone at login); empty: a key file in data_dir and a hash key derived from secret_key.
+    field_keys: str = ""
+    field_index_key: str = ""
     host: str = "127.0.0.1"
     port: int = msgspec.field(default=8000)
     access_token_minutes: int = 15

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from marketplace.accounts.passwords import password_hasher
 from marketplace.app import create_app
+from marketplace.core import fields
 from marketplace.core.db import init_connection, migrate, with_database
 from marketplace.embedded import embedded_servers, remove_dead_runs
 from marketplace.seed import loader as seed_loader
@@ -97,7 +98,7 @@ async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str) -> Settings:
-    return load_settings(
+    settings = load_settings(
         database_url=database_url,
         redis_url=redis_url,
         data_dir=str(DATA_DIR),
@@ -107,6 +108,8 @@ def settings(database_url: str, redis_url: str) -> Settings:
         password_hash_memory_kib=1024,
         password_hash_time_cost=1,
     )
+    fields.configure(settings)  # for the tests that call services and the seed without an app
+    return settings
 
 
 @pytest.fixture

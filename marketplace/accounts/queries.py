@@ -4,8 +4,8 @@ USER_COLUMNS = """id, email::text AS email, phone, display_name, roles, status, 
 email_verified_at, created_at"""
 
 INSERT_USER = f"""
-INSERT INTO users (email, phone, password_hash, display_name, roles)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO users (email, phone, phone_digest, password_hash, display_name, roles)
+VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING {USER_COLUMNS}
 """
 
@@ -13,7 +13,7 @@ USER_BY_ID = f"SELECT {USER_COLUMNS} FROM users WHERE id = $1"
 
 CREDENTIALS_BY_IDENTIFIER = """
 SELECT id, password_hash, status, totp_enabled, totp_secret
-FROM users WHERE email = $1::citext OR phone = $1
+FROM users WHERE email = $1::citext OR phone_digest = $2
 """
 
 CREDENTIALS_BY_ID = "SELECT id, password_hash, totp_enabled, totp_secret FROM users WHERE id = $1"
@@ -45,9 +45,9 @@ LIST_USERS = f"""
 SELECT {USER_COLUMNS} FROM users
 WHERE ($1::bigint IS NULL OR id < $1)
   AND ($2::text IS NULL OR $2 = ANY(roles))
-  AND ($3::text IS NULL OR email::text ILIKE $3 OR phone LIKE $3 OR display_name ILIKE $3)
+  AND ($3::text IS NULL OR email::text ILIKE $3 OR phone_digest = $4 OR display_name ILIKE $3)
 ORDER BY id DESC
-LIMIT $4
+LIMIT $5
 """
 
 # Refresh tokens

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from marketplace.accounts import queries as q
 from marketplace.accounts.passwords import check_strength, hash_password, hasher_of
 from marketplace.accounts.tokens import token_digest
+from marketplace.core import fields
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Unprocessable
 from marketplace.core.events import access_changed
@@ -82,7 +83,7 @@ async def confirm_reset(
     row = await db.fetchrow(q.ACCOUNT_TOKEN, token_digest(token), RESET)
     if row is None or row["used_at"] is not None or row["expires_at"] <= datetime.now(UTC) or row["status"] != "active":
         raise Unprocessable(INVALID_RESET)
-    check_strength(password, row["email"], row["phone"])
+    check_strength(password, row["email"], fields.unseal(row["phone"], fields.USER_PHONE))
     password_hash = await hash_password(hasher_of(settings), password)  # off the loop, before any lock is held
     async with db.acquire() as conn, conn.transaction():
         if await conn.fetchval(q.USE_ACCOUNT_TOKEN, token_digest(token), RESET) is None:  # used meanwhile

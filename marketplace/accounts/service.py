@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import msgspec
 import pyotp
 from redis.asyncio import Redis
 
@@ -23,7 +24,7 @@ from marketplace.accounts.schemas import (
     TotpEnrolment,
     UserOut,
 )
-from marketplace.core import topics
+from marketplace.core import fields, topics
 from marketplace.core.audit import record_audit
 from marketplace.core.db import contains_pattern
 from marketplace.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
@@ -34,16 +35,22 @@ from marketplace.core.types import set_fields
 from marketplace.settings import Settings
 
 MAX_ADDRESSES = 20
+ADDRESS_FIELDS = ("recipient", "phone", "line1", "line2", "city", "region", "postal_code", "country")
 ERASED_DOMAIN = "@erased.invalid"  # an erased account's stand-in address (privacy/queries.py ERASE)
 TOTP_ISSUER = "Marketplace"
 
 
 def user_out(row: asyncpg.Record) -> UserOut:
-    return UserOut(**dict(row))
+    return UserOut(**{**dict(row), "phone": fields.unseal(row["phone"], fields.USER_PHONE)})
 
 
 def address_out(row: asyncpg.Record) -> AddressOut:
-    return AddressOut(**dict(row))
+    return AddressOut(**fields.open_address(dict(row)))
+
+
+def phone_digest(phone: str | None) -> bytes | None:
+    """The keyed hash a phone number is found and kept unique by (the number itself is sealed)."""
+    return fields.digest(phone, fields.USER_PHONE)
 
 
 async def register(db: asyncpg.Pool, redis: Redis, settings: Settings, body: RegisterIn, client_ip: str) -> UserOut:
@@ -81,7 +88,8 @@ async def create_user(
     roles: list[str],
 ) -> UserOut:
     try:
-        row = await db.fetchrow(q.INSERT_USER, email, phone, password_hash, display_name, roles)
+        sealed = fields.seal(phone, fields.USER_PHONE)
+        row = await db.fetchrow(q.INSERT_USER, email, sealed, phone_digest(phone), password_hash, display_name, roles)
     except asyncpg.UniqueViolationError as exc:
         what = "email" if "email" in (exc.constraint_name or "") else "phone number"
         raise Conflict(f"an account with this {what} already exists") from None
@@ -101,7 +109,7 @@ async def login(db: asyncpg.Pool, redis: Redis, settings: Settings, body: LoginI
     """Limits: attempts per IP across accounts, and failures per account *and* IP with doubling delays. No
     limit counts an account's failures from everywhere, so a stranger's guesses slow only the stranger."""
     await hit(redis, f"login:ip:{client_ip}", settings.auth_rate_limit, settings.auth_rate_window_seconds)
-    row = await db.fetchrow(q.CREDENTIALS_BY_IDENTIFIER, body.identifier)
+    row = await db.fetchrow(q.CREDENTIALS_BY_IDENTIFIER, body.identifier, phone_digest(body.identifier))
     account = topics.user(row["id"]) if row else f"name:{body.identifier.lower()}"
     attempts = await _attempt(redis, settings, account, client_ip)
     ok = await verify_password(hasher_of(settings), row["password_hash"] if row else None, body.password)
@@ -110,12 +118,16 @@ async def login(db: asyncpg.Pool, redis: Redis, settings: Settings, body: LoginI
     if row["totp_enabled"]:
         if body.totp_code is None:  # counted too, or asking without a code would reset wrong codes' count
             raise Unauthorized("two-factor code required", totp_required=True)
-        await _check_totp(redis, row["id"], row["totp_secret"], body.totp_code)
+        await _check_totp(redis, row["id"], _totp_secret(row), body.totp_code)
     await forget(redis, attempts)
     async with db.acquire() as conn:
         return await tokens.issue_pair(
             conn, row["id"], settings.secret_key, settings.access_token_minutes, settings.refresh_token_days
         )
+
+
+def _totp_secret(row: asyncpg.Record) -> str:
+    return fields.unseal(row["totp_secret"], fields.TOTP_SECRET) or ""
 
 
 async def _check_totp(redis: Redis, user_id: int, secret: str, code: str) -> None:
@@ -182,8 +194,8 @@ async def enrol_totp(db: asyncpg.Pool, redis: Redis, settings: Settings, user_id
     if row["totp_enabled"]:
         raise Conflict("two-factor authentication is already on; disable it first")
     secret = pyotp.random_base32()
-    await db.execute(q.SET_TOTP_SECRET, user_id, secret)
-    label = row["email"] or row["phone"]
+    await db.execute(q.SET_TOTP_SECRET, user_id, fields.seal(secret, fields.TOTP_SECRET))
+    label = row["email"] or fields.unseal(row["phone"], fields.USER_PHONE)
     uri = pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name=TOTP_ISSUER)
     return TotpEnrolment(secret=secret, otpauth_uri=uri)
 
@@ -197,7 +209,7 @@ async def confirm_totp(
         raise Conflict("start two-factor enrolment first")
     if row["totp_enabled"]:
         raise Conflict("two-factor authentication is already on")
-    await _check_own_code(redis, settings, user_id, row["totp_secret"], code, client_ip)
+    await _check_own_code(redis, settings, user_id, _totp_secret(row), code, client_ip)
     await db.execute(q.ENABLE_TOTP, user_id)
     return await get_user(db, user_id)
 
@@ -209,7 +221,7 @@ async def disable_totp(
     row = await db.fetchrow(q.CREDENTIALS_BY_ID, user_id)
     if not row["totp_enabled"]:
         raise Conflict("two-factor authentication is not on")
-    await _check_own_code(redis, settings, user_id, row["totp_secret"], code, client_ip)
+    await _check_own_code(redis, settings, user_id, _totp_secret(row), code, client_ip)
     await db.execute(q.DISABLE_TOTP, user_id)
     return await get_user(db, user_id)
 
@@ -238,50 +250,23 @@ async def add_address(db: asyncpg.Pool, user_id: int, body: AddressIn) -> Addres
         is_default = body.is_default or count == 0
         if is_default:
             await conn.execute(q.CLEAR_DEFAULT, user_id)
-        row = await conn.fetchrow(
-            q.INSERT_ADDRESS,
-            user_id,
-            body.recipient,
-            body.phone,
-            body.line1,
-            body.line2,
-            body.city,
-            body.region,
-            body.postal_code,
-            body.country,
-            is_default,
-        )
+        sealed = fields.seal_address(msgspec.structs.asdict(body))
+        row = await conn.fetchrow(q.INSERT_ADDRESS, user_id, *(sealed[k] for k in ADDRESS_FIELDS), is_default)
     return address_out(row)
 
 
 async def update_address(db: asyncpg.Pool, user_id: int, address_id: int, body: AddressPatch) -> AddressOut:
-    fields: dict[str, Any] = set_fields(body)
-    if not fields:
+    changes: dict[str, Any] = fields.seal_address(set_fields(body))
+    if not changes:
         raise BadRequest("nothing to change")
-    if fields.get("is_default") is False:
+    if changes.get("is_default") is False:
         raise Unprocessable("make another address the default instead")
     async with db.acquire() as conn, conn.transaction():
         await conn.execute(q.LOCK_USER, user_id)
-        if fields.get("is_default"):
+        if changes.get("is_default"):
             await conn.execute(q.CLEAR_DEFAULT, user_id)
         row = await conn.fetchrow(
-            q.UPDATE_ADDRESS,
-            address_id,
-            user_id,
-            *(
-                fields.get(k)
-                for k in (
-                    "recipient",
-                    "phone",
-                    "line1",
-                    "line2",
-                    "city",
-                    "region",
-                    "postal_code",
-                    "country",
-                    "is_default",
-                )
-            ),
+            q.UPDATE_ADDRESS, address_id, user_id, *(changes.get(k) for k in (*ADDRESS_FIELDS, "is_default"))
         )
         if row is None:
             raise NotFound("no such address")
@@ -320,7 +305,8 @@ async def list_users(
     db: asyncpg.Pool, role: str | None, search: str | None, cursor: int | None, limit: int
 ) -> Page[UserOut]:
     pattern = contains_pattern(search) if search else None
-    return await fetch_page(db, q.LIST_USERS, cursor, role, pattern, limit=limit, convert=user_out)
+    digest = phone_digest(search) if search else None  # a phone is found whole (it is sealed)
+    return await fetch_page(db, q.LIST_USERS, cursor, role, pattern, digest, limit=limit, convert=user_out)
 
 
 async def set_roles(db: asyncpg.Pool, admin_id: int, user_id: int, roles: list[str]) -> UserOut:

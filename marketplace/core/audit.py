@@ -11,6 +11,20 @@ INSERT_AUDIT = """
 INSERT INTO audit_log (actor_id, action, object_type, object_id, before, after)
 VALUES ($1, $2, $3, $4, $5, $6)
 """
+# Fields sealed at rest (core/fields.py) are not copied into the log in clear: the log says they changed.
+SEALED_FIELDS = frozenset(
+    {
+        "phone",
+        "contact_phone",
+        "licence_number",
+        "payout_account",
+        "totp_secret",
+        "recipient",
+        "line1",
+        "line2",
+        "postal_code",
+    }
+)
 
 
 async def record_audit(
@@ -28,4 +42,9 @@ async def record_audit(
 
 
 def _as_json(value: Any) -> Any:
-    return None if value is None else msgspec.to_builtins(value)
+    if value is None:
+        return None
+    data = msgspec.to_builtins(value)
+    if isinstance(data, dict):
+        return {k: "[sealed]" if k in SEALED_FIELDS and v else v for k, v in data.items()}
+    return data

@@ -87,4 +87,5 @@ class VendorOrderController(Controller):
 
     @get("/{order_id:int}")
     async def order(self, state: AppState, request: AuthedRequest, order_id: FromPath[int]) -> read.OrderDetail:
-        return await read.order_for(state.db, order_id, vendor_id=request.user.vendor_id)
+        window = state.settings.aftersales_window_days
+        return await read.order_for(state.db, order_id, vendor_id=request.user.vendor_id, aftersales_window_days=window)

@@ -293,6 +293,14 @@ GET_ORDER = f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"
 ORDER_HISTORY = """
 SELECT from_status, to_status, actor_id, note, at FROM order_history WHERE order_id = $1 ORDER BY id
 """
+# Where an order ships to, and whether its vendor may still read it: while the order is open, and after it
+# completed for the after-sales window ($2 days), when a return or a replacement may still need it.
+SHIP_TO = """
+SELECT c.shipping_address,
+       o.status IN ('pending_payment', 'paid', 'accepted', 'shipped', 'delivered')
+       OR (o.status = 'completed' AND o.updated_at > now() - make_interval(days => $2)) AS vendor_may_read
+FROM orders o JOIN checkouts c ON c.id = o.checkout_id WHERE o.id = $1
+"""
 
 # Expiry sweeper: SKIP LOCKED lets every worker sweep without two taking the same checkout.
 EXPIRED_CHECKOUTS = """

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 from msgspec import Struct
 
+from marketplace.core import fields
 from marketplace.core.errors import NotFound
 from marketplace.core.paging import Page, fetch_page
 from marketplace.orders import CheckoutStatus, OrderStatus
@@ -33,7 +34,9 @@ async def orders_out(conn: asyncpg.Connection | asyncpg.Pool, rows: list[asyncpg
 async def checkout_out(conn: asyncpg.Connection | asyncpg.Pool, checkout_id: int) -> CheckoutOut:
     row = await conn.fetchrow(q.GET_CHECKOUT, checkout_id)
     orders = await orders_out(conn, await conn.fetch(q.ORDERS_OF_CHECKOUT, checkout_id))
-    return CheckoutOut(**{k: row[k] for k in CheckoutOut.__struct_fields__ if k != "orders"}, orders=orders)
+    shown = {k: row[k] for k in CheckoutOut.__struct_fields__ if k != "orders"}
+    shown["shipping_address"] = fields.open_address(row["shipping_address"])
+    return CheckoutOut(**shown, orders=orders)
 
 
 async def buyer_checkout(db: asyncpg.Pool, buyer_id: int, checkout_id: int) -> CheckoutOut:
@@ -66,10 +69,18 @@ async def vendor_orders(
 class OrderDetail(Struct):
     order: OrderOut
     history: list[HistoryEntry]
+    # Where it ships: in full for its buyer, and for its vendor while the order is open or within the after-sales
+    # window after it completed; afterwards the vendor sees the city, region and country only (`masked`).
+    ship_to: dict[str, object]
 
 
 async def order_for(
-    db: asyncpg.Pool, order_id: int, *, buyer_id: int | None = None, vendor_id: int | None = None
+    db: asyncpg.Pool,
+    order_id: int,
+    *,
+    buyer_id: int | None = None,
+    vendor_id: int | None = None,
+    aftersales_window_days: int = 14,
 ) -> OrderDetail:
     """The order with its history, if it belongs to this buyer or this vendor; otherwise not found."""
     row = await db.fetchrow(q.GET_ORDER, order_id)
@@ -79,7 +90,11 @@ async def order_for(
         raise NotFound("no such order")
     order = (await orders_out(db, [row]))[0]
     history = [HistoryEntry(**dict(h)) for h in await db.fetch(q.ORDER_HISTORY, order_id)]
-    return OrderDetail(order, history)
+    ship = await db.fetchrow(q.SHIP_TO, order_id, aftersales_window_days)
+    address = fields.open_address(ship["shipping_address"])
+    if vendor_id is not None and not ship["vendor_may_read"]:
+        address = fields.mask_address(address)
+    return OrderDetail(order, history, address)
 
 
 # What the workflows need to know about orders before they move them.

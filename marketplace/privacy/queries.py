@@ -1,6 +1,8 @@
 """All SQL of a buyer's data export: one statement per section, each a JSON array of the buyer's rows
 ($1), oldest first. Secrets (password hash, two-factor secret, token hashes) are never selected."""
 
+from marketplace.core import fields
+
 _ROWS = "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.{order}), '[]'::jsonb) FROM ({rows}) t"
 
 SECTIONS = {
@@ -83,7 +85,8 @@ ACCOUNT_FOR_ERASURE = "SELECT id, password_hash, erased_at FROM users WHERE id =
 # What names or reaches the person goes; what accounting and the shops need (orders, lines, amounts, the
 # ledger, reviews' ratings and words under "Deleted user") stays. Order snapshots keep the country only.
 ERASE = [
-    """UPDATE users SET email = 'erased-' || id || '@erased.invalid', phone = NULL, display_name = 'Deleted user',
+    """UPDATE users SET email = 'erased-' || id || '@erased.invalid', phone = NULL, phone_digest = NULL,
+           display_name = 'Deleted user',
            password_hash = '!erased', totp_secret = NULL, totp_enabled = false, status = 'disabled',
            status_reason = 'erased by its owner', erased_at = now(), email_verified_at = NULL
        WHERE id = $1""",
@@ -101,3 +104,56 @@ ERASE = [
     "DELETE FROM segment_members WHERE buyer_id = $1",
     "DELETE FROM demo_buyer_tastes WHERE user_id = $1",
 ]
+
+
+class SealedTable:
+    """A table's columns sealed at rest (core/fields.py), and the statements that reseal them in batches: the
+    rows after id $1 holding a value not matching $2 (a LIKE pattern: the active key's prefix, or any sealed
+    value's when only plaintext is to be sealed), locked, at most $3 of them; then one update for the batch.
+    The SQL is built here from these constant names only."""
+
+    def __init__(
+        self,
+        table: str,
+        columns: tuple[tuple[str, str], ...],
+        json_column: str | None = None,
+        digests: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.table, self.columns, self.json_column, self.digests = table, columns, json_column, digests
+        names = [c for c, _ in columns]
+        values = [f"{json_column}->>'{c}'" if json_column else c for c in names]
+        stale = " OR ".join(f"({v} <> '' AND {v} NOT LIKE $2)" for v in values)
+        read = json_column or ", ".join(names)
+        self.count = f"SELECT count(*) FROM {table} WHERE {stale.replace('$2', '$1')}"
+        self.select = f"SELECT id, {read} FROM {table} WHERE id > $1 AND ({stale}) ORDER BY id LIMIT $3 FOR UPDATE"
+        written = [json_column] if json_column else names
+        written += [d for d, _ in digests]
+        types = ["jsonb" if json_column else "text"] * (len(written) - len(digests)) + ["bytea"] * len(digests)
+        arrays = ", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(types))
+        assigned = ", ".join(f"{c} = n.{c}" for c in written)
+        self.update = (
+            f"UPDATE {table} t SET {assigned} FROM unnest($1::bigint[], {arrays}) AS n(id, {', '.join(written)}) "
+            "WHERE t.id = n.id"
+        )
+        self.written = written
+
+
+_ADDRESS = tuple((c, f"address.{c}") for c in fields.ADDRESS_SEALED)
+SEALED_TABLES = (
+    SealedTable(
+        "users",
+        (("phone", fields.USER_PHONE), ("totp_secret", fields.TOTP_SECRET)),
+        digests=(("phone_digest", "phone"),),
+    ),
+    SealedTable("addresses", _ADDRESS),
+    SealedTable("vendor_applications", (("contact_phone", fields.VENDOR_PHONE), ("licence_number", fields.LICENCE))),
+    SealedTable(
+        "vendors",
+        (
+            ("contact_phone", fields.VENDOR_PHONE),
+            ("licence_number", fields.LICENCE),
+            ("payout_account", fields.PAYOUT_ACCOUNT),
+        ),
+    ),
+    SealedTable("checkouts", _ADDRESS, json_column="shipping_address"),
+)

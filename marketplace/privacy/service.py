@@ -14,6 +14,7 @@ import asyncpg
 import msgspec
 
 from marketplace.accounts.passwords import hasher_of, verify_password
+from marketplace.core import fields
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import Conflict, Forbidden, NotFound
 from marketplace.core.events import access_changed
@@ -33,12 +34,22 @@ in a form nobody can read back, so they are not in this archive.
 """
 
 
+def _open_sealed(sections: dict[str, list[dict[str, Any]]]) -> None:
+    """The archive holds the buyer's data as they gave it: the fields sealed at rest are opened."""
+    for profile in sections["profile"]:
+        profile["phone"] = fields.unseal(profile["phone"], fields.USER_PHONE)
+    sections["addresses"] = [fields.open_address(a) for a in sections["addresses"]]
+    for order in sections["orders"]:
+        order["shipping_address"] = fields.open_address(order["shipping_address"])
+
+
 async def export(db: asyncpg.Pool, user_id: int) -> tuple[str, bytes]:
     """The archive's file name and bytes."""
     async with db.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         sections: dict[str, list[dict[str, Any]]] = {
             name: await conn.fetchval(sql, user_id) for name, sql in q.SECTIONS.items()
         }
+        _open_sealed(sections)
         at = datetime.now(UTC)
         await record_audit(conn, user_id, "data.exported", "user", user_id, after={"sections": list(sections)})
     buffer = io.BytesIO()

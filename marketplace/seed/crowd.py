@@ -8,8 +8,16 @@ import uuid
 import asyncpg
 
 from marketplace.accounts.tokens import access_token
+from marketplace.core import fields
 
-ADDRESS = ("Crowd Buyer", "+4915112345678", "1 Market Street", "Berlin", "10115", "DE")
+ADDRESS = {
+    "recipient": "Crowd Buyer",
+    "phone": "+4915112345678",
+    "line1": "1 Market Street",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+}
 INSERT_BUYERS = """
 INSERT INTO users (email, password_hash) SELECT $2 || n || '@crowd.test', 'no password: signed in by token'
 FROM generate_series(1, $1) n RETURNING id
@@ -23,5 +31,6 @@ SELECT u, $2, $3, $4, $5, $6, $7, true FROM unnest($1::bigint[]) u RETURNING use
 async def crowd(conn: asyncpg.Connection, size: int, secret: str, minutes: int = 120) -> list[tuple[int, str, int]]:
     """`size` new buyers as (user id, access token valid `minutes`, address id)."""
     users = await conn.fetch(INSERT_BUYERS, size, f"crowd-{uuid.uuid4().hex[:8]}-")
-    rows = await conn.fetch(INSERT_ADDRESSES, [r["id"] for r in users], *ADDRESS)
+    address = fields.seal_address(ADDRESS)  # the same sealed lines for the whole crowd
+    rows = await conn.fetch(INSERT_ADDRESSES, [r["id"] for r in users], *address.values())
     return [(r["user_id"], access_token(r["user_id"], secret, minutes), r["id"]) for r in rows]

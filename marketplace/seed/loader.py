@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from tqdm import tqdm
 
 from marketplace.accounts.passwords import hash_password, hasher_of
+from marketplace.core import fields
 from marketplace.core.errors import Conflict
 from marketplace.seed import queries as q
 from marketplace.seed.bulk import copy_with_ids, next_ids, timestamp
@@ -118,7 +119,13 @@ async def _users(conn: asyncpg.Connection, demo: Demo, password_hash: str) -> tu
 
 async def _vendors(conn: asyncpg.Connection, demo: Demo, user_ids: np.ndarray) -> np.ndarray:
     rows = [
-        (int(user_ids[i]), name, f"{name}: a demo shop", f"vendor{i + 1}@demo.test", f"DEMO-{1000 + i}")
+        (
+            int(user_ids[i]),
+            name,
+            f"{name}: a demo shop",
+            f"vendor{i + 1}@demo.test",
+            fields.seal(f"DEMO-{1000 + i}", fields.LICENCE),
+        )
         for i, name in enumerate(demo.vendor_names)
     ]
     return await copy_with_ids(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import numpy as np
 
+from marketplace.core import fields
 from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.orders.actions import EXPIRY_REASON, ORDER_MOVES
 from marketplace.orders.place_checkout import shipping_for
@@ -104,14 +105,16 @@ async def load_orders(
     code = {p: demo.sku_code[int(np.flatnonzero(demo.sku_product == p)[0])] for p in range(demo.size.products)}
 
     buyers = sorted({c.buyer for c in checkouts})
+    # Sealed once per buyer: a checkout copies its address as it is, as place_checkout does.
+    sealed = {b: fields.seal_address({**ADDRESS, "recipient": f"Buyer {b + 1}"}) for b in buyers}
     address_rows = [
         (
             int(buyer_ids[b]),
-            f"Buyer {b + 1}",
-            ADDRESS["phone"],
-            ADDRESS["line1"],
+            sealed[b]["recipient"],
+            sealed[b]["phone"],
+            sealed[b]["line1"],
             ADDRESS["city"],
-            ADDRESS["postal_code"],
+            sealed[b]["postal_code"],
             ADDRESS["country"],
             True,
         )
@@ -133,7 +136,7 @@ async def load_orders(
         items, ship = sum(totals.values()), sum(shipping.values())
         # Unpaid checkouts expired, as the sweeper would have left them.
         status = CheckoutStatus.EXPIRED if checkout.cancelled else CheckoutStatus.PAID
-        address = {**ADDRESS, "recipient": f"Buyer {checkout.buyer + 1}"}
+        address = sealed[checkout.buyer]
         checkout_rows.append(
             (
                 int(buyer_ids[checkout.buyer]),

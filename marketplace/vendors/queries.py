@@ -4,7 +4,7 @@ APPLICATION_COLUMNS = """id, user_id, shop_name, description, contact_email, con
 status, reason, reviewed_by, reviewed_at, created_at"""
 
 VENDOR_COLUMNS = """id, user_id, shop_name, description, contact_email, contact_phone, licence_number,
-status, status_reason, created_at"""
+payout_account, status, status_reason, created_at"""
 
 SHOP_NAME_TAKEN = "SELECT EXISTS (SELECT 1 FROM vendors WHERE lower(shop_name) = lower($1))"
 VENDOR_OF_USER = "SELECT id FROM vendors WHERE user_id = $1"
@@ -59,7 +59,7 @@ RETURNING {VENDOR_COLUMNS}
 
 UPDATE_SHOP = f"""
 UPDATE vendors SET description = COALESCE($2, description), contact_email = COALESCE($3, contact_email),
-    contact_phone = COALESCE($4, contact_phone), updated_at = now()
+    contact_phone = COALESCE($4, contact_phone), payout_account = COALESCE($5, payout_account), updated_at = now()
 WHERE id = $1
 RETURNING {VENDOR_COLUMNS}
 """

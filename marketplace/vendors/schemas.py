@@ -16,6 +16,9 @@ ShopName = Annotated[
     str, Meta(min_length=2, max_length=60, pattern=rf"^{_NAME_END}([^\x00\n\r\u2028\u2029]*{_NAME_END})?$")
 ]
 Licence = Annotated[str, Meta(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9/.\- ]+$")]
+PayoutAccount = Annotated[
+    str, Meta(min_length=8, max_length=40, pattern=r"^[A-Za-z0-9 ]+$", description="IBAN or bank account number")
+]
 
 
 class ApplicationIn(Struct, forbid_unknown_fields=True):
@@ -53,6 +56,7 @@ class VendorOut(Struct):
     contact_email: str
     contact_phone: str
     licence_number: str
+    payout_account: str  # masked: only its last four characters are shown
     status: str
     status_reason: str | None
     created_at: datetime
@@ -71,3 +75,4 @@ class ShopPatch(Struct, forbid_unknown_fields=True):
     description: LongText | UnsetType = UNSET
     contact_email: Email | UnsetType = UNSET
     contact_phone: Phone | UnsetType = UNSET
+    payout_account: PayoutAccount | UnsetType = UNSET

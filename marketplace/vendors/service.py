@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 
 from marketplace.accounts import service as accounts
-from marketplace.core import topics
+from marketplace.core import fields, topics
 from marketplace.core.audit import record_audit
 from marketplace.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from marketplace.core.events import access_changed, append_event
@@ -24,12 +24,26 @@ from marketplace.vendors.schemas import (
 )
 
 
+def _opened(row: asyncpg.Record) -> dict[str, object]:
+    """A shop's or application's row with its sealed contact phone and licence number opened."""
+    return {
+        **dict(row),
+        "contact_phone": fields.unseal(row["contact_phone"], fields.VENDOR_PHONE),
+        "licence_number": fields.unseal(row["licence_number"], fields.LICENCE),
+    }
+
+
+def _masked(account: str) -> str:
+    return f"•••• {account[-4:]}" if account else ""
+
+
 def _application(row: asyncpg.Record) -> ApplicationOut:
-    return ApplicationOut(**dict(row))
+    return ApplicationOut(**_opened(row))
 
 
 def _vendor(row: asyncpg.Record) -> VendorOut:
-    return VendorOut(**dict(row))
+    payout = fields.unseal(row["payout_account"], fields.PAYOUT_ACCOUNT) or ""
+    return VendorOut(**{**_opened(row), "payout_account": _masked(payout)})
 
 
 async def apply(db: asyncpg.Pool, user_id: int, body: ApplicationIn) -> ApplicationOut:
@@ -45,8 +59,8 @@ async def apply(db: asyncpg.Pool, user_id: int, body: ApplicationIn) -> Applicat
                 body.shop_name,
                 body.description,
                 body.contact_email,
-                body.contact_phone or "",
-                body.licence_number,
+                fields.seal(body.contact_phone or "", fields.VENDOR_PHONE),
+                fields.seal(body.licence_number, fields.LICENCE),
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "vendor_applications_one_pending":
@@ -172,15 +186,16 @@ async def set_status(
 
 
 async def update_shop(db: asyncpg.Pool, vendor_id: int, body: ShopPatch) -> VendorOut:
-    fields = set_fields(body)
-    if not fields:
+    changes = set_fields(body)
+    if not changes:
         raise BadRequest("nothing to change")
     row = await db.fetchrow(
         q.UPDATE_SHOP,
         vendor_id,
-        fields.get("description"),
-        fields.get("contact_email"),
-        fields.get("contact_phone"),
+        changes.get("description"),
+        changes.get("contact_email"),
+        fields.seal(changes.get("contact_phone"), fields.VENDOR_PHONE),
+        fields.seal(changes.get("payout_account"), fields.PAYOUT_ACCOUNT),
     )
     return _vendor(row)
 
