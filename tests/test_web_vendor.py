@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from playwright.async_api import Browser, expect
 
 from tests import web_browser
-from tests.conftest import PASSWORD
+from tests.conftest import ADDRESS, PASSWORD
 from tests.test_web_pages import csrf_of, sign_in
 from tests.web_browser import Site, open_tab
 from tests.web_browser import sign_in as browser_sign_in
@@ -72,6 +72,7 @@ async def test_the_vendor_accepts_and_ships_from_the_board_and_a_form_without_cs
     assert (await status()).json()["order"]["status"] == "accepted"
 
     board = await client.get("/vendor")
+    assert ADDRESS["line1"] in board.text and ADDRESS["phone"] in board.text  # where to send it, opened
     ship = f"/vendor/console/orders/{order_id}/ship"
     bad = {"csrf_token": csrf_of(board.text), "carrier": "DHL", "tracking_number": "no spaces!"}
     assert (await client.post(ship, data=bad)).status_code == 400

@@ -301,6 +301,11 @@ SELECT c.shipping_address,
        OR (o.status = 'completed' AND o.updated_at > now() - make_interval(days => $2)) AS vendor_may_read
 FROM orders o JOIN checkouts c ON c.id = o.checkout_id WHERE o.id = $1
 """
+# The addresses a shop's accepted orders ($2) ship to: what the vendor console shows beside each to pack.
+SHIP_TO_ACCEPTED = """
+SELECT o.id, c.shipping_address FROM orders o JOIN checkouts c ON c.id = o.checkout_id
+WHERE o.vendor_id = $1 AND o.id = ANY($2::bigint[]) AND o.status = 'accepted'
+"""
 
 # Expiry sweeper: SKIP LOCKED lets every worker sweep without two taking the same checkout.
 EXPIRED_CHECKOUTS = """

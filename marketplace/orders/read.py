@@ -97,6 +97,12 @@ async def order_for(
     return OrderDetail(order, history, address)
 
 
+async def ship_to_accepted(db: asyncpg.Pool, vendor_id: int, order_ids: list[int]) -> dict[int, dict[str, object]]:
+    """Where the shop's accepted orders among `order_ids` go, opened: the vendor is about to ship them."""
+    rows = await db.fetch(q.SHIP_TO_ACCEPTED, vendor_id, order_ids)
+    return {r["id"]: fields.open_address(r["shipping_address"]) for r in rows}
+
+
 # What the workflows need to know about orders before they move them.
 
 

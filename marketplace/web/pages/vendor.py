@@ -54,7 +54,8 @@ async def _board(state: AppState, vendor_id: int) -> dict[str, Any]:
     columns: list[tuple[str, list[OrderOut]]] = [
         (heading, [o for o in orders if o.status in statuses]) for heading, statuses in COLUMNS
     ]
-    return {"columns": columns}
+    accepted = [o.id for o in orders if o.status == OrderStatus.ACCEPTED]
+    return {"columns": columns, "ship_to": await read.ship_to_accepted(state.db, vendor_id, accepted)}
 
 
 @get(BOARD, name="vendor-board")
