@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from analytics import campaigns, segments
 from analytics import sales as metrics
+from analytics.delivery import DeliveryQuality, delivery_quality
 from analytics.exports import charts, csv_response, frame_of, members_csv, png_response, segment_sizes_png
 from analytics.sales import Grain, Period
 from analytics.schemas import (
@@ -131,10 +132,32 @@ class SalesController(Controller):
         return found
 
 
+class DeliveryQualityController(Controller):
+    """Shops' delivery quality (analytics/delivery.py), for staff: support watches late shops too."""
+
+    path = "/analytics/delivery"
+    tags = ["analytics"]
+    guards = [requires_role("support", "marketer", "admin")]
+
+    @get("/", summary="Each shop's ship-on-time rate, average transit time and exception rate")
+    async def delivery(
+        self, state: AppState, start: Start = None, end: End = None, vendor_id: FromQuery[int | None] = None
+    ) -> list[DeliveryQuality]:
+        period = Period.of(start, end)
+        return await delivery_quality(state.db, period, state.settings.ship_within_hours, vendor_id)
+
+
 class VendorSalesController(Controller):
     path = "/vendor/analytics"
     tags = ["analytics"]
     guards = [requires_active_vendor]
+
+    @get("/delivery", summary="My shop's ship-on-time rate, average transit time and exception rate")
+    async def delivery(
+        self, state: AppState, request: AuthedRequest, start: Start = None, end: End = None
+    ) -> list[DeliveryQuality]:
+        hours = state.settings.ship_within_hours
+        return await delivery_quality(state.db, Period.of(start, end), hours, request.user.vendor_id)
 
     @get("/sales", summary="My shop's GMV, orders, average order, buyers and repeat rate per day or week")
     async def sales(

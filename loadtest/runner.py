@@ -4,8 +4,7 @@
     python -m loadtest browse [--users 200] [--seconds 30]
     python -m loadtest vendors [--sockets 500] [--shoppers 20] [--seconds 30]
     python -m loadtest group-buy [--buyers 1000] [--groups 50] [--group-size 10]   (group_buy_run.py)
-    (each also takes --workers 2, --size (tiny; small for browse) and --out DIR; `marketplace loadtest ...`
-    is the same command)
+    (each also takes --workers 2, --size (tiny; small for browse), --out DIR; or `marketplace loadtest ...`)
 
 Each run starts embedded PostgreSQL and Valkey under `.data/loadtest/<pid>` (removed afterwards), seeds the
 demo, serves the app with uvicorn in its own process, prepares the scenario (buyers made in SQL with
@@ -44,12 +43,13 @@ from loadtest.plan import demand
 from loadtest.recording import merged, server_errors
 from loadtest.server import Server, free_port
 from marketplace.accounts.tokens import access_token
-from marketplace.core import topics
+from marketplace.core import fields, topics
 from marketplace.core.db import init_connection, migrate
 from marketplace.embedded import embedded_servers, remove_dead_runs
 from marketplace.flash_sales.gate import gate_keys
 from marketplace.seed.crowd import crowd
 from marketplace.seed.loader import seed
+from marketplace.settings import Settings
 
 DATA_DIR = Path(".data/loadtest")
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -91,11 +91,12 @@ def served(workers: int, size: str = "tiny", **env: str) -> Iterator[tuple[str, 
     try:
         with embedded_servers(data_dir, "", "") as (database_url, redis_url):
             click.echo(f"seeding the {size} demo marketplace ...")
+            fields.configure(Settings(data_dir=data_dir, secret_key=SECRET))  # DATA_DIR below: the app's keys too
             asyncio.run(_seed(database_url, size))
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             settings = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET}
-            settings |= {"PUBLIC_URL": url, "SANDBOX_WEBHOOK_SECRET": WEBHOOK_SECRET}
+            settings |= {"PUBLIC_URL": url, "SANDBOX_WEBHOOK_SECRET": WEBHOOK_SECRET, "DATA_DIR": str(data_dir)}
             # Buyers keep their connection open while they watch the countdown, as browsers do: a keep-alive
             # shorter than the wait would close it under them just as they buy.
             target = "marketplace.app:create_app"

@@ -14,12 +14,14 @@ from litestar.config.cors import CORSConfig
 
 from analytics.controllers import (
     CampaignController,
+    DeliveryQualityController,
     SalesController,
     SegmentController,
     SegmentRunController,
     VendorSalesController,
 )
 from marketplace.accounts.controllers import AdminUsersController, AuthController, MeController
+from marketplace.accounts.self_service_controllers import AccountSecurityController
 from marketplace.aftersales.controllers import (
     AdminAftersalesController,
     BuyerAftersalesController,
@@ -31,6 +33,7 @@ from marketplace.cart.controllers import CartController
 from marketplace.catalog.controllers import (
     AdminCatalogController,
     CategoryController,
+    ListingReviewController,
     VendorProductController,
     image,
 )
@@ -45,6 +48,11 @@ from marketplace.core.headers import security_headers
 from marketplace.core.metrics import RequestMetrics, metrics, sample_forever
 from marketplace.core.openapi import ContractOpenAPIConfig, attach
 from marketplace.core.redis_pool import redis_client
+from marketplace.disputes.controllers import (
+    BuyerDisputeController,
+    SupportDisputeController,
+    VendorDisputeController,
+)
 from marketplace.flash_sales.batch import PurchaseBatches
 from marketplace.flash_sales.controllers import (
     FlashSaleController,
@@ -58,6 +66,15 @@ from marketplace.interactions.recorder import InteractionRecorder
 from marketplace.interactions.retention import run_retention
 from marketplace.inventory.controllers import InventoryController
 from marketplace.keeper import die_with_parent
+from marketplace.logistics.controllers import (
+    BuyerTrackingController,
+    SupportLateShipmentController,
+    VendorLateShipmentController,
+    VendorProductShippingController,
+    VendorShippingTemplateController,
+    VendorTrackingController,
+)
+from marketplace.logistics.service import watch_late_shipments
 from marketplace.notifications.controllers import MyNotificationsController, UnsubscribeController
 from marketplace.notifications.notifier import Notifier
 from marketplace.orders.controllers import BuyerOrderController, CheckoutController, VendorOrderController
@@ -70,10 +87,18 @@ from marketplace.payments.controllers import (
 from marketplace.payments.sandbox import SandboxGateway
 from marketplace.privacy.controllers import MyDataController
 from marketplace.promotions.controllers import MarketingCouponController, VendorCouponController, WalletController
+from marketplace.questions.controllers import (
+    MyQuestionsController,
+    ProductQuestionController,
+    VendorQuestionController,
+)
 from marketplace.reviews.controllers import ProductReviewController, VendorReviewController
+from marketplace.risk.controllers import RiskController
+from marketplace.risk.worker import run_risk_worker
 from marketplace.search.controllers import SearchController
 from marketplace.settings import Settings, load_settings
 from marketplace.settlement.controllers import AdminSettlementController, VendorSettlementController
+from marketplace.support.controllers import SupportDeskController
 from marketplace.vendors.controllers import (
     AdminVendorController,
     ApplicationController,
@@ -82,6 +107,8 @@ from marketplace.vendors.controllers import (
 )
 from marketplace.web.plugin import WebPlugin, api_docs_plugins
 from marketplace.workflows.controllers import BuyerOrderMoveController, VendorOrderMoveController
+from marketplace.workflows.shipment_controllers import SANDBOX_CARRIER_ROUTES, VendorCarrierShipController
+from marketplace.workflows.support_controllers import SupportActionController
 from marketplace.workflows.sweeper import run_sweeper
 from realtime.feed import feed
 from realtime.hub import Hub
@@ -93,6 +120,7 @@ ROUTES = [
     metrics,
     AuthController,
     MeController,
+    AccountSecurityController,
     MyNotificationsController,
     MyDataController,
     UnsubscribeController,
@@ -104,6 +132,7 @@ ROUTES = [
     AuditController,
     CategoryController,
     AdminCatalogController,
+    ListingReviewController,
     VendorProductController,
     InventoryController,
     SearchController,
@@ -114,16 +143,31 @@ ROUTES = [
     BuyerOrderMoveController,
     VendorOrderController,
     VendorOrderMoveController,
+    VendorCarrierShipController,
+    BuyerTrackingController,
+    VendorTrackingController,
+    VendorShippingTemplateController,
+    VendorProductShippingController,
+    VendorLateShipmentController,
+    SupportLateShipmentController,
     CheckoutPaymentController,
     AdminPaymentController,
     ProductReviewController,
     VendorReviewController,
+    ProductQuestionController,
+    MyQuestionsController,
+    VendorQuestionController,
     VendorSettlementController,
     AdminSettlementController,
     OpenAftersalesController,
     BuyerAftersalesController,
     VendorAftersalesController,
     AdminAftersalesController,
+    BuyerDisputeController,
+    VendorDisputeController,
+    SupportDisputeController,
+    SupportDeskController,
+    SupportActionController,
     FlashSaleController,
     VendorFlashSaleController,
     MarketingFlashSaleController,
@@ -135,9 +179,11 @@ ROUTES = [
     RecommendationController,
     SalesController,
     VendorSalesController,
+    DeliveryQualityController,
     SegmentController,
     SegmentRunController,
     CampaignController,
+    RiskController,
     feed,
     problem_types,
     problem_type,
@@ -146,6 +192,7 @@ ROUTES = [
 
 # The sandbox card gateway's page and the webhook it calls: mounted only with SANDBOX_GATEWAY on (the demo, tests).
 SANDBOX_ROUTES = [WebhookController, SandboxGatewayController]
+SANDBOX_ROUTES += SANDBOX_CARRIER_ROUTES  # the sandbox carrier's side and its tracking webhook (logistics)
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +252,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             asyncio.create_task(app.state.relay.run()),
             asyncio.create_task(run_retention(app.state.db, settings.interaction_retention_days)),
             asyncio.create_task(app.state.notifier.run()),
+            asyncio.create_task(
+                watch_late_shipments(app.state.db, settings.ship_within_hours, settings.late_shipment_check_seconds)
+            ),
+            asyncio.create_task(run_risk_worker(app.state.db, settings)),  # rules, trust scores (risk/worker.py)
             asyncio.create_task(sample_forever(app.state)),  # several workers: their gauges (core/metrics.py)
         ]
         try:

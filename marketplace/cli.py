@@ -21,7 +21,7 @@ import click
 from marketplace.core import fields
 from marketplace.keeper import die_with_parent
 from marketplace.seed.generator import SIZES
-from marketplace.seed.loader import DEMO_MARKETER_EMAIL, DEMO_PASSWORD
+from marketplace.seed.loader import DEMO_MARKETER_EMAIL, DEMO_PASSWORD, DEMO_SUPPORT_EMAIL
 from marketplace.servers import servers_for
 from marketplace.settings import Settings, load_settings
 
@@ -111,6 +111,7 @@ def serve(
                 f"\n  Demo buyer:    buyer1@demo.test / {DEMO_PASSWORD}"
                 f"\n  Demo vendor:   vendor1@demo.test / {DEMO_PASSWORD}"
                 f"\n  Demo marketer: {DEMO_MARKETER_EMAIL} / {DEMO_PASSWORD}"
+                f"\n  Demo support:  {DEMO_SUPPORT_EMAIL} / {DEMO_PASSWORD} (desk at /support)"
                 f"\n  API docs:      {scheme}://{host}:{port}/schema"
                 f"\n  Mail sent:     {mail_dir or 'by ' + settings.smtp_host}\n",
                 fg="green",
@@ -296,6 +297,31 @@ def _demo_admin(settings: Settings) -> str:
     password = path.read_text().strip()
     asyncio.run(_upsert_admin(settings, DEMO_ADMIN_EMAIL, password, "Demo admin"))
     return password
+
+
+@main.group()
+def risk() -> None:
+    """Risk control: anomaly alerts, payout holds and shop trust scores (docs/risk.md)."""
+
+
+@risk.command(name="scan")
+@click.option("--window-days", type=click.IntRange(1, 3650), help="Default: $RISK_WINDOW_DAYS (30)")
+@click.pass_obj
+def risk_scan(settings: Settings, window_days: int | None) -> None:
+    """Run every anomaly rule over the window and recompute the shops' trust scores now (the app does it every
+    RISK_SCAN_MINUTES), waiting for a scan already running; prints what each rule found."""
+    import msgspec
+
+    from marketplace.risk.worker import scan_with_pool
+
+    if window_days is not None:
+        settings = msgspec.structs.replace(settings, risk_window_days=window_days)
+    with servers_for(settings, need_redis=False, attach=True) as ready:
+        result = asyncio.run(scan_with_pool(ready))
+    click.echo(f"{'rule':<18} {'matched':>8} {'new':>6} {'updated':>8}")
+    for r in result.rules:
+        click.echo(f"{r.rule:<18} {r.matched:>8} {r.raised:>6} {r.updated:>8}")
+    click.echo(f"trust scores of {result.shops_scored} shops recomputed")
 
 
 @main.command()

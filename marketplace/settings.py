@@ -7,6 +7,7 @@ import hashlib
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -51,6 +52,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auto_complete_days: int = 14
     # Buyers may open a return, exchange or refund request this long after delivery.
     aftersales_window_days: int = 14
+    # Disputes (marketplace/disputes/): the shop answers within this many hours, or the dispute escalates to
+    # support; without an estimated arrival, a parcel may be reported not received this many days after shipping.
+    dispute_answer_hours: int = 48
+    dispute_transit_days: int = 10
     # Cash on delivery is offered up to this checkout total (minor units); couriers carry limited cash.
     cash_on_delivery_limit: int = 50_000
     # The sandbox card gateway stands in for a real one: its payment page marks a payment paid without money or
@@ -61,6 +66,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = "http://127.0.0.1:8000"
     # Shared with the payment gateway to sign callbacks; derived from the secret key when unset.
     sandbox_webhook_secret: str = ""
+    # Shared with the sandbox carrier to sign its tracking events (mounted with SANDBOX_GATEWAY, like the sandbox
+    # gateway); derived from the secret key when unset.
+    sandbox_carrier_secret: str = ""
+    # Shops ship paid orders within this many hours: later counts against their on-time rate and is flagged to
+    # them (and listed for support); the flags are looked for this often.
+    ship_within_hours: int = 48
+    late_shipment_check_seconds: float = 300.0
     # Live feed: a socket with more than this many events waiting is closed with the resume code; idle
     # sockets get a heartbeat this often.
     feed_max_pending: int = 1000
@@ -79,6 +91,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The recommender worker retrains this often and re-ranks browsing buyers this often.
     recommender_retrain_minutes: float = 60.0
     recommender_poll_seconds: float = 0.25
+    # BLAS threads of the recommender worker's training and ranking (it shares the box with the web workers).
+    recommender_threads: int = 1
     # The analytics worker recomputes customer segments this often (and whenever a marketer asks).
     segments_every_hours: float = 24.0
     # Browsing interactions feed recommendations; off only to measure what recording costs.
@@ -111,6 +125,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Password reset requests for one address per window (per IP: auth_rate_limit per auth_rate_window_seconds).
     password_reset_per_email: int = 3
     password_reset_window_seconds: int = 3600
+    # An email change's mailed link is good this long, once.
+    email_change_hours: int = 24
+    # Pre-sale questions one buyer may ask per window, across shops.
+    question_rate_limit: int = 20
+    question_rate_window_seconds: int = 3600
+    # Risk control (docs/risk.md). LISTING_REVIEW: off (products list at once), new_or_flagged (new products of
+    # shops younger than listing_review_new_shop_days, or named by a live risk alert, wait for support's
+    # approval), all. The rules and the shops' trust scores run every risk_scan_minutes (0: never; `marketplace
+    # risk scan` runs them at once) over the orders of the last risk_window_days; trust over trust_window_days
+    # (a shipment is late after ship_within_hours, as logistics counts it).
+    listing_review: Literal["off", "new_or_flagged", "all"] = "off"
+    listing_review_new_shop_days: int = 30
+    risk_scan_minutes: float = 15.0
+    risk_window_days: int = 30
+    trust_window_days: int = 180
     db_pool_min: int = 2
     db_pool_max: int = 20
     debug: bool = False
@@ -120,6 +149,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.sandbox_webhook_secret:
             return self.sandbox_webhook_secret
         return hashlib.sha256(b"sandbox-webhook:" + self.secret_key.encode()).hexdigest()
+
+    @property
+    def carrier_webhook_secret(self) -> str:
+        if self.sandbox_carrier_secret:
+            return self.sandbox_carrier_secret
+        return hashlib.sha256(b"sandbox-carrier:" + self.secret_key.encode()).hexdigest()
 
 
 _ENV_NAMES = {name: name.upper() for name in Settings.__struct_fields__}

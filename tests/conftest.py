@@ -96,19 +96,27 @@ async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
     yield server_urls[1]
 
 
+SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+@pytest.fixture(autouse=True)
+def field_keys() -> None:
+    """Personal fields are sealed with the test run's keys, for the tests that seed without an app too."""
+    fields.configure(Settings(data_dir=DATA_DIR, secret_key=SECRET_KEY))
+
+
 @pytest.fixture
 def settings(database_url: str, redis_url: str) -> Settings:
     settings = load_settings(
         database_url=database_url,
         redis_url=redis_url,
         data_dir=str(DATA_DIR),
-        secret_key="test-secret-key-that-is-long-enough-for-hs256",
+        secret_key=SECRET_KEY,
         auth_rate_limit=1000,
         sandbox_gateway=True,  # the tests pay by card through it
         password_hash_memory_kib=1024,
         password_hash_time_cost=1,
     )
-    fields.configure(settings)  # for the tests that call services and the seed without an app
     return settings
 
 

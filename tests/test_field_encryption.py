@@ -166,3 +166,17 @@ async def test_a_vendor_sees_the_address_while_the_order_is_open_and_only_the_ci
     assert ship_to == {"city": "Berlin", "region": "", "country": "DE", "recipient": "A.", "masked": True}
     buyer_view = (await shop["buyer"].get(f"/orders/{order_id}")).json()["ship_to"]
     assert buyer_view["line1"] == ADDRESS["line1"]
+
+
+async def test_two_ways_of_writing_one_street_share_a_match_key_and_another_street_does_not(
+    client: AsyncTestClient[Litestar], db: asyncpg.Connection
+) -> None:
+    first, second, third = [await sign_up(client, f"match{i}@example.com") for i in range(3)]
+    await first.post("/me/addresses", json=ADDRESS)
+    await second.post("/me/addresses", json={**ADDRESS, "recipient": "Someone Else", "line1": "1 market street."})
+    await third.post("/me/addresses", json={**ADDRESS, "line1": "2 Market Street"})
+    keys = [
+        await db.fetchval("SELECT match_key FROM addresses WHERE user_id = $1", a.id) for a in (first, second, third)
+    ]
+    assert keys[0] and keys[0] == keys[1] != keys[2]
+    assert ADDRESS["line1"].lower() not in keys[0]  # a keyed hash, not the street

@@ -39,6 +39,7 @@ async def test_a_buyer_exports_everything_held_about_them_and_nothing_of_anyone_
     names = set(archive.namelist())
     expected = ["README.txt", "profile.json", "addresses.json", "orders.json", "orders.csv", "payments.json"]
     expected += ["reviews.json", "points.json", "coupons.json", "interactions.json", "interactions.csv"]
+    expected += ["questions.json", "sessions.json"]
     assert set(expected) <= names
     section = {name.removesuffix(".json"): json.loads(archive.read(name)) for name in names if name.endswith(".json")}
     assert [p["email"] for p in section["profile"]] == ["buyer2@example.com"]
@@ -94,7 +95,8 @@ async def test_erasing_an_account_removes_the_person_and_keeps_the_books(
     row = await db.fetchrow(f"SELECT {columns} FROM users WHERE id = $1", buyer.id)
     assert row["email"] == f"erased-{buyer.id}@erased.invalid" and row["phone"] is None
     assert row["display_name"] == "Deleted user" and row["status"] == "disabled" and row["erased_at"] is not None
-    for table, column in (("addresses", "user_id"), ("interactions", "user_id"), ("cart_items", "user_id")):
+    wiped = [("addresses", "user_id"), ("interactions", "user_id"), ("cart_items", "user_id")]
+    for table, column in [*wiped, ("session_clients", "user_id"), ("product_questions", "buyer_id")]:
         assert await db.fetchval(f"SELECT count(*) FROM {table} WHERE {column} = $1", buyer.id) == 0
     snapshot = await db.fetchval("SELECT shipping_address FROM checkouts WHERE buyer_id = $1", buyer.id)
     assert snapshot == {"country": ADDRESS["country"], "erased": True}

@@ -22,9 +22,11 @@ from marketplace.aftersales import Status as AftersalesStatus
 from marketplace.catalog import ProductStatus
 from marketplace.core.states import Actor as ActorRole
 from marketplace.core.states import StateMachine
+from marketplace.disputes import DisputeStatus
 from marketplace.group_buys import GroupStatus, MemberStatus
 from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.payments import PaymentStatus
+from marketplace.risk import AlertStatus
 from marketplace.vendors import ApplicationStatus, VendorStatus
 from tests.catalog_helpers import category_tree, product
 from tests.conftest import Actor, approved_vendor
@@ -41,6 +43,8 @@ ENUMS: dict[str, type[StrEnum]] = {
     "vendors": VendorStatus,
     "group_buys": GroupStatus,
     "group_buy_members": MemberStatus,
+    "risk_alerts": AlertStatus,
+    "disputes": DisputeStatus,
 }
 # Status columns no enum describes (their code spells the literals out); listed so that a change to their CHECK,
 # or a new status column, is a decision someone makes here rather than a surprise.

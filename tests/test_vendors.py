@@ -128,7 +128,9 @@ async def test_vendor_edits_only_its_own_shop(client: AsyncTestClient[Litestar],
         "shop_name": "Shop One",
         "description": "Fresh teas",
         "created_at": public["created_at"],
+        "trust": public["trust"],  # the shop's trust score (tests/test_trust.py)
     }
+    assert 0 <= public["trust"]["score"] <= 100 and public["trust"]["orders"] == 0
 
 
 async def test_admin_lists_vendors_by_status(client: AsyncTestClient[Litestar], admin: Actor) -> None:

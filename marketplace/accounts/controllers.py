@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from marketplace.accounts import recovery, service
+from marketplace.accounts import recovery, service, sessions
 from marketplace.accounts.schemas import (
     AddressIn,
     AddressOut,
@@ -44,7 +44,10 @@ class AuthController(Controller):
 
     @post("/login", exclude_from_auth=True, status_code=200, summary="Exchange credentials for tokens")
     async def login(self, request: Request[Any, Any, Any], state: AppState, data: JSONBody[LoginIn]) -> TokenPair:
-        return await service.login(state.db, state.redis, state.settings, data, client_ip(request))
+        ip = client_ip(request)
+        pair = await service.login(state.db, state.redis, state.settings, data, ip)
+        await sessions.record_client(state.db, pair.refresh_token, request.headers.get("user-agent", ""), ip)
+        return pair
 
     @post("/refresh", exclude_from_auth=True, status_code=200, summary="Rotate a refresh token")
     async def refresh(self, state: AppState, data: JSONBody[RefreshIn]) -> TokenPair:

@@ -78,8 +78,8 @@ COUNT_ADDRESSES = "SELECT count(*) FROM addresses WHERE user_id = $1"
 CLEAR_DEFAULT = "UPDATE addresses SET is_default = false WHERE user_id = $1 AND is_default"
 INSERT_ADDRESS = f"""
 INSERT INTO addresses
-    (user_id, recipient, phone, line1, line2, city, region, postal_code, country, is_default)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    (user_id, recipient, phone, line1, line2, city, region, postal_code, country, is_default, match_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 RETURNING {ADDRESS_COLUMNS}
 """
 UPDATE_ADDRESS = f"""
@@ -91,6 +91,7 @@ UPDATE addresses SET
 WHERE id = $1 AND user_id = $2
 RETURNING {ADDRESS_COLUMNS}
 """
+SET_ADDRESS_MATCH = "UPDATE addresses SET match_key = $2 WHERE id = $1"
 DELETE_ADDRESS = "DELETE FROM addresses WHERE id = $1 AND user_id = $2 RETURNING is_default"
 PROMOTE_OLDEST_ADDRESS = """
 UPDATE addresses SET is_default = true
@@ -132,3 +133,72 @@ WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now(
 RETURNING user_id
 """
 MARK_EMAIL_VERIFIED = "UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Account self-service (sessions.py, email_change.py): sessions as refresh-token families, changing the password,
+# changing the email address with a mailed link.
+# ---------------------------------------------------------------------------------------------------------------
+
+# The client that signed in, recorded once per session: the family of the refresh token just issued.
+RECORD_SESSION_CLIENT = """
+INSERT INTO session_clients (family, user_id, user_agent, ip)
+SELECT family, user_id, $2, $3 FROM refresh_tokens WHERE token_hash = $1
+ON CONFLICT (family) DO NOTHING
+"""
+# A user's live sessions: families holding a refresh token neither revoked nor expired. Each renewal adds a row
+# to the family, so its newest row tells when the session was last used (to within an access token's life).
+LIVE_SESSIONS = """
+SELECT r.family, min(r.created_at) AS created_at, max(r.created_at) AS last_used_at,
+       max(r.expires_at) AS expires_at, coalesce(c.user_agent, '') AS user_agent, coalesce(c.ip, '') AS ip
+FROM refresh_tokens r LEFT JOIN session_clients c ON c.family = r.family
+WHERE r.user_id = $1
+GROUP BY r.family, c.user_agent, c.ip
+HAVING bool_or(r.revoked_at IS NULL AND r.expires_at > now())
+ORDER BY max(r.created_at) DESC
+LIMIT $2
+"""
+# Ending sessions; each answers how many refresh tokens it revoked (a live family holds one).
+END_OWN_SESSION = """
+WITH ended AS (
+    UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND user_id = $2 AND revoked_at IS NULL
+    RETURNING family
+)
+SELECT count(DISTINCT family) FROM ended
+"""
+END_OTHER_SESSIONS = """
+WITH ended AS (
+    UPDATE refresh_tokens SET revoked_at = now()
+    WHERE user_id = $1 AND revoked_at IS NULL AND family IS DISTINCT FROM $2
+    RETURNING family
+)
+SELECT count(DISTINCT family) FROM ended
+"""
+FORGET_SESSION_CLIENTS = """
+DELETE FROM session_clients c WHERE c.user_id = $1
+  AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family = c.family AND r.revoked_at IS NULL)
+"""
+
+PASSWORD_OF = "SELECT password_hash, email::text AS email, phone FROM users WHERE id = $1 AND status = 'active'"
+# Compare-and-set on the hash that was checked: of two changes racing with the same current password, one wins.
+SWAP_PASSWORD = """
+UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2 RETURNING id
+"""
+
+EMAIL_TAKEN = "SELECT EXISTS (SELECT 1 FROM users WHERE email = $1::citext)"
+INSERT_EMAIL_CHANGE = """
+INSERT INTO account_tokens (token_hash, user_id, purpose, expires_at, new_email)
+VALUES ($1, $2, 'email_change', now() + make_interval(secs => $3), $4)
+"""
+# Spending an email-change link: unused, unexpired, its account active; the row lock makes a second use find it
+# used.
+USE_EMAIL_CHANGE = """
+UPDATE account_tokens t SET used_at = now()
+FROM users u
+WHERE t.token_hash = $1 AND t.purpose = 'email_change' AND t.used_at IS NULL AND t.expires_at > now()
+  AND u.id = t.user_id AND u.status = 'active'
+RETURNING t.user_id, t.new_email::text AS new_email
+"""
+EMAIL_FOR_UPDATE = "SELECT email::text AS email FROM users WHERE id = $1 FOR UPDATE"
+# The link reached the new address, so it is verified as it is set.
+SET_EMAIL = "UPDATE users SET email = $2, email_verified_at = now(), updated_at = now() WHERE id = $1"

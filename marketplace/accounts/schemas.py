@@ -127,3 +127,37 @@ class PasswordResetConfirmIn(Struct, forbid_unknown_fields=True):
 
 class VerifyEmailIn(Struct, forbid_unknown_fields=True):
     token: AccountToken
+
+
+# Account self-service (sessions.py, email_change.py)
+
+
+class PasswordChangeIn(Struct, forbid_unknown_fields=True):
+    current_password: Password
+    new_password: Password
+
+
+class SessionOut(Struct):
+    """A login session (a refresh-token family): when it began, when its tokens were last renewed, and the
+    client that signed in, as recorded at sign-in (empty when unknown)."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    ip: str
+    current: bool
+
+
+class SessionsEnded(Struct):
+    ended: int
+
+
+class EmailChangeIn(Struct, forbid_unknown_fields=True):
+    new_email: Email
+    password: Password
+
+
+class EmailChangeConfirmIn(Struct, forbid_unknown_fields=True):
+    token: AccountToken

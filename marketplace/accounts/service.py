@@ -32,6 +32,7 @@ from marketplace.core.events import access_changed
 from marketplace.core.paging import Page, fetch_page
 from marketplace.core.ratelimit import attempt, forget, hit
 from marketplace.core.types import set_fields
+from marketplace.risk import service as risk
 from marketplace.settings import Settings
 
 MAX_ADDRESSES = 20
@@ -114,6 +115,7 @@ async def login(db: asyncpg.Pool, redis: Redis, settings: Settings, body: LoginI
     attempts = await _attempt(redis, settings, account, client_ip)
     ok = await verify_password(hasher_of(settings), row["password_hash"] if row else None, body.password)
     if not ok or row is None or row["status"] != "active":
+        await risk.record_login_failure(db, row["id"] if row else None, client_ip)  # risk's failed-login rule
         raise Unauthorized("wrong email, phone or password")
     if row["totp_enabled"]:
         if body.totp_code is None:  # counted too, or asking without a code would reset wrong codes' count
@@ -250,8 +252,11 @@ async def add_address(db: asyncpg.Pool, user_id: int, body: AddressIn) -> Addres
         is_default = body.is_default or count == 0
         if is_default:
             await conn.execute(q.CLEAR_DEFAULT, user_id)
-        sealed = fields.seal_address(msgspec.structs.asdict(body))
-        row = await conn.fetchrow(q.INSERT_ADDRESS, user_id, *(sealed[k] for k in ADDRESS_FIELDS), is_default)
+        given = msgspec.structs.asdict(body)
+        sealed = fields.seal_address(given)
+        row = await conn.fetchrow(
+            q.INSERT_ADDRESS, user_id, *(sealed[k] for k in ADDRESS_FIELDS), is_default, fields.address_match(given)
+        )
     return address_out(row)
 
 
@@ -270,7 +275,9 @@ async def update_address(db: asyncpg.Pool, user_id: int, address_id: int, body: 
         )
         if row is None:
             raise NotFound("no such address")
-    return address_out(row)
+        address = address_out(row)
+        await conn.execute(q.SET_ADDRESS_MATCH, address_id, fields.address_match(msgspec.structs.asdict(address)))
+    return address
 
 
 async def delete_address(db: asyncpg.Pool, user_id: int, address_id: int) -> None:

@@ -2,7 +2,8 @@
 
 ORDER_FOR_REQUEST = """
 SELECT o.id, o.buyer_id, o.vendor_id, o.status, o.checkout_id,
-       (SELECT max(h.at) FROM order_history h WHERE h.order_id = o.id AND h.to_status = 'delivered') AS delivered_at
+       (SELECT max(h.at) FROM order_history h WHERE h.order_id = o.id AND h.to_status = 'delivered') AS delivered_at,
+       (SELECT x.until FROM support_window_extensions x WHERE x.order_id = o.id) AS window_until  -- support/
 FROM orders o WHERE o.id = $1 FOR UPDATE
 """
 # Per line of order $1: what the buyer paid for it (after its share of every discount and points), and what is

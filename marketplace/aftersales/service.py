@@ -78,7 +78,8 @@ async def open_request(db: asyncpg.Pool, buyer_id: int, order_id: int, body: Req
             raise NotFound("no such order")
         if order["status"] not in ("delivered", "completed") or order["delivered_at"] is None:
             raise Conflict("after-sales requests open once the order has been delivered")
-        if datetime.now(UTC) - order["delivered_at"] > timedelta(days=window_days):
+        extended = order["window_until"] is not None and datetime.now(UTC) <= order["window_until"]  # by support
+        if datetime.now(UTC) - order["delivered_at"] > timedelta(days=window_days) and not extended:
             raise Conflict(f"the {window_days}-day window after delivery has closed")
         wanted: dict[int, int] = {}
         for line in body.lines:

@@ -19,11 +19,12 @@ from marketplace.catalog.schemas import (
     ProductIn,
     ProductOut,
     ProductPatch,
+    ReviewNoteIn,
     SkuIn,
     SkuPatch,
     TakeDownIn,
 )
-from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor
+from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor, requires_role
 from marketplace.core.deps import AppState
 from marketplace.core.errors import NotFound
 from marketplace.core.paging import Cursor, Limit, Page
@@ -84,6 +85,31 @@ class AdminCatalogController(Controller):
         return await service.take_down(state.db, request.user.id, product_id, None)
 
 
+class ListingReviewController(Controller):
+    """The listing-review queue (LISTING_REVIEW): support or an admin approves or rejects pending products."""
+
+    path = "/support/listings"
+    opt = {"changes_catalog": True}  # an approval shows the product to buyers at once
+    tags = ["risk"]
+    guards = [requires_role("support", "admin")]
+
+    @get("/", summary="Products waiting for review, oldest first")
+    async def pending(self, state: AppState, cursor: Cursor = None, limit: Limit = 20) -> Page[ProductOut]:
+        return await service.listings_to_review(state.db, cursor, limit)
+
+    @post("/{product_id:int}/approve", status_code=200, summary="Approve: the product is listed")
+    async def approve(
+        self, state: AppState, request: AuthedRequest, product_id: FromPath[int], data: JSONBody[ReviewNoteIn]
+    ) -> ProductOut:
+        return await service.review_listing(state.db, request.user.id, product_id, True, data.reason)
+
+    @post("/{product_id:int}/reject", status_code=200, summary="Reject with a reason: the product returns to draft")
+    async def reject(
+        self, state: AppState, request: AuthedRequest, product_id: FromPath[int], data: JSONBody[TakeDownIn]
+    ) -> ProductOut:
+        return await service.review_listing(state.db, request.user.id, product_id, False, data.reason)
+
+
 class VendorProductController(Controller):
     """The signed-in vendor's own products; another vendor's product ids are not found."""
 
@@ -119,7 +145,9 @@ class VendorProductController(Controller):
 
     @post("/{product_id:int}/list", status_code=200, summary="Show the product to buyers")
     async def list_product(self, state: AppState, request: AuthedRequest, product_id: FromPath[int]) -> ProductOut:
-        return await service.set_vendor_status(state.db, request.user.vendor_id, product_id, ProductStatus.LISTED)
+        review = service.ListingReview.of(state.settings)  # a new or flagged shop's draft may wait for review
+        vendor_id = request.user.vendor_id
+        return await service.set_vendor_status(state.db, vendor_id, product_id, ProductStatus.LISTED, review)
 
     @post("/{product_id:int}/unlist", status_code=200, summary="Hide the product from buyers")
     async def unlist_product(self, state: AppState, request: AuthedRequest, product_id: FromPath[int]) -> ProductOut:

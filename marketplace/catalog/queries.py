@@ -47,6 +47,11 @@ UPDATE products SET
     attributes = COALESCE($7, attributes), updated_at = now()
 WHERE id = $1
 """
+# The listing-review queue, oldest first (keyset on id ascending).
+LIST_PENDING_REVIEW = f"""
+SELECT {PRODUCT_COLUMNS} FROM products WHERE status = 'pending_review' AND ($1::bigint IS NULL OR id > $1)
+ORDER BY id LIMIT $2
+"""
 SET_PRODUCT_STATUS = """
 UPDATE products SET status = $2, takedown_reason = $3, updated_at = now() WHERE id = $1
 """

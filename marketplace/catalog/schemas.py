@@ -120,3 +120,7 @@ class ProductOut(Struct):
 
 class TakeDownIn(Struct, forbid_unknown_fields=True):
     reason: Reason
+
+
+class ReviewNoteIn(Struct, forbid_unknown_fields=True):
+    reason: Reason | None = None  # why it was approved, for the audit log

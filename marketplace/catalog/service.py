@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -33,6 +34,8 @@ from marketplace.core.paging import Page, fetch_page
 from marketplace.core.states import Actor
 from marketplace.core.types import set_fields
 from marketplace.inventory.service import record_initial_stock
+from marketplace.risk import service as risk
+from marketplace.settings import Settings
 
 MAX_IMAGES_PER_PRODUCT = 12
 
@@ -216,9 +219,52 @@ async def _set_status(
     await append_event(conn, topics.product(row["id"]), "product.status_changed", {"status": target})
 
 
-async def set_vendor_status(db: asyncpg.Pool, vendor_id: int, product_id: int, target: ProductStatus) -> ProductOut:
+async def set_vendor_status(
+    db: asyncpg.Pool, vendor_id: int, product_id: int, target: ProductStatus, review: ListingReview | None = None
+) -> ProductOut:
+    """The vendor lists or unlists a product; under `review` (LISTING_REVIEW) a draft of a new or flagged shop
+    goes to pending_review instead of listed, for support to approve."""
     async with db.acquire() as conn, conn.transaction():
-        await _set_status(conn, await _own_product(conn, vendor_id, product_id), target, Actor.VENDOR)
+        row = await _own_product(conn, vendor_id, product_id)
+        if target == ProductStatus.LISTED and row["status"] == ProductStatus.DRAFT and review is not None:
+            why = await risk.listing_review_reason(conn, review.mode, review.new_shop_days, vendor_id)
+            target = ProductStatus.PENDING_REVIEW if why else target
+        await _set_status(conn, row, target, Actor.VENDOR)
+        return await _product_out(conn, product_id)
+
+
+@dataclass(frozen=True)
+class ListingReview:
+    mode: str  # settings.listing_review: off, new_or_flagged, all
+    new_shop_days: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> ListingReview:
+        return cls(settings.listing_review, settings.listing_review_new_shop_days)
+
+
+async def listings_to_review(db: asyncpg.Pool, cursor: int | None, limit: int) -> Page[ProductOut]:
+    """Products waiting for review, oldest first."""
+    rows = await fetch_page(db, q.LIST_PENDING_REVIEW, cursor, limit=limit)
+    return Page(await _products_out(db, rows.items), rows.next_cursor)
+
+
+async def review_listing(
+    db: asyncpg.Pool, staff_id: int, product_id: int, approve: bool, reason: str | None
+) -> ProductOut:
+    """Support or an admin approves a pending product (→ listed) or rejects it with a reason (→ draft, the
+    reason shown to the vendor as the product's status reason); audit-logged."""
+    target = ProductStatus.LISTED if approve else ProductStatus.DRAFT
+    async with db.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(q.PRODUCT_FOR_UPDATE, product_id)
+        if before is None:
+            raise NotFound("no such product")
+        if before["status"] != ProductStatus.PENDING_REVIEW:
+            raise Conflict("this product is not waiting for review", current_status=before["status"])
+        await _set_status(conn, before, target, Actor.ADMIN, None if approve else reason)
+        action = "product.review_approved" if approve else "product.review_rejected"
+        after = {"status": target, "reason": reason}
+        await record_audit(conn, staff_id, action, "product", product_id, {"status": before["status"]}, after)
         return await _product_out(conn, product_id)
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from marketplace.settings import Settings
+from marketplace.settings import Settings, load_settings
 
 PREFIX = "fe1."
 KEY_FILE = "field_keys"
@@ -63,6 +63,25 @@ class Keyring:
         raw = base64.urlsafe_b64decode(body)
         try:
             return key.decrypt(raw[:12], raw[12:], purpose.encode()).decode()
+        except InvalidTag:
+            raise FieldKeyError(f"a sealed {purpose} was altered or belongs to another field") from None
+
+    def seal_bytes(self, data: bytes, purpose: str) -> bytes:
+        """Bytes sealed the same way, kept binary: `fe1.<key id>.` then the nonce and the ciphertext."""
+        nonce = os.urandom(12)
+        return (
+            f"{PREFIX}{self.active}.".encode() + nonce + self.keys[self.active].encrypt(nonce, data, purpose.encode())
+        )
+
+    def open_bytes(self, data: bytes, purpose: str) -> bytes:
+        if not data.startswith(PREFIX.encode()):
+            return data  # stored before encryption
+        key_id, _, raw = data[len(PREFIX) :].partition(b".")
+        key = self.keys.get(key_id.decode())
+        if key is None:
+            raise FieldKeyError(f"no field key {key_id.decode()!r} here (FIELD_KEYS or {KEY_FILE} lacks it)")
+        try:
+            return key.decrypt(raw[:12], raw[12:], purpose.encode())
         except InvalidTag:
             raise FieldKeyError(f"a sealed {purpose} was altered or belongs to another field") from None
 
@@ -173,9 +192,9 @@ def _source(settings: Settings) -> tuple[object, ...]:
 
 
 def cipher() -> FieldCipher:
-    if _cipher is None:
-        raise RuntimeError("field keys are not loaded: call marketplace.core.fields.configure(settings) first")
-    return _cipher
+    """The keys configured for this process; a script that configured none gets its environment's (the keys an
+    app it starts would load too)."""
+    return _cipher or configure(load_settings())
 
 
 # What each sealed field is (its associated data): a value opens only as the field it was sealed for.
@@ -188,6 +207,7 @@ PAYOUT_ACCOUNT = "vendors.payout_account"
 # The personal lines of an address, sealed alike in `addresses` and in the checkout snapshots copied from it;
 # city, region and country stay readable (shipping fees, delivery analytics and tax need them).
 ADDRESS_SEALED = ("recipient", "phone", "line1", "line2", "postal_code")
+MATCHED = ("line1", "postal_code", "country")  # what address_match compares
 
 
 def seal_address(fields: dict[str, object]) -> dict[str, object]:
@@ -198,10 +218,29 @@ def seal_address(fields: dict[str, object]) -> dict[str, object]:
 
 
 def open_address(fields: dict[str, object]) -> dict[str, object]:
+    """The address as its owner wrote it (without the internal match key)."""
     ring = cipher()
     return {
-        k: ring.open(v, f"address.{k}") if k in ADDRESS_SEALED and isinstance(v, str) else v for k, v in fields.items()
+        k: ring.open(v, f"address.{k}") if k in ADDRESS_SEALED and isinstance(v, str) else v
+        for k, v in fields.items()
+        if k != "match_key"
     }
+
+
+def sealed_snapshot(fields: dict[str, object]) -> dict[str, object]:
+    """An address as a checkout keeps it: the personal lines sealed, with its match key."""
+    return {**seal_address(fields), "match_key": address_match(fields)}
+
+
+def address_match(fields: dict[str, object]) -> str:
+    """A keyed hash of where an address is (street line, postcode, country; not who), the same for "1 Market
+    Street" and "1 market street.": what risk control groups orders by, now that the lines themselves are sealed.
+    Empty for an address without a street line (an erased one)."""
+    parts = ["".join(ch for ch in str(fields.get(k) or "").lower() if ch.isalnum()) for k in MATCHED]
+    if not parts[0]:
+        return ""
+    text = "address.match\0" + "|".join(parts)
+    return hmac.new(cipher().ring().index_key, text.encode(), "sha256").hexdigest()[:32]
 
 
 def mask_address(fields: dict[str, object]) -> dict[str, object]:

@@ -20,6 +20,7 @@ import asyncpg
 from litestar import Response
 from litestar.params import HeaderParameter
 
+from marketplace.core import fields
 from marketplace.core.errors import BadRequest, Conflict, Unprocessable
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -82,6 +83,14 @@ def response_of(outcome: Outcome) -> Response[bytes]:
     return Response(outcome.body, status_code=outcome.status, media_type="application/json", headers=headers)
 
 
+# A stored response holds what the buyer sees (a checkout's address in clear): it is sealed like the fields.
+RESPONSE = "idempotency.response"
+
+
+def _sealed(body: bytes) -> bytes:
+    return fields.cipher().ring().seal_bytes(body, RESPONSE)
+
+
 async def replay(db: asyncpg.Pool, user_id: int, route: str, key: str, request_body: bytes) -> Outcome | None:
     """The outcome of a request already made with this key, or None: for a route that refuses a retry
     before running anything (a flash sale sold out since) but owes the first request's result back."""
@@ -101,7 +110,8 @@ async def _stored(conn: asyncpg.Connection, user_id: int, route: str, key: str, 
         )
     if row["status"] == "running":
         raise Conflict("a request with this Idempotency-Key is still being processed", code="idempotency-key-in-use")
-    return Outcome(row["response_status"], row["response_body"], replayed=True)
+    body = fields.cipher().ring().open_bytes(row["response_body"], RESPONSE)
+    return Outcome(row["response_status"], body, replayed=True)
 
 
 async def run_once(
@@ -124,7 +134,7 @@ async def once(db: asyncpg.Pool, user_id: int, route: str, key: str | None, requ
         try:
             async with conn.transaction():
                 status, body = await work(conn)
-                await conn.execute(COMPLETE, user_id, route, key, status, body)
+                await conn.execute(COMPLETE, user_id, route, key, status, _sealed(body))
         except BaseException:
             await conn.execute(RELEASE, user_id, route, key)
             raise
@@ -153,7 +163,7 @@ async def _claim(conn: asyncpg.Connection, user_id: int, route: str, key: str, r
 
 async def complete(conn: asyncpg.Connection, done: list[tuple[int, str, str, Outcome]]) -> None:
     """Store each claimed key's outcome (user, route, key, outcome), inside the work's transaction."""
-    await conn.executemany(COMPLETE, [(user, route, key, o.status, o.body) for user, route, key, o in done])
+    await conn.executemany(COMPLETE, [(user, route, key, o.status, _sealed(o.body)) for user, route, key, o in done])
 
 
 async def release(conn: asyncpg.Connection, claimed: list[tuple[int, str, str]]) -> None:

@@ -47,6 +47,8 @@ def _resolve(node: ast.expr, scope: dict[str, Any]) -> Any:
         return scope.get(node.id, getattr(builtins, node.id, None))
     if isinstance(node, ast.Attribute):
         base = _resolve(node.value, scope)
+        if base is not None and not isinstance(base, type | types.ModuleType) and _ours(type(base)):
+            base = type(base)  # a module-level instance of ours (a state machine's table): its class's method
         if base is None or not (isinstance(base, type | types.ModuleType)):
             return None
         return inspect.getattr_static(base, node.attr, None)

@@ -22,7 +22,13 @@ class Kind(StrEnum):
     # Account mails: always sent, not in the app, no unsubscribe.
     PASSWORD_RESET = "password_reset"
     VERIFY_EMAIL = "verify_email"
+    # Account self-service (accounts/sessions.py, accounts/email_change.py).
+    PASSWORD_CHANGED = "password_changed"
+    EMAIL_CHANGE = "email_change"  # the link, to the new address
+    EMAIL_CHANGED = "email_changed"  # the notice, to the old address
 
 
-ACCOUNT_KINDS = frozenset({Kind.PASSWORD_RESET, Kind.VERIFY_EMAIL})
+ACCOUNT_KINDS = frozenset(
+    {Kind.PASSWORD_RESET, Kind.VERIFY_EMAIL, Kind.PASSWORD_CHANGED, Kind.EMAIL_CHANGE, Kind.EMAIL_CHANGED}
+)
 OPTIONAL_KINDS = tuple(k for k in Kind if k not in ACCOUNT_KINDS)

@@ -31,12 +31,15 @@ ORDER_MOVES = StateMachine[OrderStatus](
         (S.PAID, S.ACCEPTED): {A.VENDOR},
         (S.CONFIRMED, S.ACCEPTED): {A.VENDOR},
         (S.ACCEPTED, S.SHIPPED): {A.VENDOR},
-        (S.SHIPPED, S.DELIVERED): {A.VENDOR},
+        (S.SHIPPED, S.DELIVERED): {A.VENDOR, A.SYSTEM},  # the system: an integrated carrier's delivered event
         (S.DELIVERED, S.COMPLETED): {A.BUYER, A.SYSTEM},  # the system: the buyer never confirmed
-        (S.CONFIRMED, S.CANCELLED): {A.BUYER, A.VENDOR},
-        # The vendor: rejecting the order; the system: its group buy did not fill in time.
-        (S.PAID, S.CANCELLED): {A.BUYER, A.VENDOR, A.SYSTEM},
-        (S.ACCEPTED, S.CANCELLED): {A.BUYER, A.VENDOR},
+        (S.CONFIRMED, S.CANCELLED): {A.BUYER, A.VENDOR, A.ADMIN},
+        # The vendor: rejecting the order; the system: its group buy did not fill in time; admin: customer service.
+        (S.PAID, S.CANCELLED): {A.BUYER, A.VENDOR, A.SYSTEM, A.ADMIN},
+        (S.ACCEPTED, S.CANCELLED): {A.BUYER, A.VENDOR, A.ADMIN},
+        # Customer service (support staff act as admin) and a parcel the carrier lost: refunded, or sent again.
+        (S.SHIPPED, S.CANCELLED): {A.ADMIN},
+        (S.SHIPPED, S.ACCEPTED): {A.ADMIN},
     },
     status_field="order_status",
 )

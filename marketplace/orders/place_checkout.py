@@ -13,17 +13,19 @@ from contextlib import contextmanager
 import asyncpg
 import msgspec
 
-from marketplace.core import topics
+from marketplace.core import fields, topics
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
+from marketplace.logistics import fees
 from marketplace.orders import OrderStatus
 from marketplace.orders import queries as q
 from marketplace.orders.schemas import CheckoutOut
 from marketplace.promotions import service as promotions
 from marketplace.promotions.service import Quote
 
-# Shipping per vendor order, in minor units: free from this order value up, otherwise a flat fee.
-FREE_SHIPPING_FROM = 5000
-SHIPPING_FEE = 499
+# Shipping per vendor order of a shop without shipping templates, in minor units: free from this order value
+# up, otherwise a flat fee. A shop's templates price its orders instead (logistics/fees.py).
+FREE_SHIPPING_FROM = fees.FLAT_FREE_FROM
+SHIPPING_FEE = fees.FLAT_FEE
 
 
 def shipping_for(items_total: int) -> int:
@@ -103,6 +105,13 @@ class SkuRow(msgspec.Struct):
 CHECKOUT_DECODER = msgspec.json.Decoder(CheckoutOut)
 
 
+def checkout_of(written: bytes | str) -> CheckoutOut:
+    """The checkout PLACE_CHECKOUT wrote, as its buyer reads it: the address's sealed lines opened."""
+    checkout = CHECKOUT_DECODER.decode(written)
+    checkout.shipping_address = fields.open_address(checkout.shipping_address)
+    return checkout
+
+
 class SaleRefused(Exception):
     """The flash sale refused the purchase (`reason`: sold_out, limit_reached, not_started, ended)."""
 
@@ -122,9 +131,7 @@ async def place_flash_checkout(
         raise NotFound("no such flash sale")
     _check(skus)
     with _refusals():
-        return CHECKOUT_DECODER.decode(
-            await conn.fetchval(q.PLACE_CHECKOUT, *_rows(buyer_id, skus, hold_seconds, sale_id))
-        )
+        return checkout_of(await conn.fetchval(q.PLACE_CHECKOUT, *_rows(buyer_id, skus, hold_seconds, sale_id)))
 
 
 async def place_one_line_checkout(
@@ -138,7 +145,7 @@ async def place_one_line_checkout(
     _check(skus)
     rows = _rows(buyer_id, skus, hold_seconds, None, keeps_cart=True)
     try:
-        return CHECKOUT_DECODER.decode(await conn.fetchval(q.PLACE_CHECKOUT, *rows))
+        return checkout_of(await conn.fetchval(q.PLACE_CHECKOUT, *rows))
     except asyncpg.CheckViolationError:  # read unlocked: the last unit went meanwhile (reserved <= on_hand held)
         raise Conflict("sold out", code="out-of-stock", sku_id=sku_id, available=0) from None
 
@@ -169,7 +176,7 @@ async def place_flash_checkouts(
         (_, [vendor], [line], [stock]) = writes[0]  # one SKU: the same vendor, line and stock topic for all
         with _refusals():
             written = await conn.fetch(q.PLACE_FLASH_BATCH, [w[0] for w in writes], line, vendor.topic, stock.topic)
-    placed = iter(CHECKOUT_DECODER.decode(row[0]) for row in written)
+    placed = iter(checkout_of(row[0]) for row in written)
     return [refused[i] if i in refused else next(placed) for i in range(len(purchases))]
 
 
@@ -200,9 +207,7 @@ async def _place(
     if coupon_code is not None or points or skus[0]["coupons_running"]:
         lines = [{**dict(s), "unit_price": _unit_price(s)} for s in skus]
         promo = await promotions.quote(conn, buyer_id, lines, coupon_code, points, skus[0]["coupons_running"])
-    checkout = CHECKOUT_DECODER.decode(
-        await conn.fetchval(q.PLACE_CHECKOUT, *_rows(buyer_id, skus, hold_seconds, None, promo))
-    )
+    checkout = checkout_of(await conn.fetchval(q.PLACE_CHECKOUT, *_rows(buyer_id, skus, hold_seconds, None, promo)))
     if promo.coupon_id is not None or promo.points:
         await promotions.record(conn, promo, checkout.id, buyer_id)
     return checkout
@@ -234,6 +239,16 @@ def _check(skus: list[asyncpg.Record]) -> None:
             )
 
 
+def _shipping(skus: list[asyncpg.Record], price: dict[int, int], quantities: dict[int, int]) -> int:
+    """One vendor order's shipping to the address read with its lines, by each line's template (or flat)."""
+    lines = [
+        fees.Line(s["shipping_template_id"], s["shipping_basis"], s["shipping_default_rate"], s["shipping_regions"],
+                  price[s["sku_id"]] * quantities[s["sku_id"]], quantities[s["sku_id"]], s["weight_grams"])
+        for s in skus
+    ]  # fmt: skip
+    return fees.vendor_order_fee(lines, skus[0]["country"] or "", skus[0]["region"] or "")
+
+
 def _rows(
     buyer_id: int,
     skus: list[asyncpg.Record],
@@ -252,7 +267,7 @@ def _rows(
         by_vendor[sku["vendor_id"]].append(sku)
     vendors = sorted(by_vendor)
     totals = {v: sum(price[s["sku_id"]] * quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
-    shipping = {v: shipping_for(totals[v]) for v in vendors}
+    shipping = {v: _shipping(by_vendor[v], price, quantities) for v in vendors}
     items = {v: sum(quantities[s["sku_id"]] for s in by_vendor[v]) for v in vendors}
     vendor_off = {s["sku_id"]: promo.vendor_discount.get(s["sku_id"], 0) for s in skus}
     platform_off = {s["sku_id"]: promo.platform_discount.get(s["sku_id"], 0) for s in skus}

@@ -20,12 +20,19 @@ SELECT c.sku_id, c.quantity, c.sale_price, s.product_id, s.code, s.price, s.avai
            SELECT 1 FROM coupons k WHERE (k.audience = 'automatic' OR EXISTS (
                SELECT 1 FROM coupon_grants g WHERE g.coupon_id = k.id AND g.buyer_id = $1))
            AND k.disabled_at IS NULL AND now() >= k.starts_at AND now() < k.ends_at)) AS coupons_running,
-       a.recipient, a.phone, a.line1, a.line2, a.city, a.region, a.postal_code, a.country
+       a.recipient, a.phone, a.line1, a.line2, a.city, a.region, a.postal_code, a.country, a.match_key,
+       COALESCE(ps.weight_grams, 0) AS weight_grams, t.id AS shipping_template_id, t.basis AS shipping_basis,
+       t.default_rate AS shipping_default_rate, t.regions AS shipping_regions
 FROM cart c
 JOIN skus s ON s.id = c.sku_id
 JOIN products p ON p.id = s.product_id
 JOIN vendors v ON v.id = p.vendor_id
 LEFT JOIN addresses a ON a.id = $2 AND a.user_id = $1
+-- The shop's shipping template for the line (the product's own, else the shop's default; none: the flat fee),
+-- read here so that templates cost checkout no round trip of its own (logistics/fees.py prices them).
+LEFT JOIN product_shipping ps ON ps.product_id = p.id
+LEFT JOIN shipping_templates t ON t.vendor_id = p.vendor_id AND t.id = COALESCE(ps.template_id, (
+    SELECT d.id FROM shipping_templates d WHERE d.vendor_id = p.vendor_id AND d.is_default))
 WHERE s.id = ANY(ARRAY(SELECT sku_id FROM cart))
 ORDER BY s.id
 {lock}
@@ -47,7 +54,8 @@ CHECKOUT_FLASH = _CHECKOUT_LINES.format(
 CHECKOUT_ONE_LINE = _CHECKOUT_LINES.format(
     lines="SELECT $3::bigint AS sku_id, 1 AS quantity, $4::bigint AS sale_price", lock=""
 )
-ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "postal_code", "country")
+# The address as the checkout keeps it: the sealed lines as they are (core/fields.py) and the match key.
+ADDRESS_COLUMNS = ("recipient", "phone", "line1", "line2", "city", "region", "postal_code", "country", "match_key")
 # The columns the API shows of a checkout and of an order (read.py builds its answers from them).
 CHECKOUT_COLUMNS = """id, status, currency, items_total, shipping_total, grand_total, discount_total, coupon_id,
 points_spent, shipping_address, expires_at, created_at"""

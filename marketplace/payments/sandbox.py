@@ -10,16 +10,14 @@ the tests and the load test); without it, card payments are refused and its rout
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-import time
 import uuid
 
 import msgspec
 
+from marketplace.core.signing import WebhookSigner
+
 SIGNATURE_HEADER = "Sandbox-Signature"
-TOLERANCE_SECONDS = 300
 
 
 class Callback(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,32 +28,11 @@ class Callback(msgspec.Struct, forbid_unknown_fields=True):
     currency: str
 
 
-class SandboxGateway:
+class SandboxGateway(WebhookSigner):
     name = "sandbox"
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret.encode()
 
     def create(self) -> str:
         return "sbx_" + secrets.token_urlsafe(18)
-
-    def sign(self, body: bytes, at: int | None = None) -> str:
-        at = int(time.time()) if at is None else at
-        mac = hmac.new(self.secret, f"{at}.".encode() + body, hashlib.sha256).hexdigest()
-        return f"t={at},v1={mac}"
-
-    def verify(self, body: bytes, header: str | None) -> bool:
-        if not header:
-            return False
-        try:
-            parts = dict(item.split("=", 1) for item in header.split(","))
-            at = int(parts["t"])
-        except (ValueError, KeyError):
-            return False
-        if abs(time.time() - at) > TOLERANCE_SECONDS:
-            return False
-        expected = self.sign(body, at).split("v1=", 1)[1]
-        return hmac.compare_digest(expected, parts.get("v1", ""))
 
     def callback(self, ref: str, amount: int, currency: str, succeeded: bool = True) -> tuple[bytes, str]:
         """The body and signature header the gateway sends when the buyer approves (or declines)."""

@@ -70,6 +70,17 @@ SECTIONS = {
         rows="""
         SELECT id, kind, product_id, quantity, query, occurred_at FROM interactions WHERE user_id = $1""",
     ),
+    "questions": _ROWS.format(
+        order="id",
+        rows="""
+        SELECT q.id, q.product_id, p.title AS product, q.body, q.answer, q.answered_at, q.is_public, q.created_at
+        FROM product_questions q JOIN products p ON p.id = q.product_id WHERE q.buyer_id = $1""",
+    ),
+    "sessions": _ROWS.format(
+        order="created_at",
+        rows="""
+        SELECT family, user_agent, ip, created_at FROM session_clients WHERE user_id = $1""",
+    ),
 }
 
 # Erasing an account ($1). What keeps it from being erased now: a shop, orders still open, after-sales
@@ -97,6 +108,10 @@ ERASE = [
     "DELETE FROM addresses WHERE user_id = $1",
     "DELETE FROM cart_items WHERE user_id = $1",
     "DELETE FROM interactions WHERE user_id = $1",
+    "DELETE FROM session_clients WHERE user_id = $1",
+    "DELETE FROM login_failures WHERE user_id = $1",
+    # A question the shop made public stays on the product page (it never showed who asked); the others go.
+    "DELETE FROM product_questions WHERE buyer_id = $1 AND NOT is_public",
     "DELETE FROM account_tokens WHERE user_id = $1",
     "DELETE FROM notification_preferences WHERE user_id = $1",
     "DELETE FROM notifications WHERE user_id = $1",
@@ -118,16 +133,18 @@ class SealedTable:
         columns: tuple[tuple[str, str], ...],
         json_column: str | None = None,
         digests: tuple[tuple[str, str], ...] = (),
+        matched: bool = False,
     ) -> None:
         self.table, self.columns, self.json_column, self.digests = table, columns, json_column, digests
+        self.matched = matched  # an address book row: its match key (core/fields.address_match) is written too
         names = [c for c, _ in columns]
         values = [f"{json_column}->>'{c}'" if json_column else c for c in names]
         stale = " OR ".join(f"({v} <> '' AND {v} NOT LIKE $2)" for v in values)
-        read = json_column or ", ".join(names)
+        read = json_column or ", ".join(names + ["country"] * matched)
         self.count = f"SELECT count(*) FROM {table} WHERE {stale.replace('$2', '$1')}"
         self.select = f"SELECT id, {read} FROM {table} WHERE id > $1 AND ({stale}) ORDER BY id LIMIT $3 FOR UPDATE"
         written = [json_column] if json_column else names
-        written += [d for d, _ in digests]
+        written += ["match_key"] * matched + [d for d, _ in digests]
         types = ["jsonb" if json_column else "text"] * (len(written) - len(digests)) + ["bytea"] * len(digests)
         arrays = ", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(types))
         assigned = ", ".join(f"{c} = n.{c}" for c in written)
@@ -145,7 +162,7 @@ SEALED_TABLES = (
         (("phone", fields.USER_PHONE), ("totp_secret", fields.TOTP_SECRET)),
         digests=(("phone_digest", "phone"),),
     ),
-    SealedTable("addresses", _ADDRESS),
+    SealedTable("addresses", _ADDRESS, matched=True),
     SealedTable("vendor_applications", (("contact_phone", fields.VENDOR_PHONE), ("licence_number", fields.LICENCE))),
     SealedTable(
         "vendors",

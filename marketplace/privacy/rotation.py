@@ -33,10 +33,11 @@ async def remaining(db: asyncpg.Pool, plaintext_only: bool = False) -> int:
 def _resealed(table: SealedTable, row: asyncpg.Record) -> list[Any]:
     cipher = fields.cipher()
     if table.json_column:
-        return [fields.seal_address(fields.open_address(row[table.json_column]))]
+        return [fields.sealed_snapshot(fields.open_address(row[table.json_column]))]
     opened = {c: cipher.open(row[c], purpose) for c, purpose in table.columns}
+    match = [fields.address_match({**opened, "country": row["country"]})] if table.matched else []
     digests = [cipher.digest(opened[source], dict(table.columns)[source]) for _, source in table.digests]
-    return [cipher.seal(opened[c], purpose) for c, purpose in table.columns] + digests
+    return [cipher.seal(opened[c], purpose) for c, purpose in table.columns] + match + digests
 
 
 async def _reseal_table(

@@ -17,11 +17,13 @@ from marketplace.core.errors import Conflict
 from marketplace.seed import queries as q
 from marketplace.seed.bulk import copy_with_ids, next_ids, timestamp
 from marketplace.seed.generator import SIZES, WEEK, Demo, generate
+from marketplace.seed.logistics import seed_shipping_templates
 from marketplace.seed.orders import load_orders, plan_checkouts, sold_per_product
 from marketplace.settings import Settings
 
 DEMO_PASSWORD = "marketplace-demo"
 DEMO_MARKETER_EMAIL = "marketer@demo.test"
+DEMO_SUPPORT_EMAIL = "support@demo.test"  # a customer-service agent (docs/support.md)
 CHUNK = 100_000
 
 
@@ -71,9 +73,11 @@ async def seed(
         sales = await load_orders(conn, demo, checkouts, buyer_ids, vendor_ids, product_ids, first_sku_ids, seed_value)
         await _tastes_and_totals(conn, demo, buyer_ids, category_ids)
         await conn.execute(q.DEMO_COUPONS, int(vendor_ids[0]))
+        await seed_shipping_templates(conn, vendor_ids)  # two shops price shipping by template (logistics)
         await conn.execute(q.DEMO_POINTS)
         await conn.execute(q.DEMO_WELCOME, "buyer1@demo.test", q.DEMO_WELCOME_POINTS)
         await conn.execute(q.DEMO_MARKETER, DEMO_MARKETER_EMAIL, password_hash)
+        await conn.execute(q.DEMO_SUPPORT, DEMO_SUPPORT_EMAIL, password_hash)
         step("orders, reviews, tastes and promotions")
     await conn.execute(q.ANALYZE)
     step("analyzed")

@@ -106,7 +106,11 @@ async def load_orders(
 
     buyers = sorted({c.buyer for c in checkouts})
     # Sealed once per buyer: a checkout copies its address as it is, as place_checkout does.
-    sealed = {b: fields.seal_address({**ADDRESS, "recipient": f"Buyer {b + 1}"}) for b in buyers}
+    # Each buyer at an address of their own (one street for all would look like a ring to risk control).
+    sealed = {
+        b: fields.sealed_snapshot({**ADDRESS, "recipient": f"Buyer {b + 1}", "line1": f"{b + 1} Demo Street"})
+        for b in buyers
+    }
     address_rows = [
         (
             int(buyer_ids[b]),
@@ -116,6 +120,7 @@ async def load_orders(
             ADDRESS["city"],
             sealed[b]["postal_code"],
             ADDRESS["country"],
+            sealed[b]["match_key"],
             True,
         )
         for b in buyers
@@ -123,7 +128,7 @@ async def load_orders(
     await conn.copy_records_to_table(
         "addresses",
         records=address_rows,
-        columns=("user_id", "recipient", "phone", "line1", "city", "postal_code", "country", "is_default"),
+        columns=("user_id", "recipient", "phone", "line1", "city", "postal_code", "country", "match_key", "is_default"),
     )
 
     checkout_rows, order_plan = [], []

@@ -34,6 +34,11 @@ INSERT INTO coupons (code, name, kind, audience, scope, scope_ids, amount_off, m
 VALUES (NULL, '5.00 off your next order over 30.00', 'threshold', 'issued', 'platform', '{}', 500, 3000, now(),
         now() + interval '90 days', 1)
 """
+# The demo's customer-service agent (its login printed by `serve --demo` too).
+DEMO_SUPPORT = """
+INSERT INTO users (email, password_hash, display_name, roles) VALUES ($1, $2, 'Demo Support', '{buyer,support}')
+ON CONFLICT DO NOTHING
+"""
 # buyer1, whose login `serve --demo` prints, starts with points to spend, so the README's checkout works at once.
 DEMO_WELCOME_POINTS = 500
 DEMO_WELCOME = """

@@ -43,6 +43,16 @@ INSERT INTO ledger_entries (posting, account, amount, currency, kind, order_id, 
 SELECT $1, e.account, e.amount, $2, $3, $4, $5, $8 FROM unnest($6::text[], $7::bigint[]) AS e(account, amount)
 """
 BALANCE = "SELECT COALESCE(sum(amount), 0)::bigint FROM ledger_entries WHERE account = $1 AND currency = $2"
+# What the vendor is owed for orders a live risk alert holds (risk's payout_holds; dismissing the alert deletes
+# them): per order its vendor credit net of refunds, never below zero.
+HELD = """
+SELECT coalesce(sum(greatest(0, owed)), 0)::bigint FROM (
+    SELECT -sum(e.amount) AS owed FROM ledger_entries e
+    WHERE EXISTS (SELECT 1 FROM payout_holds)  -- evaluated once: with no holds anywhere, nothing is read
+      AND e.account = $1 AND e.currency = $2 AND e.order_id IN (SELECT order_id FROM payout_holds)
+    GROUP BY e.order_id
+) held
+"""
 LOCK_VENDOR = "SELECT id FROM vendors WHERE id = $1 FOR UPDATE"
 INSERT_PAYOUT = """
 INSERT INTO payouts (vendor_id, amount, currency, admin_id) VALUES ($1, $2, $3, $4)

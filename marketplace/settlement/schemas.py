@@ -41,6 +41,7 @@ class Balance(Struct):
     vendor_id: int
     currency: str
     balance: int  # what the platform owes the vendor now
+    held: int = 0  # of it, what risk review holds back from payout (orders named by a live alert: docs/risk.md)
 
 
 class StatementLine(Struct):

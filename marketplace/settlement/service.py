@@ -176,7 +176,8 @@ async def post_refund(conn: asyncpg.Connection, plan: RefundPlan) -> None:
 
 async def balance(db: asyncpg.Pool | asyncpg.Connection, vendor_id: int, currency: str = "EUR") -> Balance:
     owed = -await db.fetchval(q.BALANCE, vendor_account(vendor_id), currency)
-    return Balance(vendor_id, currency, owed)
+    held = await db.fetchval(q.HELD, vendor_account(vendor_id), currency)
+    return Balance(vendor_id, currency, owed, min(max(owed, 0), held))
 
 
 def _statement_line(row: asyncpg.Record) -> StatementLine:
@@ -198,10 +199,13 @@ async def pay_out(db: asyncpg.Pool, admin_id: int, body: PayoutIn) -> PayoutOut:
         # The vendor row lock serialises payouts, so two at once cannot both spend the same balance.
         if await conn.fetchval(q.LOCK_VENDOR, body.vendor_id) is None:
             raise NotFound("no such vendor")
-        owed = (await balance(conn, body.vendor_id, body.currency)).balance
-        if body.amount > owed:
-            owed_text, asked = (format_money(n, body.currency) for n in (owed, body.amount))
-            raise Conflict(f"the vendor is owed {owed_text}; cannot pay out {asked}", balance=owed)
+        current = await balance(conn, body.vendor_id, body.currency)
+        owed = current.balance
+        if body.amount > owed - current.held:  # orders under risk review are not paid out until it ends
+            owed_text, held_text, asked = (format_money(n, body.currency) for n in (owed, current.held, body.amount))
+            held = f", {held_text} of it held by risk review" if current.held else ""
+            raise Conflict(f"the vendor is owed {owed_text}{held}; cannot pay out {asked}", balance=owed,
+                           held=current.held)  # fmt: skip
         payout = PayoutOut(
             **dict(await conn.fetchrow(q.INSERT_PAYOUT, body.vendor_id, body.amount, body.currency, admin_id))
         )

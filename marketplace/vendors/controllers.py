@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import msgspec
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from marketplace.core.auth import AuthedRequest, admin_only, requires_active_vendor
 from marketplace.core.deps import AppState
 from marketplace.core.paging import Cursor, Limit, Page
+from marketplace.risk import trust as risk_trust
 from marketplace.vendors import ApplicationStatus, VendorStatus, service
 from marketplace.vendors.schemas import (
     ApplicationIn,
@@ -54,7 +56,10 @@ class PublicVendorController(Controller):
 
     @get("/{vendor_id:int}", exclude_from_auth=True, summary="A shop's public page (active shops only)")
     async def shop(self, state: AppState, vendor_id: FromPath[int]) -> PublicVendorOut:
-        return await service.public_vendor(state.db, vendor_id)
+        shop = await service.public_vendor(state.db, vendor_id)
+        window = state.settings.trust_window_days
+        trust = await risk_trust.shop_trust(state.db, vendor_id, window, state.settings.ship_within_hours)
+        return msgspec.structs.replace(shop, trust=trust)
 
 
 class AdminVendorController(Controller):

@@ -8,6 +8,7 @@ from typing import Annotated
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from marketplace.core.types import Email, LongText, Phone, Reason
+from marketplace.risk.schemas import ShopTrust
 
 # One line that neither starts nor ends with a space, without NUL. Classes are spelled out: `\S` and `.` mean
 # different things to Python's regexes and to the ECMA ones the OpenAPI document's readers use.
@@ -69,6 +70,7 @@ class PublicVendorOut(Struct):
     shop_name: str
     description: str
     created_at: datetime
+    trust: ShopTrust | None = None  # the shop's trust score and what it is made of (docs/risk.md)
 
 
 class ShopPatch(Struct, forbid_unknown_fields=True):

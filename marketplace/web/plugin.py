@@ -30,7 +30,7 @@ from marketplace.core.errors import DATABASE_DOWN, DomainError, RetryLater, Unau
 from marketplace.settings import Settings
 from marketplace.web.csrf import csrf_guard
 from marketplace.web.forms import problem_text
-from marketplace.web.pages import PAGES, SANDBOX_PAGES, admin, admin_ops, marketing
+from marketplace.web.pages import PAGES, SANDBOX_PAGES, admin, admin_ops, marketing, support
 from marketplace.web.render import STATIC, STATIC_PATH, error_page, static_url, template_config
 from marketplace.web.session import session_middleware
 
@@ -115,7 +115,8 @@ class WebPlugin(InitPluginProtocol):
         )
         admin_desk = page_router("/admin", [*admin.ROUTES, *admin_ops.ROUTES])  # pages/admin*.py, admins only
         marketing_console = page_router("/marketing", marketing.ROUTES)  # pages/marketing.py: marketers, admins
-        consoles = [admin_desk, marketing_console]
+        support_desk = page_router("/support", support.ROUTES)  # pages/support.py: support staff, admins
+        consoles = [admin_desk, marketing_console, support_desk]
         app_config.route_handlers = [*app_config.route_handlers, page_router("/", pages), *consoles, static]
         app_config.template_config = template_config()
         return app_config

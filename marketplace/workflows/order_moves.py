@@ -11,6 +11,7 @@ from marketplace.core.states import Actor
 from marketplace.flash_sales.service import return_units
 from marketplace.group_buys import service as group_buys
 from marketplace.inventory.service import move_on_hand, release_reserved
+from marketplace.logistics import service as logistics
 from marketplace.orders import CheckoutStatus, OrderStatus, actions, read
 from marketplace.orders.actions import ORDER_MOVES, Shipment
 from marketplace.orders.read import OrderDetail
@@ -41,6 +42,8 @@ async def transition(
             raise NotFound("no such order")
         current = OrderStatus(order["status"])
         ORDER_MOVES.check(current, target, actor)  # before any effect
+        if target == S.DELIVERED and await logistics.is_carrier_tracked(conn, order_id, order["tracking_number"]):
+            raise Conflict("this parcel's carrier confirms its delivery; it cannot be marked delivered by hand")
         if target == S.CANCELLED:
             await give_back(conn, order, actor, actor_id)
         elif target == S.DELIVERED and order["cash_on_delivery"]:

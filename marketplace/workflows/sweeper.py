@@ -12,6 +12,7 @@ import asyncpg
 from marketplace.core import idempotency
 from marketplace.core.outage import run_forever
 from marketplace.core.states import Actor
+from marketplace.disputes import service as disputes
 from marketplace.flash_sales.service import return_units
 from marketplace.group_buys import service as group_buys
 from marketplace.inventory.service import release_reserved
@@ -61,6 +62,8 @@ async def run_sweeper(db: asyncpg.Pool, interval: float, complete_after_days: in
         while await complete_delivered(db, complete_after_days) > 0:
             pass
         while await expire_groups(db) > 0:
+            pass
+        while await disputes.escalate_overdue(db) > 0:  # shops past their answer window
             pass
         await idempotency.purge_expired(db)
 

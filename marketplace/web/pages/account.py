@@ -11,6 +11,7 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from marketplace.accounts import service as accounts
+from marketplace.accounts import sessions
 from marketplace.accounts.passwords import MIN_LENGTH
 from marketplace.accounts.schemas import LoginIn, RegisterIn
 from marketplace.core.auth import token_family
@@ -64,6 +65,8 @@ async def login(state: AppState, request: Request[Any, Any, Any]) -> Template | 
     except RetryLater as exc:
         error = f"Too many attempts. Wait {exc.retry_after} seconds, then try again."
         return await page(request, "login.html", status=exc.status_code, error=error, **shown)
+    agent = request.headers.get("user-agent", "")
+    await sessions.record_client(state.db, pair.refresh_token, agent, client_ip(request))  # for the sessions list
     sign_in(visitor_of(request), pair, state)
     return Redirect(target, status_code=303)
 
@@ -108,6 +111,8 @@ async def register(state: AppState, request: Request[Any, Any, Any]) -> Template
         return await page(request, "register.html", status=400, error=problem_text(exc), **shown)
     except DomainError as exc:
         return await page(request, "register.html", status=exc.status_code, error=problem_text(exc), **shown)
+    agent = request.headers.get("user-agent", "")
+    await sessions.record_client(state.db, pair.refresh_token, agent, client_ip(request))  # for the sessions list
     sign_in(visitor_of(request), pair, state)
     return Redirect(target, status_code=303)
 

@@ -15,6 +15,7 @@ from marketplace.core import topics
 from marketplace.core.deps import AppState
 from marketplace.core.errors import DomainError, NotFound
 from marketplace.core.states import Actor
+from marketplace.logistics import service as logistics
 from marketplace.orders import OrderStatus, read
 from marketplace.orders.actions import ORDER_MOVES
 from marketplace.orders.read import OrderDetail
@@ -116,6 +117,7 @@ async def order_page_with(
         title=f"Order #{order_id}",
         error=error,
         products=products,
+        tracking=await logistics.tracking_of(state.db, order_id, buyer_id=user.id),
         **context,
     )
 
@@ -129,6 +131,13 @@ async def order_page(state: AppState, request: Request[Any, Any, Any], order_id:
 async def order_panel(state: AppState, request: Request[Any, Any, Any], order_id: FromPath[int]) -> Template:
     """The order's status panel alone: what the page's script swaps in when the feed says the order moved."""
     return await page(request, "_order_status.html", **await _detail(state, request, order_id))
+
+
+@get("/shop/orders/{order_id:int}/tracking", name="order-tracking")
+async def order_tracking(state: AppState, request: Request[Any, Any, Any], order_id: FromPath[int]) -> Template:
+    """The parcel's tracking timeline alone: what the page's script swaps in when a carrier event arrives."""
+    tracking = await logistics.tracking_of(state.db, order_id, buyer_id=signed_in(request).id)
+    return await page(request, "_order_tracking.html", tracking=tracking)
 
 
 @post("/shop/orders/{order_id:int}/confirm-receipt", name="order-confirm")
@@ -152,4 +161,4 @@ async def cancel(state: AppState, request: Request[Any, Any, Any], order_id: Fro
     return Redirect(f"/shop/orders/{order_id}", status_code=303)
 
 
-ROUTES = [orders_page, orders_fragment, order_page, order_panel, confirm_receipt, cancel]
+ROUTES = [orders_page, orders_fragment, order_page, order_panel, order_tracking, confirm_receipt, cancel]

@@ -11,13 +11,15 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from marketplace.accounts import service as accounts
+from marketplace.accounts import sessions
 from marketplace.accounts.schemas import AddressIn, AddressPatch, ProfileUpdate, TotpCodeIn
+from marketplace.core.auth import token_family
 from marketplace.core.deps import AppState, client_ip
 from marketplace.core.errors import DomainError
 from marketplace.web.forms import convert, form_of, problem_text
 from marketplace.web.pages.account import local
 from marketplace.web.render import page
-from marketplace.web.session import signed_in
+from marketplace.web.session import signed_in, visitor_of
 
 Next = Annotated[str | None, QueryParameter(name="next", max_length=300)]
 ADDRESS_FIELDS = ("recipient", "phone", "line1", "line2", "city", "region", "postal_code", "country")
@@ -26,7 +28,9 @@ ADDRESS_FIELDS = ("recipient", "phone", "line1", "line2", "city", "region", "pos
 async def _account(state: AppState, request: Request[Any, Any, Any], status: int = 200, **shown: Any) -> Template:
     user = signed_in(request)
     me = await accounts.get_user(state.db, user.id)
-    context = {"error": None, "notice": None, "enrolment": None} | shown
+    family = token_family(visitor_of(request).token) if visitor_of(request).token else None
+    live = await sessions.list_sessions(state.db, user.id, family)  # the security panel (account_security.py)
+    context = {"error": None, "notice": None, "enrolment": None, "sessions": live} | shown
     return await page(request, "account.html", status=status, me=me, title="Your account", **context)
 
 

@@ -26,10 +26,12 @@ from marketplace.flash_sales.schemas import PurchaseIn
 from marketplace.interactions import Kind
 from marketplace.orders.schemas import CheckoutOut
 from marketplace.reviews import service as reviews
+from marketplace.risk import trust
 from marketplace.search import Sort
 from marketplace.search import service as search
 from marketplace.search.schemas import ProductPage, SearchResult
 from marketplace.web.forms import convert, form_of
+from marketplace.web.pages import questions as product_questions
 from marketplace.web.render import page
 from marketplace.web.session import signed_in, visitor_of
 from recommender import serving
@@ -288,17 +290,21 @@ async def product_page(
     request: Request[Any, Any, Any],
     product_id: FromPath[int],
     reviews_after: Annotated[int | None, QueryParameter(ge=1)] = None,
+    questions_after: Annotated[int | None, QueryParameter(ge=1)] = None,
 ) -> Template:
     product = await product_page_of(state, product_id)
     _record(state, request, Kind.VIEW, product_id=product_id)
     user = visitor_of(request).user
-    listed, similar, page_reviews, recommended = await asyncio.gather(  # independent reads, in parallel
+    listed, similar, page_reviews, recommended, page_questions = await asyncio.gather(  # independent reads
         flash_sales.listing(state.db, None, product_id, None, 5),
         serving.similar(state.db, state.redis, product_id, STRIP),
         reviews.of_product(state.db, product_id, reviews_after, 10),
         _recommended(state, request),
+        product_questions.section(state, product_id, user, questions_after),
     )
     sales = [s for s in listed.items if s.status in ("live", "scheduled")]
+    window, late_hours = state.settings.trust_window_days, state.settings.ship_within_hours
+    shop_trust = await trust.shop_trust(state.db, product.vendor.id, window, late_hours)  # the badge, one stored row
     addresses = await accounts.list_addresses(state.db, user.id) if user is not None and sales else []
     selected = next((s for s in product.skus if s.in_stock), product.skus[0] if product.skus else None)
     return await page(
@@ -316,6 +322,8 @@ async def product_page(
         buy_key=uuid.uuid4().hex,  # one flash-sale purchase per rendered form, however often it is submitted
         topics=[topics.product_stock(product_id)] + ([topics.user_recommendations(user.id)] if user else []),
         title=product.title,
+        shop_trust=shop_trust,
+        **page_questions,
     )
 
 

@@ -234,7 +234,9 @@ async def _move(
     """List or unlist, through the catalog's state machine (a taken-down product is refused there)."""
     _, vendor_id = vendor_of(request)
     try:
-        await catalog.set_vendor_status(state.db, vendor_id, product_id, target)
+        await catalog.set_vendor_status(
+            state.db, vendor_id, product_id, target, catalog.ListingReview.of(state.settings)
+        )
     except DomainError as exc:
         return await _refused(state, request, vendor_id, product_id, exc, failed="status")
     return _back(product_id)
