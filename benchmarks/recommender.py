@@ -1,7 +1,14 @@
 """The recommender at the size of the large demo: training on about a million interactions, ranking for one
 buyer, serving one request, and a page view's way to the new list on the buyer's socket.
 
-    .venv/bin/python -m benchmarks.recommender [--size large] [--requests 2000] [--views 30] [--skip-training]
+    .venv/bin/python -m benchmarks.recommender [--size large|huge] [--requests 2000] [--views 30] [--skip-training]
+                                               [--skip-serving]
+
+`--size huge` is the large-catalogue target instead (DESIGN.md: 10M interactions over 1M products trained in
+under 10 minutes and 8 GiB): a synthetic marketplace built like the demo generator's
+(benchmarks/recommender_data.py), the whole model choice and refit timed, the process's peak RSS, then ranking
+20,000 buyers a block at a time and every product's similar products through the approximate index, each
+with its recall against exact search on a sample.
 
 Training: the large demo's interactions are generated in memory (recommender.demo) and turned into a matrix;
 each model is fitted on it, then the whole model choice (every candidate fitted and scored on a validation
@@ -21,15 +28,20 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
+import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
+from scipy import sparse
 from websockets.asyncio.client import ClientConnection, connect
 
+from benchmarks.recommender_data import SCALES, synthetic_frame
 from benchmarks.report import Figure, print_figures
 from loadtest.runner import SECRET, served
 from marketplace.accounts.tokens import access_token
@@ -39,7 +51,8 @@ from marketplace.core.redis_pool import redis_client
 from recommender import serving
 from recommender.data import from_frame
 from recommender.demo import demo_frame
-from recommender.training import HALF_LIFE_DAYS, candidates, choose, train
+from recommender.neighbours import top_k
+from recommender.training import HALF_LIFE_DAYS, candidates, choose, choose_matrix, train
 from recommender.worker import Worker
 
 NAME = "recommender"
@@ -82,6 +95,87 @@ def training(size: str) -> list[Figure]:
         Figure(NAME, f"choose + refit ({len(frame) / 1e6:.1f}M interactions)", took, "s", 30.0),
         Figure(NAME, "rank one buyer p99", percentiles(ms)[1], "ms"),
     ]
+
+
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kilobytes on Linux
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def exact_top(score: Callable[[slice], np.ndarray], exclude: sparse.spmatrix, k: int) -> np.ndarray:
+    """Exact top k, 16 rows at a time (the check must not set the run's peak RSS)."""
+    exclude, out = sparse.csr_matrix(exclude), []
+    for start in range(0, exclude.shape[0], 16):
+        rows = slice(start, min(start + 16, exclude.shape[0]))
+        scores = np.array(score(rows), dtype=np.float32)
+        scores[exclude[rows].nonzero()] = -np.inf
+        out.append(top_k(scores, k))
+    return np.vstack(out)
+
+
+def recall(found: np.ndarray, exact: np.ndarray) -> float:
+    return float(np.mean([len(set(a[a >= 0]) & set(b[b >= 0])) / max(1, (b >= 0).sum())
+                          for a, b in zip(found, exact, strict=True)]))  # fmt: skip
+
+
+def huge(size: str) -> list[Figure]:
+    """The large-catalogue target: generation, the whole choice and refit, ranking and similar products."""
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the timings assume a quiet box)")
+    started = time.perf_counter()
+    frame, _ = synthetic_frame(SCALES[size])
+    data = from_frame(frame, kind="kind", half_life_days=HALF_LIFE_DAYS)
+    interactions, products = len(frame), SCALES[size].products
+    del frame
+    # Every product of the catalogue is a column, those nobody touched included (the long tail of a power law).
+    m = data.matrix
+    matrix = sparse.csr_matrix((m.data, data.item_ids[m.indices], m.indptr), shape=(m.shape[0], products))
+    print(f"{interactions:,} interactions, {matrix.shape[0]:,} buyers x {products:,} products "
+          f"({m.shape[1]:,} with interactions), {matrix.nnz:,} pairs; generated and built in "
+          f"{time.perf_counter() - started:.1f} s, peak RSS {peak_gib():.2f} GiB")  # fmt: skip
+    started, cpu = time.perf_counter(), cpu_seconds()
+    name, model, table = choose_matrix(matrix)
+    took, trained_peak, cpu = time.perf_counter() - started, peak_gib(), cpu_seconds() - cpu
+    print(table.round(4).to_string())
+    print(f"choose and refit: {took:.1f} s ({cpu:.0f} s of CPU) -> {name}, validation NDCG@10 "
+          f"{table.loc[name, 'ndcg@10']:.4f}; peak RSS {trained_peak:.2f} GiB")  # fmt: skip
+    figures = [
+        Figure(NAME, f"huge: choose + refit ({interactions / 1e6:.1f}M interactions, {products / 1e6:.0f}M products)",
+               took, "s", 600.0),
+        Figure(NAME, "huge: choose + refit, CPU time (both cores' share)", cpu, "s"),
+        Figure(NAME, "huge: peak RSS (generation and training)", trained_peak, "GiB", 8.0),
+    ]  # fmt: skip
+    rng = np.random.default_rng(0)
+    users = np.sort(rng.choice(matrix.shape[0], min(20_000, matrix.shape[0]), replace=False))
+    started = time.perf_counter()
+    ranked = model.recommend(users, 100, exclude=data.bought[users])
+    per_buyer = (time.perf_counter() - started) / len(users) * 1000
+    print(f"rank 20,000 buyers (100 each, bought left out, a block at a time): {per_buyer:.2f} ms per buyer")
+    figures.append(Figure(NAME, "huge: rank one buyer (in blocks)", per_buyer, "ms"))
+    if getattr(model, "index_", None) is not None:
+        sample = users[:300]
+        figures.append(Figure(NAME, "huge: ranking recall@100 vs exact", recall(ranked[:300], exact_top(
+            lambda rows: model._score(matrix[sample[rows]]), data.bought[sample], 100)), "ratio", 0.8,
+            higher_is_better=True))  # fmt: skip
+    started = time.perf_counter()
+    similar = model.similar_all(20)
+    took = time.perf_counter() - started
+    print(f"similar products for all {products:,} products (20 each): {took:.1f} s; peak RSS {peak_gib():.2f} GiB")
+    figures.append(Figure(NAME, "huge: similar products, every product", took, "s"))
+    if getattr(model, "index_", None) is not None:
+        # Products with interactions: an untouched product's factors are its random start shrunk by the
+        # penalty, noise whose exact neighbours mean nothing; training gives those products text's lists.
+        sample = rng.choice(data.item_ids, 300, replace=False)
+        itself = sparse.csr_matrix((np.ones(300), (np.arange(300), sample)), shape=(300, products))
+        exact = exact_top(lambda rows: model._similarity_rows(sample[rows]), itself, 20)
+        figures.append(Figure(NAME, "huge: similar recall@20 vs exact (products with interactions)",
+                              recall(similar[sample], exact), "ratio", 0.8, higher_is_better=True))  # fmt: skip
+    figures.append(Figure(NAME, "huge: peak RSS, whole run", peak_gib(), "GiB", 8.0))
+    print(f"load average after: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[2]:.1f} (15 min)")
+    return figures
 
 
 def served_figures(requests: int, views: int, gap: float) -> list[Figure]:
@@ -215,14 +309,16 @@ async def _browse(
 
 def main(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="large")
+    parser.add_argument("--size", default="large", help="a demo size (tiny..large), or huge (the synthetic 1M)")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--views", type=int, default=30)
     parser.add_argument("--gap", type=float, default=1.0, help="least seconds between views (> batch + poll)")
     parser.add_argument("--skip-training", action="store_true", help="only serving and pushing")
+    parser.add_argument("--skip-serving", action="store_true", help="only training (and ranking)")
     args = parser.parse_args(argv)
-    figures = [] if args.skip_training else training(args.size)
-    figures += served_figures(args.requests, args.views, args.gap)
+    figures = [] if args.skip_training else huge(args.size) if args.size in SCALES else training(args.size)
+    if not args.skip_serving:
+        figures += served_figures(args.requests, args.views, args.gap)
     return print_figures(figures)
 
 

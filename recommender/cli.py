@@ -57,10 +57,12 @@ def evaluate_command(settings: Settings, dataset: str, protocol_name: str, seeds
     if dataset == "ml-100k" and protocol_name == "published":
         _published(settings, models, seeds, grid)
         return
-    if dataset == "ml-100k":
+    rated = None
+    if dataset == "ml-100k":  # legacy: ratings of 4 and 5 are the positives, and no rated film is recommended
         ratings = movielens_100k(Path(settings.data_dir) / "datasets")
         frame = ratings[ratings["rating"] >= 4]
-        data = from_frame(frame)
+        data = from_frame(ratings.assign(liked=(ratings["rating"] >= 4).astype(float)), rating="liked")
+        rated = from_frame(ratings).matrix
     else:
         with servers_for(settings, need_redis=False, attach=True) as ready:
             frame = asyncio.run(_frame(ready.database_url))
@@ -68,10 +70,12 @@ def evaluate_command(settings: Settings, dataset: str, protocol_name: str, seeds
             raise click.ClickException("no interactions yet: seed the demo (marketplace seed) or browse a little")
         data = from_frame(frame, kind="kind", half_life_days=half_life)
     train, test = split_random(data.matrix) if split == "random" else split_last(frame, data)
+    # What a user rated but did not hold out is never recommended: films rated 1-3 included, not only the positives.
+    exclude = None if rated is None else rated - rated.multiply(test != 0)
     click.echo(f"{data.matrix.shape[0]:,} buyers x {data.matrix.shape[1]:,} products, {data.matrix.nnz:,} pairs; "
                f"{split} split, {test.nnz:,} held out")  # fmt: skip
     with pd.option_context("display.width", 160):
-        click.echo(evaluate(models, train, test, k=k).round(4).to_string())
+        click.echo(evaluate(models, train, test, k=k, exclude=exclude).round(4).to_string())
 
 
 def _published(settings: Settings, models: dict[str, Recommender], seeds: int, grid: bool) -> None:
@@ -148,7 +152,7 @@ async def _work(settings: Settings) -> None:
     redis = redis_client(settings.redis_url, decode_responses=True)
     try:
         await Worker(db, redis, settings.data_dir, settings.recommender_retrain_minutes,
-                     settings.recommender_poll_seconds).run()  # fmt: skip
+                     settings.recommender_poll_seconds, settings.recommender_threads).run()  # fmt: skip
     finally:
         await redis.aclose()
         await db.close()

@@ -1,6 +1,13 @@
 """Interactions as a users x items matrix: views, carts and purchases weighted by kind and decayed with age.
 `from_frame` takes any (user, item, timestamp[, rating | kind]) table, so public datasets load the same way
-as the marketplace's own events (`load_frame`)."""
+as the marketplace's own events (`load_frame`).
+
+Event weights are normalised before any model sees them: a (buyer, product) pair's kind weights, decayed and
+summed (its *strength*), become log(1 + min(strength, WEIGHT_CAP)). The cap is one whole funnel (a view, a
+cart addition and a purchase: 15), so thirty views of one product weigh no more than buying it, and no pair
+weighs more than log 16 = 2.77 however often it was looked at: regularisation (EASE's λ, iALS's) means the same
+on every data set. Training (`from_frame`) and the live worker (`with_session`, a browsing session's fresh
+events added to a trained history) share these functions, so a view counts the same in both."""
 
 from __future__ import annotations
 
@@ -13,6 +20,27 @@ from scipy import sparse
 
 # How much each kind of interaction says about a buyer's taste.
 KIND_WEIGHTS = {"view": 1.0, "cart": 4.0, "purchase": 10.0}
+WEIGHT_CAP = sum(KIND_WEIGHTS.values())  # a pair's strength counts up to one whole funnel
+
+
+def normalise(strength: np.ndarray) -> np.ndarray:
+    """A pair's summed, decayed kind weights as a model weight: log(1 + min(strength, WEIGHT_CAP))."""
+    return np.log1p(np.minimum(strength, WEIGHT_CAP)).astype(np.float32)
+
+
+def strength(weight: np.ndarray) -> np.ndarray:
+    """`normalise`'s inverse: exact below the cap, and at the cap adding more changes nothing anyway."""
+    return np.expm1(np.asarray(weight, dtype=np.float64))
+
+
+def with_session(history: sparse.spmatrix, session: sparse.spmatrix) -> sparse.csr_matrix:
+    """Normalised `history` rows plus a session's raw strengths (`KIND_WEIGHTS` per fresh event): the weights
+    training would give these pairs if it saw the session too."""
+    history = sparse.csr_matrix(history, dtype=np.float32)
+    raw = sparse.csr_matrix((strength(history.data), history.indices, history.indptr), shape=history.shape)
+    total = sparse.csr_matrix(raw + sparse.csr_matrix(session, dtype=np.float64))
+    total.data = normalise(total.data)
+    return sparse.csr_matrix(total, dtype=np.float32)
 
 
 @dataclass
@@ -20,6 +48,7 @@ class Interactions:
     matrix: sparse.csr_matrix  # users x items, float32
     user_ids: np.ndarray  # row → user id
     item_ids: np.ndarray  # column → item (product) id
+    bought: sparse.csr_matrix | None = None  # users x items, 1 where the user bought the item (kind data only)
 
     def user_index(self) -> dict[int, int]:
         return {int(u): i for i, u in enumerate(self.user_ids)}
@@ -40,7 +69,8 @@ def from_frame(
     now: pd.Timestamp | None = None,
 ) -> Interactions:
     """Sum each (user, item)'s weights: `rating` if given, else the weight of its `kind`, else 1, halved every
-    `half_life_days` of age (measured back from `now`, by default the newest timestamp)."""
+    `half_life_days` of age (measured back from `now`, by default the newest timestamp). Weighted by kind,
+    the sums are normalised (`normalise`) and what each user bought is kept in `bought`."""
     users, user_ids = pd.factorize(frame[user], sort=True)
     items, item_ids = pd.factorize(frame[item], sort=True)
     if rating is not None:
@@ -58,7 +88,16 @@ def from_frame(
     )
     matrix.sum_duplicates()
     matrix.eliminate_zeros()
-    return Interactions(matrix, np.asarray(user_ids), np.asarray(item_ids))
+    bought = None
+    if rating is None and kind is not None:
+        matrix.data = normalise(matrix.data)
+        purchase = (frame[kind] == "purchase").to_numpy()
+        bought = sparse.csr_matrix(
+            (np.ones(purchase.sum(), np.float32), (users[purchase], items[purchase])), shape=matrix.shape
+        )
+        bought.sum_duplicates()
+        bought.data[:] = 1.0
+    return Interactions(matrix, np.asarray(user_ids), np.asarray(item_ids), bought)
 
 
 INTERACTIONS = """

@@ -56,10 +56,12 @@ def evaluate(
     k: int = 10,
     max_users: int | None = None,
     seed: int = 0,
+    exclude: sparse.spmatrix | None = None,
 ) -> pd.DataFrame:
     """Fit a clone of each model on `train` (the models passed stay as they were, as in scikit-learn's
     `cross_validate`), rank for the users with held-out items (a random `max_users` of them, if given:
-    ranking every item for every user is most of the cost), and score against `test`."""
+    ranking every item for every user is most of the cost), and score against `test`. `exclude`: what may
+    not be recommended (users x items), by default each user's training items."""
     users = np.flatnonzero(np.diff(sparse.csr_matrix(test).indptr) > 0)
     if max_users is not None and len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
@@ -69,8 +71,6 @@ def evaluate(
         started = time.perf_counter()
         model.fit(train)
         fitted = time.perf_counter() - started
-        recommended = np.vstack(
-            [model.recommend(batch, k) for batch in np.array_split(users, max(1, len(users) // 2048))]
-        )
+        recommended = model.recommend(users, k, exclude=None if exclude is None else sparse.csr_matrix(exclude)[users])
         rows.append({"model": name, **all_metrics(recommended, test[users], train.shape[1]), "fit_seconds": fitted})
     return pd.DataFrame(rows).set_index("model")

@@ -6,9 +6,11 @@ left out of every average. Definitions (binary relevance):
     precision@K = hits / K
     recall@K    = hits / |relevant|
     NDCG@K      = DCG / ideal DCG, DCG = sum over hits at rank r (1-based) of 1 / log2(r + 1)
-    MAP@K       = mean over users of AP@K = (1 / min(K, |relevant|)) * sum over hits at rank r of precision@r
-                  (`denominator="relevant"`: divided by |relevant| instead, Microsoft Recommenders' published MAP,
-                  whose `map_at_k` computed this until 1.2 renamed it `map`; see recommender/protocol.py)
+    MAP@K       = mean over users of AP@K = (1 / |relevant|) * sum over hits at rank r of precision@r: Microsoft
+                  Recommenders' published MAP (their `map_at_k` computed this until 1.2 renamed it `map`; see
+                  recommender/protocol.py), so every table the project prints uses one definition. A user with more
+                  relevant items than K cannot reach 1. (`denominator="min"`: divided by min(K, |relevant|)
+                  instead, the newer `map_at_k` and RecBole's convention, on request only.)
     hit rate@K  = share of users with at least one hit
     coverage@K  = share of the catalogue recommended to anyone
 """
@@ -51,9 +53,9 @@ def ndcg_at_k(recommended: np.ndarray, relevant: sparse.csr_matrix) -> float:
     return float((dcg / ideal).mean())
 
 
-def map_at_k(recommended: np.ndarray, relevant: sparse.csr_matrix, denominator: str = "min") -> float:
-    """`denominator`: "min" divides each user's sum by min(K, |relevant|) (a perfect list scores 1), "relevant"
-    by |relevant| (a user with more relevant items than K can never reach 1)."""
+def map_at_k(recommended: np.ndarray, relevant: sparse.csr_matrix, denominator: str = "relevant") -> float:
+    """`denominator`: "relevant" divides each user's sum by |relevant| (the published definition; a user with
+    more relevant items than K can never reach 1), "min" by min(K, |relevant|) (a perfect list scores 1)."""
     if denominator not in ("min", "relevant"):
         raise ValueError("denominator should be 'min' or 'relevant'")
     hits, counts = _hits(recommended, relevant)

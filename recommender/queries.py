@@ -26,3 +26,15 @@ ORDER BY id LIMIT $2
 """
 PRODUCT_CATEGORY = "SELECT category_id FROM products WHERE id = $1"
 PRODUCT_CATEGORY_PATHS = "SELECT p.id, c.path FROM products p JOIN categories c ON c.id = p.category_id"
+# Each listed product's text for the content model (recommender/content.py): title, brand, model, category,
+# the product's and its SKUs' attribute values, and the start of its description.
+PRODUCT_TEXTS = """
+SELECT p.id, concat_ws(' ', p.title, p.brand, p.model, c.name,
+         (SELECT string_agg(a.value, ' ') FROM jsonb_each_text(p.attributes) a),
+         (SELECT string_agg(DISTINCT a.value, ' ') FROM skus s, jsonb_each_text(s.attributes) a
+          WHERE s.product_id = p.id),
+         left(p.description, 500)) AS text
+FROM products p JOIN categories c ON c.id = p.category_id
+WHERE p.status = 'listed'
+ORDER BY p.id
+"""

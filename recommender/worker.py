@@ -4,8 +4,11 @@
   and retrains every `retrain_minutes`, swapping the new model in when it is ready (training runs in a
   thread; the old model keeps serving meanwhile).
 - Every `poll_seconds` it reads the views and cart additions recorded since its last look. For each buyer who
-  browsed, it ranks again from the buyer's history plus this session (recent items weigh `SESSION_WEIGHT`
-  times a view), stores the list serving reads, and appends `recommendations.updated` to the buyer's
+  browsed, it ranks again from the buyer's history plus this session (each fresh event adds its kind's weight
+  to the pair's strength, normalised as training does: `data.with_session`), stores the list serving reads
+  (`training.personal_lists`: only bought products left out, so what the buyer just viewed stays in; products
+  nobody has interacted with yet blended in by text, and a buyer the model does not know gets text's list),
+  and appends `recommendations.updated` to the buyer's
   `user:<id>:recommendations` topic, so a buyer watching the feed sees the list change while browsing. The
   event names the products GET /me/recommendations would return right then (`serving.personal`: nothing
   sold out, taken down or already bought), not the model's raw ranking.
@@ -18,7 +21,8 @@
   whatever no announcement brought (Redis away, the subscription reconnecting) the poll pushes as before.
 
 Interactions are read by id. Ids are handed out before commit, so a view committed out of order may be
-missed here; it still counts at the next training."""
+missed here; it still counts at the next training. Its numerical work runs on `threads` BLAS threads (setting
+RECOMMENDER_THREADS, 1 by default): the box is shared with the web workers."""
 
 from __future__ import annotations
 
@@ -37,18 +41,19 @@ import numpy as np
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from marketplace.core import topics
 from marketplace.core.events import append_events
 from marketplace.core.outage import Outage
 from marketplace.interactions import live
 from recommender import queries as q
-from recommender.serving import CANDIDATES, DEFAULT_LIMIT, personal, user_key
-from recommender.training import LIST_SECONDS, train
+from recommender.data import KIND_WEIGHTS, normalise, with_session
+from recommender.serving import DEFAULT_LIMIT, personal, user_key
+from recommender.training import LIST_SECONDS, personal_lists, train
 
 log = logging.getLogger(__name__)
 
-SESSION_WEIGHT = {"view": 3.0, "cart": 8.0}
 PUSHED = DEFAULT_LIMIT  # products named in the live event, as the route lists them by default
 # How long an interaction's key is remembered after one path brought it: far longer than the recorder's
 # half-second batch takes to reach the table (a batch that fails is dropped, so it never arrives at all).
@@ -69,11 +74,10 @@ def _announced(message: dict[str, Any]) -> list[live.Key]:
 
 
 class Worker:
-    def __init__(
-        self, db: asyncpg.Pool, redis: Redis, data_dir: Path, retrain_minutes: float = 60, poll_seconds: float = 0.25
-    ) -> None:
+    def __init__(self, db: asyncpg.Pool, redis: Redis, data_dir: Path, retrain_minutes: float = 60,
+                 poll_seconds: float = 0.25, threads: int | None = None) -> None:  # fmt: skip
         self.db, self.redis, self.data_dir = db, redis, Path(data_dir)
-        self.retrain_minutes, self.poll_seconds = retrain_minutes, poll_seconds
+        self.retrain_minutes, self.poll_seconds, self.threads = retrain_minutes, poll_seconds, threads
         self.artefact: dict[str, Any] | None = None
         self.version = ""
         self.last_id = 0
@@ -83,6 +87,8 @@ class Worker:
         self.pushes = {"live": 0, "poll": 0}  # buyers re-ranked by each path
 
     async def run(self) -> None:
+        if self.threads:
+            threadpool_limits(limits=self.threads)  # for the whole process: it is the recommender's own
         await self.load_or_train()
         await self.catch_up()
         await asyncio.gather(self._retrain_forever(), self.live())
@@ -189,10 +195,11 @@ class Worker:
             self.pushes["poll"] += updated
             return updated
 
-    def _weigh(self, session: dict[int, dict[int, float]], user_id: int, product_id: int, kind: str) -> None:
-        if (item := self.items.get(product_id)) is not None:
-            weights = session.setdefault(user_id, {})
-            weights[item] = weights.get(item, 0.0) + SESSION_WEIGHT[kind]
+    @staticmethod
+    def _weigh(session: dict[int, dict[int, float]], user_id: int, product_id: int, kind: str) -> None:
+        """A fresh event's raw strength, per buyer and product (any product: text knows those the model does not)."""
+        weights = session.setdefault(user_id, {})
+        weights[product_id] = weights.get(product_id, 0.0) + KIND_WEIGHTS[kind]
 
     def _handled(self, keys: list[live.Key]) -> None:
         now = time.monotonic()
@@ -206,8 +213,7 @@ class Worker:
             return 0
         buyers = list(session)
         ranked = await asyncio.to_thread(self._rank, buyers, [session[b] for b in buyers])
-        product_ids = self.artefact["item_ids"]
-        lists = {b: product_ids[r[r >= 0]].tolist() for b, r in zip(buyers, ranked, strict=True)}
+        lists = dict(zip(buyers, ranked, strict=True))
         async with self.redis.pipeline(transaction=False) as pipe:
             for buyer, products in lists.items():
                 pipe.set(user_key(buyer), json.dumps(products), ex=LIST_SECONDS)
@@ -225,21 +231,33 @@ class Worker:
             await append_events(conn, events)
         return len(lists)
 
-    def _rank(self, buyers: list[int], sessions: list[dict[int, float]]) -> np.ndarray:
-        """Each buyer's trained history plus this session's items, ranked by the model (numpy, in a thread)."""
-        model = self.artefact["model"]
-        n_items = len(self.artefact["item_ids"])
-        rows, cols, values = [], [], []
+    def _rank(self, buyers: list[int], sessions: list[dict[int, float]]) -> list[list[int]]:
+        """Each buyer's trained history plus this session's raw strengths, normalised as training does, ranked
+        as training ranks stored lists (numpy, in a thread)."""
+        model, item_ids = self.artefact["model"], self.artefact["item_ids"]
+        cold, bought = self.artefact.get("cold"), self.artefact.get("bought")
+        fresh: list[tuple[int, int, float]] = []  # (buyer row, model column, strength)
+        unknown: list[tuple[int, int, float]] = []  # (buyer row, content row, strength): products text alone knows
         for n, weights in enumerate(sessions):
-            for item, weight in weights.items():
-                rows.append(n)
-                cols.append(item)
-                values.append(weight)
-        histories = sparse.csr_matrix((values, (rows, cols)), shape=(len(buyers), n_items), dtype=np.float32)
-        known = [(n, self.users[b]) for n, b in enumerate(buyers) if b in self.users]
-        if known:
-            past = sparse.lil_matrix((len(buyers), n_items), dtype=np.float32)
-            for n, user in known:
-                past[n] = model.seen_[user]
-            histories = histories + past.tocsr()
-        return model.recommend_histories(histories, CANDIDATES)
+            for product, weight in weights.items():
+                if (item := self.items.get(product)) is not None:
+                    fresh.append((n, item, weight))
+                elif cold is not None and (row := cold.row_of.get(product)) is not None:
+                    unknown.append((n, row, weight))
+        shape = (len(buyers), len(item_ids))
+        session = _matrix(fresh, shape)
+        index = np.array([self.users.get(b, -1) for b in buyers], dtype=np.int64)
+        known = sparse.diags((index >= 0).astype(np.float32))  # strangers' rows left empty
+        histories = with_session(known @ model.seen_[np.maximum(index, 0)], session)
+        exclude = None if bought is None else known @ bought[np.maximum(index, 0)]
+        texts = None
+        if cold is not None:
+            strangers = _matrix(unknown, (len(buyers), len(cold.product_ids)))
+            strangers.data = normalise(strangers.data)
+            texts = cold.rows(histories) + strangers
+        return personal_lists(model, histories, exclude, item_ids, cold, texts)
+
+
+def _matrix(entries: list[tuple[int, int, float]], shape: tuple[int, int]) -> sparse.csr_matrix:
+    rows, cols, values = zip(*entries, strict=True) if entries else ((), (), ())
+    return sparse.csr_matrix((np.asarray(values, np.float32), (rows, cols)), shape=shape, dtype=np.float32)

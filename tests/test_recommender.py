@@ -92,7 +92,9 @@ def test_frames_weigh_kinds_and_decay_with_age() -> None:
     )
     data = from_frame(frame, kind="kind", half_life_days=14)
     assert list(data.user_ids) == [7, 8] and list(data.item_ids) == [100, 200]
-    assert data.matrix.toarray() == pytest.approx(np.array([[(1 + 10) / 2, 1], [4, 0]]))
+    # Each pair's decayed sum, normalised: log(1 + min(sum, 15)).
+    assert data.matrix.toarray() == pytest.approx(np.log1p(np.array([[(1 + 10) / 2, 1], [4, 0]])))
+    assert data.bought.toarray().tolist() == [[1, 0], [0, 0]]
 
 
 def test_splits_hold_out_what_they_say() -> None:
@@ -195,7 +197,7 @@ async def test_the_worker_reranks_a_browsing_buyer_and_pushes_the_new_list(
     finally:
         await redis.aclose()
         await pool.close()
-    assert viewed not in after and after != before
+    assert after != before  # the view moved the list (and what was viewed may stay in it: only purchases leave)
     event = await db.fetchrow("SELECT topic, payload FROM events WHERE type = 'recommendations.updated'")
     assert event["topic"] == f"user:{buyer}:recommendations"
     assert event["payload"]["model"] == worker.version

@@ -89,7 +89,7 @@ async def test_a_view_reaches_the_worker_before_the_batch_is_written_and_pushes_
         event = await db.fetchrow("SELECT topic, payload FROM events WHERE type = 'recommendations.updated'")
         assert event["topic"] == f"user:{buyer}:recommendations"
         after = json.loads(await redis.get(f"recs:user:{buyer}"))
-        assert viewed not in after and after != before
+        assert after != before
         # The batch lands and the poll reads it: the view was pushed already, so it is not pushed again.
         assert await recorder.flush() == 2
         await until(lambda: _none_unread(db, worker))
