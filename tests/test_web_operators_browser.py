@@ -63,6 +63,18 @@ async def test_a_question_is_answered_live_on_the_product_page_and_support_acts_
     notes = desk.get_by_role("region", name="Internal notes")
     await expect(notes.get_by_text("Buyer called about the delivery date.")).to_be_visible()
     await support_tab.shoot("operators-support-order")
+    await db.execute(
+        "INSERT INTO risk_alerts (rule, subject, vendor_id, score, evidence, order_ids, user_ids, latest_at)"
+        " VALUES ('brushing_ring', 'vendor:1:ring', $1, 92, $2, $3, '{1,2,3}', now())",
+        alpha.vendor_id, {"accounts": 20, "orders": 200, "linked_by": "address"}, [order_id],
+    )  # fmt: skip
+    alerts = await support_tab.go("/support/desk/alerts")
+    card = alerts.get_by_role("listitem", name="Alert #1")
+    await expect(card.get_by_text("Brushing ring")).to_be_visible()
+    await card.get_by_label("Reason (required, kept in the audit log)").fill("checked the accounts: real")
+    await support_tab.shoot("operators-support-alerts")
+    await card.get_by_role("button", name="Confirm abuse").click()
+    await expect(alerts.get_by_text("Alert #1 is confirmed.")).to_be_visible()
     support_tab.assert_clean()
-    audit = await db.fetchval("SELECT count(*) FROM audit_log WHERE actor_id = $1", staff)
-    assert audit == 1
+    audit = await db.fetch("SELECT action FROM audit_log WHERE actor_id = $1 ORDER BY id", staff)
+    assert [r["action"] for r in audit] == ["support.note_added", "risk_alert.confirmed"]

@@ -110,3 +110,32 @@ async def test_the_queue_lists_a_dispute_and_support_decides_it(
     assert "Decided: refunded." in r.text
     assert await db.fetchval("SELECT refunded_amount FROM payments") == 1000
     assert await db.fetchval("SELECT outcome FROM disputes") == "refunded"
+
+
+async def test_the_alerts_page_shows_what_the_rules_raised_and_support_dismisses_one_with_a_reason(
+    client: AsyncTestClient[Litestar], shop: dict[str, Any], support: Actor, db: asyncpg.Connection
+) -> None:
+    vendor_id = shop["alpha"].vendor_id
+    alert_id = await db.fetchval(
+        "INSERT INTO risk_alerts (rule, subject, vendor_id, score, evidence, user_ids, latest_at)"
+        " VALUES ('shared_address', 'address:k1', $1, 88, '{\"accounts\": 20, \"orders\": 200}', '{1,2}', now())"
+        " RETURNING id",
+        vendor_id,
+    )
+    await as_page_user(client, shop["buyer"].email)
+    assert (await client.get("/support/desk/alerts")).status_code == 403
+    await as_page_user(client, support.email)
+    listed = await client.get("/support/desk/alerts")
+    assert listed.status_code == 200 and f"#{alert_id} Shared address" in listed.text and "score 88" in listed.text
+    token = csrf_of(listed.text)
+    r = await client.post(f"/support/desk/alerts/{alert_id}/dismiss", data={"csrf_token": token, "reason": " "})
+    assert (
+        r.status_code == 400 and await db.fetchval("SELECT status FROM risk_alerts WHERE id = $1", alert_id) == "open"
+    )
+    r = await client.post(
+        f"/support/desk/alerts/{alert_id}/dismiss", data={"csrf_token": token, "reason": "one household's flats"}
+    )
+    assert r.status_code == 200 and "payouts are released" in r.text
+    row = await db.fetchrow("SELECT status, decision_reason FROM risk_alerts WHERE id = $1", alert_id)
+    assert (row["status"], row["decision_reason"]) == ("dismissed", "one household's flats")
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'risk_alert.dismissed'") == 1

@@ -22,6 +22,9 @@ from marketplace.core.states import Actor
 from marketplace.disputes import LIVE, DisputeStatus
 from marketplace.disputes import service as disputes
 from marketplace.disputes.schemas import DecisionIn, DisputeMessageIn
+from marketplace.risk import AlertStatus
+from marketplace.risk import service as risk
+from marketplace.risk.schemas import AlertDecisionIn
 from marketplace.support import service as support
 from marketplace.support.schemas import ExtendWindowIn, LostIn, SupportCancelIn, SupportNoteIn
 from marketplace.web.forms import convert, form_of, problem_text
@@ -194,4 +197,56 @@ def _minor(text: str, currency: str) -> int:
         raise msgspec.ValidationError(f"Check the amount: {exc}.") from None
 
 
-ROUTES = [desk, order_page, order_action, queue_page, dispute_page, decide, message]
+# Risk alerts: what the anomaly rules raised, with their evidence, and support's decision on each.
+ALERT_ACTIONS = {
+    "acknowledge": AlertStatus.ACKNOWLEDGED,
+    "confirm": AlertStatus.CONFIRMED,
+    "dismiss": AlertStatus.DISMISSED,
+}
+ALERTS = 25
+
+
+async def _alerts(
+    state: AppState, request: Request[Any, Any, Any], status: str, cursor: int | None, code: int = 200, **shown: Any
+) -> Template:
+    wanted = AlertStatus(status) if status in set(AlertStatus) else None
+    found = await risk.alerts(state.db, wanted, None, None, cursor, ALERTS)
+    context = {"error": None, "notice": None, "failed": None, "form": {}} | shown
+    return await page(
+        request, "support_alerts.html", status=code, title="Risk alerts", alerts=found,
+        showing=wanted.value if wanted else "", statuses=[s.value for s in AlertStatus], **context,
+    )  # fmt: skip
+
+
+@get("/desk/alerts", name="support-alerts")
+async def alerts_page(
+    state: AppState,
+    request: Request[Any, Any, Any],
+    status: Annotated[str, QueryParameter(max_length=20)] = "open",
+    cursor: Annotated[int | None, QueryParameter(ge=1)] = None,
+) -> Template:
+    support_of(request)
+    return await _alerts(state, request, status, cursor)
+
+
+@post("/desk/alerts/{alert_id:int}/{action:str}", name="support-alert-decide")
+async def alert_decide(
+    state: AppState, request: Request[Any, Any, Any], alert_id: FromPath[int], action: FromPath[str]
+) -> Template:
+    agent = support_of(request)
+    form = await form_of(request)
+    try:
+        if action not in ALERT_ACTIONS:
+            raise msgspec.ValidationError(f"Unknown decision {action!r}.")
+        body = convert(_with_reason(form), AlertDecisionIn)
+        decided = await risk.decide(state.db, agent.id, alert_id, ALERT_ACTIONS[action], body.reason)
+    except (DomainError, msgspec.ValidationError) as exc:
+        failed = {"error": problem_text(exc), "failed": f"alert-{alert_id}", "form": dict(form)}
+        return await _alerts(state, request, form.get("showing", ""), None, _status_of(exc), **failed)
+    notice = f"Alert #{alert_id} is {decided.status}" + (
+        " and its payouts are released." if action == "dismiss" else "."
+    )
+    return await _alerts(state, request, form.get("showing", ""), None, notice=notice)
+
+
+ROUTES = [desk, order_page, order_action, queue_page, dispute_page, decide, message, alerts_page, alert_decide]
