@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import pandas as pd
 
-from marketplace.orders.place_checkout import shipping_for
+from marketplace.logistics.fees import flat_fee
 from marketplace.seed.generator import SIZES, generate
 from marketplace.seed.orders import plan_checkouts, product_prices
 
@@ -26,7 +26,7 @@ def demo_purchases(size: str = "small", seed: int = 42) -> tuple[pd.DataFrame, p
         by_vendor: dict[int, int] = defaultdict(int)
         for product in checkout.products:
             by_vendor[int(demo.product_vendor[product])] += price[product]
-        rows.append((checkout.buyer, checkout.at, sum(t + shipping_for(t) for t in by_vendor.values())))
+        rows.append((checkout.buyer, checkout.at, sum(t + flat_fee(t) for t in by_vendor.values())))
     frame = pd.DataFrame(rows, columns=["buyer_id", "created_at", "total"])
     frame["created_at"] = pd.to_datetime(frame["created_at"], unit="s", utc=True)
     return frame, pd.Timestamp(demo.start + weeks * 7 * 86_400, unit="s", tz="UTC")

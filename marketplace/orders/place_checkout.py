@@ -22,15 +22,6 @@ from marketplace.orders.schemas import CheckoutOut
 from marketplace.promotions import service as promotions
 from marketplace.promotions.service import Quote
 
-# Shipping per vendor order of a shop without shipping templates, in minor units: free from this order value
-# up, otherwise a flat fee. A shop's templates price its orders instead (logistics/fees.py).
-FREE_SHIPPING_FROM = fees.FLAT_FREE_FROM
-SHIPPING_FEE = fees.FLAT_FEE
-
-
-def shipping_for(items_total: int) -> int:
-    return 0 if items_total >= FREE_SHIPPING_FROM else SHIPPING_FEE
-
 
 async def place_checkout(
     conn: asyncpg.Connection,

@@ -16,9 +16,9 @@ import asyncpg
 import numpy as np
 
 from marketplace.core import fields
+from marketplace.logistics.fees import flat_fee
 from marketplace.orders import CheckoutStatus, OrderStatus
 from marketplace.orders.actions import EXPIRY_REASON, ORDER_MOVES
-from marketplace.orders.place_checkout import shipping_for
 from marketplace.seed.bulk import copy_with_ids, timestamp
 from marketplace.seed.generator import DAY, Demo
 from marketplace.settlement import payment_entries, refund_entries
@@ -137,7 +137,7 @@ async def load_orders(
         for p in checkout.products:
             by_vendor[int(demo.product_vendor[p])].append(p)
         totals = {v: sum(price[p] for p in ps) for v, ps in by_vendor.items()}
-        shipping = {v: shipping_for(t) for v, t in totals.items()}
+        shipping = {v: flat_fee(t) for v, t in totals.items()}
         items, ship = sum(totals.values()), sum(shipping.values())
         # Unpaid checkouts expired, as the sweeper would have left them.
         status = CheckoutStatus.EXPIRED if checkout.cancelled else CheckoutStatus.PAID
