@@ -297,17 +297,17 @@ WHERE vendor_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NU
   AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5::timestamptz IS NULL OR created_at < $5)
 ORDER BY id DESC LIMIT $6
 """
-GET_ORDER = f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"
-ORDER_HISTORY = """
-SELECT from_status, to_status, actor_id, note, at FROM order_history WHERE order_id = $1 ORDER BY id
-"""
-# Where an order ships to, and whether its vendor may still read it: while the order is open, and after it
-# completed for the after-sales window ($2 days), when a return or a replacement may still need it.
-SHIP_TO = """
-SELECT c.shipping_address,
+# One order as its buyer or vendor reads it, with where it ships and whether its vendor may still read that:
+# while the order is open, and after it completed for the after-sales window ($2 days), when a return or a
+# replacement may still need it.
+GET_ORDER = f"""
+SELECT o.*, c.shipping_address,
        o.status IN ('pending_payment', 'paid', 'accepted', 'shipped', 'delivered')
        OR (o.status = 'completed' AND o.updated_at > now() - make_interval(days => $2)) AS vendor_may_read
-FROM orders o JOIN checkouts c ON c.id = o.checkout_id WHERE o.id = $1
+FROM (SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1) o JOIN checkouts c ON c.id = o.checkout_id
+"""
+ORDER_HISTORY = """
+SELECT from_status, to_status, actor_id, note, at FROM order_history WHERE order_id = $1 ORDER BY id
 """
 # The addresses a shop's accepted orders ($2) ship to: what the vendor console shows beside each to pack.
 SHIP_TO_ACCEPTED = """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from msgspec import Struct
@@ -24,7 +25,9 @@ class HistoryEntry(Struct):
     at: datetime
 
 
-async def orders_out(conn: asyncpg.Connection | asyncpg.Pool, rows: list[asyncpg.Record]) -> list[OrderOut]:
+async def orders_out(
+    conn: asyncpg.Connection | asyncpg.Pool, rows: list[asyncpg.Record] | list[dict[str, Any]]
+) -> list[OrderOut]:
     lines: dict[int, list[OrderLineOut]] = defaultdict(list)
     for line in await conn.fetch(q.LINES_OF_ORDERS, [r["id"] for r in rows]):
         lines[line["order_id"]].append(OrderLineOut(**{k: line[k] for k in OrderLineOut.__struct_fields__}))
@@ -83,17 +86,17 @@ async def order_for(
     aftersales_window_days: int = 14,
 ) -> OrderDetail:
     """The order with its history, if it belongs to this buyer or this vendor; otherwise not found."""
-    row = await db.fetchrow(q.GET_ORDER, order_id)
+    row = await db.fetchrow(q.GET_ORDER, order_id, aftersales_window_days)
     if row is None or (buyer_id is not None and row["buyer_id"] != buyer_id):
         raise NotFound("no such order")
     if vendor_id is not None and row["vendor_id"] != vendor_id:
         raise NotFound("no such order")
-    order = (await orders_out(db, [row]))[0]
-    history = [HistoryEntry(**dict(h)) for h in await db.fetch(q.ORDER_HISTORY, order_id)]
-    ship = await db.fetchrow(q.SHIP_TO, order_id, aftersales_window_days)
-    address = fields.open_address(ship["shipping_address"])
-    if vendor_id is not None and not ship["vendor_may_read"]:
+    shown = dict(row)
+    address = fields.open_address(shown.pop("shipping_address"))
+    if not shown.pop("vendor_may_read") and vendor_id is not None:
         address = fields.mask_address(address)
+    order = (await orders_out(db, [shown]))[0]
+    history = [HistoryEntry(**dict(h)) for h in await db.fetch(q.ORDER_HISTORY, order_id)]
     return OrderDetail(order, history, address)
 
 
