@@ -152,7 +152,6 @@ class SealedTable:
             f"UPDATE {table} t SET {assigned} FROM unnest($1::bigint[], {arrays}) AS n(id, {', '.join(written)}) "
             "WHERE t.id = n.id"
         )
-        self.written = written
 
 
 _ADDRESS = tuple((c, f"address.{c}") for c in fields.ADDRESS_SEALED)
